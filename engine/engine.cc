@@ -1,1 +1,513 @@
-// placeholder
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "engine/outcome.h"
+#include "engine/window.h"
+
+namespace synguard::engine {
+
+namespace {
+
+constexpr std::uint8_t listOf(TcpState s) noexcept { return static_cast<std::uint8_t>(s); }
+
+/// Flag combinations no conforming TCP sends (conntrack's tcp_valid_flags, RFC 9293 §3.10.7):
+/// SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), and segments with none of
+/// SYN/ACK/RST (NULL scans). RST may come with or without ACK.
+bool validFlags(std::uint8_t f) noexcept {
+  const bool syn = (f & kSyn) != 0;
+  const bool fin = (f & kFin) != 0;
+  const bool rst = (f & kRst) != 0;
+  const bool ack = (f & kAck) != 0;
+  if (syn && (fin || rst)) {
+    return false;
+  }
+  if (rst) {
+    return !fin;
+  }
+  if (fin && !ack) {
+    return false;
+  }
+  return syn || ack;
+}
+
+}  // namespace
+
+std::chrono::milliseconds Timeouts::forState(TcpState s) const noexcept {
+  switch (s) {
+    case TcpState::kSynSent:
+      return syn_sent;
+    case TcpState::kSynReceived:
+      return syn_received;
+    case TcpState::kEstablished:
+      return established;
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+      return fin_wait;
+    case TcpState::kCloseWait:
+      return close_wait;
+    case TcpState::kClosing:
+      return closing;
+    case TcpState::kLastAck:
+      return last_ack;
+    case TcpState::kTimeWait:
+      return time_wait;
+    case TcpState::kClosed:
+    case TcpState::kListen:
+    case TcpState::kInvalid:
+    case TcpState::kIgnore:
+      return closed;
+  }
+  return closed;
+}
+
+Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+                              ConnectionObserver* observer) {
+  if (cfg.table_capacity == 0 || cfg.table_capacity > (std::size_t{1} << 31)) {
+    return Unexpected{Error{"table capacity must be between 1 and 2^31"}};
+  }
+  if (!(cfg.emergency.leave_fill < cfg.emergency.enter_fill) || cfg.emergency.enter_fill > 1.0 ||
+      cfg.emergency.leave_fill < 0.0) {
+    return Unexpected{Error{"emergency fill marks need 0 <= leave < enter <= 1"}};
+  }
+  // Ticks are wrapping milliseconds compared by signed difference: timeouts must stay well
+  // under 2^31 ms (24.8 days).
+  constexpr auto kMaxTimeout = std::chrono::hours(24 * 20);
+  for (const Timeouts* t : {&cfg.timeouts, &cfg.emergency.timeouts}) {
+    for (auto s : {TcpState::kSynSent, TcpState::kSynReceived, TcpState::kEstablished,
+                   TcpState::kFinWait1, TcpState::kCloseWait, TcpState::kClosing,
+                   TcpState::kLastAck, TcpState::kTimeWait, TcpState::kClosed}) {
+      if (t->forState(s) <= std::chrono::milliseconds(0) || t->forState(s) > kMaxTimeout) {
+        return Unexpected{Error{std::string("timeout for ") + std::string(toString(s)) +
+                                " must be between 1 ms and 20 days"}};
+      }
+    }
+  }
+  if (cfg.half_open.source_prefix_v4 > 32 || cfg.half_open.source_prefix_v6 > 128) {
+    return Unexpected{Error{"source prefix length out of range"}};
+  }
+  return Engine(cfg, clock, sink, observer);
+}
+
+Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+               ConnectionObserver* observer)
+    : cfg_(cfg),
+      clock_(&clock),
+      sink_(&sink),
+      observer_(observer),
+      table_(std::make_unique<ConnectionTable>(cfg.table_capacity, cfg.hash_seed)),
+      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, cfg.hash_seed)) {
+  const auto cap = static_cast<double>(table_->capacity());
+  emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
+  emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
+}
+
+std::uint32_t Engine::tickOf(MonotonicTime t) const noexcept {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch_).count();
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ms));
+}
+
+MonotonicTime Engine::timeOfTick(std::uint32_t tick) const noexcept {
+  // The tick is at most 2^31 ms behind the latest time seen.
+  const std::uint32_t latest_tick = tickOf(latest_);
+  const auto back = static_cast<std::uint32_t>(latest_tick - tick);
+  const MonotonicTime latest_ms{
+      epoch_.since_epoch + std::chrono::milliseconds(static_cast<std::int64_t>(
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   latest_ - epoch_)
+                                   .count()))};
+  return latest_ms + std::chrono::milliseconds(-static_cast<std::int64_t>(back));
+}
+
+std::chrono::milliseconds Engine::timeoutFor(TcpState s) const noexcept {
+  return stats_.emergency ? cfg_.emergency.timeouts.forState(s) : cfg_.timeouts.forState(s);
+}
+
+MonotonicTime Engine::advanceClock() noexcept {
+  MonotonicTime now = clock_->now();
+  if (!started_) {
+    started_ = true;
+    epoch_ = now;
+    latest_ = now;
+  }
+  // Captures can step backwards (merged files, reordering): engine time never does.
+  if (now < latest_) {
+    now = latest_;
+  }
+  latest_ = now;
+  return now;
+}
+
+void Engine::expire() noexcept {
+  const MonotonicTime now = advanceClock();
+  expireUntil(tickOf(now));
+}
+
+void Engine::expireUntil(std::uint32_t tick) noexcept {
+  last_expire_tick_ = tick;
+  for (std::size_t l = 0; l < kTcpStateCount; ++l) {
+    const auto state = static_cast<TcpState>(l);
+    const auto timeout = static_cast<std::int64_t>(timeoutFor(state).count());
+    for (std::uint32_t idx = table_->head(listOf(state)); idx != kNoIndex;
+         idx = table_->head(listOf(state))) {
+      const auto age = static_cast<std::int32_t>(tick - table_->at(idx).last_seen);
+      if (age < timeout) {
+        break;
+      }
+      endConnection(idx, EndCause::kTimeout);
+    }
+  }
+}
+
+void Engine::flush() noexcept {
+  for (std::uint32_t i = 0; i < table_->capacity(); ++i) {
+    if (table_->at(i).in_use != 0) {
+      endConnection(i, EndCause::kFlushed);
+    }
+  }
+}
+
+void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
+  Connection& c = table_->at(idx);
+  half_open_->leave(c);
+  --stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  ++stats_.connections_ended[static_cast<std::size_t>(cause)];
+  if (observer_ != nullptr) {
+    observer_->onConnectionEnd(c, cause);
+  }
+  table_->remove(idx);
+  updateEmergency();
+}
+
+void Engine::updateEmergency() noexcept {
+  const std::size_t n = table_->size();
+  if (!stats_.emergency && n > emergency_enter_) {
+    stats_.emergency = true;
+    ++stats_.emergency_entered;
+  } else if (stats_.emergency && n < emergency_leave_) {
+    stats_.emergency = false;
+  }
+}
+
+std::uint32_t Engine::allocate(const FlowKey& key) noexcept {
+  std::uint32_t idx = table_->insert(key);
+  if (idx == kNoIndex) {
+    // Full: evict the oldest half-open or closing connection. Established ones are never
+    // evicted for a newcomer: a flood must not push out working connections.
+    std::uint32_t victim = kNoIndex;
+    std::int32_t oldest_age = -1;
+    const std::uint32_t now_tick = tickOf(latest_);
+    for (std::size_t l = 0; l < kTcpStateCount; ++l) {
+      const auto state = static_cast<TcpState>(l);
+      if (state == TcpState::kEstablished) {
+        continue;
+      }
+      const std::uint32_t h = table_->head(listOf(state));
+      if (h == kNoIndex) {
+        continue;
+      }
+      const auto age = static_cast<std::int32_t>(now_tick - table_->at(h).last_seen);
+      if (age > oldest_age) {
+        oldest_age = age;
+        victim = h;
+      }
+    }
+    if (victim == kNoIndex) {
+      ++stats_.table_full;
+      return kNoIndex;
+    }
+    endConnection(victim, EndCause::kEvicted);
+    idx = table_->insert(key);
+  }
+  ++stats_.connections_created;
+  stats_.table_peak = std::max<std::uint64_t>(stats_.table_peak, table_->size());
+  Connection& c = table_->at(idx);
+  c.ep[0].state = TcpState::kClosed;
+  c.ep[1].state = TcpState::kListen;
+  c.state = TcpState::kListen;
+  c.first_seen_ns = latest_.since_epoch.count();
+  ++stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  updateEmergency();
+  return idx;
+}
+
+void Engine::setState(Connection& c, TcpState next) noexcept {
+  if (c.state == next) {
+    return;
+  }
+  const TcpState prev = c.state;
+  --stats_.connections_by_state[static_cast<std::size_t>(prev)];
+  ++stats_.connections_by_state[static_cast<std::size_t>(next)];
+  c.state = next;
+  // Side effects of the (old, new) pair.
+  const bool was_half_open = isHalfOpen(prev) && (c.flags & kConnSynSeen) != 0;
+  const bool is_half_open = isHalfOpen(next) && (c.flags & kConnSynSeen) != 0;
+  if (was_half_open && !is_half_open) {
+    half_open_->leave(c);
+  }
+  switch (next) {
+    case TcpState::kEstablished:
+      if (isHalfOpen(prev)) {
+        ++stats_.handshakes_completed;
+      }
+      break;
+    case TcpState::kClosed:
+    case TcpState::kListen:
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+    case TcpState::kCloseWait:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+    case TcpState::kTimeWait:
+    case TcpState::kInvalid:
+    case TcpState::kIgnore:
+      break;
+  }
+}
+
+Verdict Engine::invalid(InvalidReason r) noexcept {
+  ++stats_.invalid[static_cast<std::size_t>(r)];
+  ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kInvalid)];
+  return Verdict::accept(VerdictReason::kInvalid);
+}
+
+Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_length) noexcept {
+  ++stats_.packets;
+  stats_.bytes += wire_length != 0 ? wire_length : packet.size();
+  const MonotonicTime now = advanceClock();
+  const std::uint32_t tick = tickOf(now);
+  if (tick != last_expire_tick_) {
+    expireUntil(tick);
+  }
+
+  Segment seg;
+  ParseOptions popts = cfg_.parse;
+  popts.wire_length = wire_length;
+  const ParseError err = parseSegment(packet, seg, popts);
+  switch (err) {
+    case ParseError::kNone:
+      break;
+    case ParseError::kFragment:
+      ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
+      return Verdict::accept(VerdictReason::kFragment);
+    case ParseError::kNotTcp:
+      ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kNotTcp)];
+      return Verdict::accept(VerdictReason::kNotTcp);
+    case ParseError::kEmpty:
+    case ParseError::kBadIpVersion:
+    case ParseError::kTruncatedIpv4Header:
+    case ParseError::kBadIhl:
+    case ParseError::kTotalLengthMismatch:
+    case ParseError::kTruncatedIpv6Header:
+    case ParseError::kPayloadLengthMismatch:
+    case ParseError::kTruncatedExtensionHeader:
+    case ParseError::kTooManyExtensionHeaders:
+    case ParseError::kTruncatedTcpHeader:
+    case ParseError::kBadDataOffset:
+    case ParseError::kDataOffsetBeyondPacket:
+    case ParseError::kOptionOverrun:
+    case ParseError::kZeroLengthOption:
+    case ParseError::kBadOptionLength:
+    case ParseError::kBadChecksum:
+    case ParseError::kCount:
+      ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kMalformed)];
+      return Verdict::drop(VerdictReason::kMalformed);
+  }
+  ++stats_.tcp_segments;
+  if (wire_length > packet.size()) {
+    ++stats_.snaplen_truncated;
+  }
+  if (seg.ip_version == 4 && seg.ip_length != 0 && popts.allow_zero_ip_length &&
+      seg.ip_length == (wire_length != 0 ? wire_length : packet.size()) &&
+      packet.size() >= 4 && packet[2] == std::byte{0} && packet[3] == std::byte{0}) {
+    ++stats_.zero_ip_length;
+  }
+
+  const FlowKey tuple{seg.src, seg.dst, seg.src_port, seg.dst_port};
+  const ConnectionTable::Found found = table_->find(tuple);
+  const bool syn_only = seg.has(kSyn) && !seg.has(kAck);
+  HalfOpenAccounting::SynRefs refs;
+  const bool syn_flags_ok = syn_only && validFlags(seg.flags);
+  if (syn_flags_ok) {
+    refs = half_open_->recordSyn(tuple, tick);
+  }
+
+  if (found.idx != kNoIndex) {
+    Connection& c = table_->at(found.idx);
+    const bool from_orig = !found.reply;
+    if (syn_flags_ok && (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed)) {
+      // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a tuple in TIME-WAIT; after a RST
+      // the tuple is free. The old connection is reported and a new one begins, its originator
+      // being this SYN's sender.
+      ++stats_.connections_reopened;
+      endConnection(found.idx, EndCause::kReopened);
+    } else {
+      ++c.pkts[from_orig ? 0 : 1];
+      observeSegment(c, from_orig, seg);
+      return track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
+    }
+  }
+
+  // No connection for this tuple: decide whether the segment may start one.
+  if (!validFlags(seg.flags) || seg.has(kRst)) {
+    return invalid(InvalidReason::kNoConnection);
+  }
+  FlowKey key = tuple;
+  bool flip = false;
+  if (!syn_only) {
+    if (!cfg_.pickup_midstream) {
+      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];
+      return Verdict::accept(VerdictReason::kUntracked);
+    }
+    if (seg.has(kSyn)) {
+      flip = true;  // a SYN-ACK is the responder's
+    } else {
+      const bool src_srv = likelyServerPort(seg.src_port);
+      const bool dst_srv = likelyServerPort(seg.dst_port);
+      flip = src_srv && (!dst_srv || seg.src_port < seg.dst_port);
+    }
+    if (flip) {
+      key = tuple.reversed();
+    }
+  }
+  const std::uint32_t idx = allocate(key);
+  if (idx == kNoIndex) {
+    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];
+    return Verdict::accept(VerdictReason::kUntracked);
+  }
+  Connection& c = table_->at(idx);
+  if (syn_only) {
+    c.flags = kConnSynSeen;
+    c.ep[0].flags = kEpRstOs0Ok;
+  } else {
+    ++stats_.connections_picked_up;
+    c.flags = kConnPickedUp | kConnWindowLiberal;
+    if (seg.has(kSyn)) {
+      // SYN-ACK without its SYN: the originator must be in SYN-SENT, waiting for this.
+      c.ep[0].state = TcpState::kSynSent;
+      c.ep[0].end = seg.ack.raw();
+      c.ep[0].max_end = seg.ack.raw();
+      c.ep[0].max_win = 1;
+    } else {
+      // Mid-stream: both endpoints are assumed synchronized (conntrack's loose pickup).
+      c.ep[0].state = TcpState::kEstablished;
+      c.ep[1].state = TcpState::kEstablished;
+    }
+    setState(c, connectionState(c.ep[0].state, c.ep[1].state));
+  }
+  const bool from_orig = !flip;
+  ++c.pkts[from_orig ? 0 : 1];
+  observeSegment(c, from_orig, seg);
+  return track(idx, from_orig, seg, tick, syn_only ? &refs : nullptr);
+}
+
+Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
+                      const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
+  Connection& c = table_->at(idx);
+  EndpointView& snd = c.ep[from_orig ? 0 : 1];
+  EndpointView& rcv = c.ep[from_orig ? 1 : 0];
+
+  if (!validFlags(seg.flags)) {
+    return invalid(InvalidReason::kBadFlags);
+  }
+
+  // Classify the segment into an event, running the guards in RFC 9293 §3.10.7.4 order.
+  TcpEvent ev = TcpEvent::kNone;
+  bool init_sender = false;
+  bool check_window = (c.flags & kConnWindowLiberal) == 0;
+  if (seg.has(kRst)) {
+    switch (checkRst(snd, rcv, seg)) {
+      case RstCheck::kExact:
+        ev = TcpEvent::kRst;
+        break;
+      case RstCheck::kInWindow:
+        ++stats_.rst_in_window;
+        ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kIgnored)];
+        return Verdict::accept(VerdictReason::kIgnored);
+      case RstCheck::kOutOfWindow:
+        return invalid(InvalidReason::kRstOutOfWindow);
+      case RstCheck::kNotAcceptable:
+        return invalid(InvalidReason::kRstNotAcceptable);
+    }
+    check_window = false;
+  } else if (seg.has(kSyn)) {
+    ev = seg.has(kAck) ? TcpEvent::kSynAck : TcpEvent::kSyn;
+    const bool handshake = isHalfOpen(c.state) || c.state == TcpState::kListen;
+    if (ev == TcpEvent::kSynAck && (rcv.state == TcpState::kSynSent ||
+                                    rcv.state == TcpState::kSynReceived)) {
+      // RFC 9293 §3.10.7.3: the SYN-ACK must acknowledge exactly our SYN (ISS + 1).
+      if (seg.ack != SeqNum{rcv.end}) {
+        return invalid(InvalidReason::kSynAckBadAck);
+      }
+    }
+    // A SYN or SYN-ACK during the handshake (first, retransmitted, or with a new ISN after the
+    // old attempt was abandoned) (re)defines its sender's sequence space.
+    init_sender = handshake && (snd.state == TcpState::kClosed ||
+                                snd.state == TcpState::kListen ||
+                                snd.state == TcpState::kSynSent ||
+                                snd.state == TcpState::kSynReceived);
+    if (init_sender) {
+      check_window = false;
+    }
+  } else if (seg.has(kFin)) {
+    ev = acksFin(rcv, seg) ? TcpEvent::kFinAckOfFin : TcpEvent::kFin;
+  } else if (seg.has(kAck)) {
+    ev = acksFin(rcv, seg) ? TcpEvent::kAckOfFin : TcpEvent::kAck;
+  }
+
+  if (check_window) {
+    if (const auto bad = checkWindow(snd, rcv, seg)) {
+      return invalid(*bad);
+    }
+  }
+
+  const TcpState ns = nextState(Role::kSender, ev, snd.state);
+  const TcpState nr = nextState(Role::kReceiver, ev, rcv.state);
+  if (ns == TcpState::kInvalid || nr == TcpState::kInvalid) {
+    return invalid(InvalidReason::kOutOfState);
+  }
+  if (ns == TcpState::kIgnore && nr == TcpState::kIgnore) {
+    if (ev == TcpEvent::kSyn) {
+      ++stats_.syn_on_synchronized;
+    }
+    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kIgnored)];
+    return Verdict::accept(VerdictReason::kIgnored);
+  }
+
+  // Accepted: update the window views, then the states.
+  if (init_sender) {
+    initFromSyn(snd, seg);
+    if (ev == TcpEvent::kSynAck || (ev == TcpEvent::kSyn && !from_orig)) {
+      settleWindowScale(c.ep[0], c.ep[1]);
+      if (seg.has(kAck)) {
+        const SeqNum right = seg.ack + std::max<std::uint32_t>(seg.window, 1);
+        rcv.max_end = right.raw();
+      }
+    }
+  } else if (ev != TcpEvent::kRst) {
+    updateWindow(snd, rcv, seg);
+  }
+  if (ns != TcpState::kIgnore) {
+    snd.state = ns;
+  }
+  if (nr != TcpState::kIgnore) {
+    rcv.state = nr;
+  }
+  const TcpState before = c.state;
+  setState(c, connectionState(c.ep[0].state, c.ep[1].state));
+  if (syn_refs != nullptr && from_orig && isHalfOpen(c.state) &&
+      (c.flags & kConnSynSeen) != 0 && !isHalfOpen(before)) {
+    half_open_->enter(c, *syn_refs);
+    half_open_->notePeakTime(latest_.since_epoch.count());
+  }
+  table_->touch(idx, listOf(c.state), tick);
+  ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kTracked)];
+  return Verdict::accept(VerdictReason::kTracked);
+}
+
+}  // namespace synguard::engine

@@ -1,1 +1,83 @@
-// placeholder
+#include "engine/stats.h"
+
+namespace synguard::engine {
+
+std::string_view toString(InvalidReason r) noexcept {
+  switch (r) {
+    case InvalidReason::kBadFlags:
+      return "bad_flags";
+    case InvalidReason::kOutOfState:
+      return "out_of_state";
+    case InvalidReason::kSeqAboveWindow:
+      return "seq_above_window";
+    case InvalidReason::kSeqBelowWindow:
+      return "seq_below_window";
+    case InvalidReason::kAckAboveSent:
+      return "ack_above_sent";
+    case InvalidReason::kAckBelowWindow:
+      return "ack_below_window";
+    case InvalidReason::kDataAfterFin:
+      return "data_after_fin";
+    case InvalidReason::kSynAckBadAck:
+      return "syn_ack_bad_ack";
+    case InvalidReason::kRstNotAcceptable:
+      return "rst_not_acceptable";
+    case InvalidReason::kRstOutOfWindow:
+      return "rst_out_of_window";
+    case InvalidReason::kNoConnection:
+      return "no_connection";
+    case InvalidReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view toString(EndCause c) noexcept {
+  switch (c) {
+    case EndCause::kTimeout:
+      return "timeout";
+    case EndCause::kEvicted:
+      return "evicted";
+    case EndCause::kReopened:
+      return "reopened";
+    case EndCause::kFlushed:
+      return "open_at_end";
+    case EndCause::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view toString(Action a) noexcept {
+  switch (a) {
+    case Action::kAccept:
+      return "accept";
+    case Action::kDrop:
+      return "drop";
+  }
+  return "unknown";
+}
+
+std::string_view toString(VerdictReason r) noexcept {
+  switch (r) {
+    case VerdictReason::kTracked:
+      return "tracked";
+    case VerdictReason::kIgnored:
+      return "ignored";
+    case VerdictReason::kInvalid:
+      return "invalid";
+    case VerdictReason::kUntracked:
+      return "untracked";
+    case VerdictReason::kNotTcp:
+      return "not_tcp";
+    case VerdictReason::kFragment:
+      return "fragment";
+    case VerdictReason::kMalformed:
+      return "malformed";
+    case VerdictReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+}  // namespace synguard::engine

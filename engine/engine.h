@@ -1,0 +1,130 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "engine/clock.h"
+#include "engine/connection_table.h"
+#include "engine/half_open.h"
+#include "engine/packet_sink.h"
+#include "engine/result.h"
+#include "engine/segment.h"
+#include "engine/stats.h"
+#include "engine/verdict.h"
+
+namespace synguard::engine {
+
+/// Per-state timeouts. Defaults follow Linux conntrack (nf_conntrack_tcp_timeout_*), with
+/// TIME-WAIT = 2 * MSL (RFC 9293 §3.4.2, MSL = 60 s as Linux assumes).
+struct Timeouts {
+  std::chrono::milliseconds syn_sent{std::chrono::seconds(120)};
+  std::chrono::milliseconds syn_received{std::chrono::seconds(60)};
+  std::chrono::milliseconds established{std::chrono::hours(24 * 5)};
+  std::chrono::milliseconds fin_wait{std::chrono::seconds(120)};
+  std::chrono::milliseconds close_wait{std::chrono::seconds(60)};
+  std::chrono::milliseconds closing{std::chrono::seconds(120)};
+  std::chrono::milliseconds last_ack{std::chrono::seconds(30)};
+  std::chrono::milliseconds time_wait{std::chrono::seconds(2 * 60)};
+  std::chrono::milliseconds closed{std::chrono::seconds(10)};
+
+  std::chrono::milliseconds forState(TcpState s) const noexcept;
+};
+
+/// Emergency mode (as Suricata's flow engine has): above `enter_fill` of capacity, half-open and
+/// closing connections get the short timeouts below; below `leave_fill` the normal ones return.
+struct EmergencyConfig {
+  double enter_fill = 0.90;
+  double leave_fill = 0.70;
+  Timeouts timeouts{
+      .syn_sent = std::chrono::seconds(10),
+      .syn_received = std::chrono::seconds(5),
+      .established = std::chrono::hours(24 * 5),  // never shortened
+      .fin_wait = std::chrono::seconds(10),
+      .close_wait = std::chrono::seconds(10),
+      .closing = std::chrono::seconds(10),
+      .last_ack = std::chrono::seconds(5),
+      .time_wait = std::chrono::seconds(10),
+      .closed = std::chrono::seconds(2),
+  };
+};
+
+struct EngineConfig {
+  std::size_t table_capacity = 1U << 20;  ///< rounded up to a power of two
+  Timeouts timeouts;
+  EmergencyConfig emergency;
+  HalfOpenConfig half_open;
+  /// Create connections for segments whose handshake was not seen (after a restart), as
+  /// conntrack's nf_conntrack_tcp_loose does; their windows are checked liberally.
+  bool pickup_midstream = true;
+  ParseOptions parse;
+  std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
+};
+
+/// Told about every connection that leaves the table, before its slot is reused.
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  virtual void onConnectionEnd(const Connection& c, EndCause cause) noexcept = 0;
+};
+
+/// The packet-processing core: parse, look up, track state, account half-open connections,
+/// decide a verdict. Deterministic: bytes and time in, verdicts and counters out.
+/// Not thread-safe; one per worker.
+class Engine {
+ public:
+  static Result<Engine> create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+                               ConnectionObserver* observer = nullptr);
+
+  /// One IP packet. `wire_length` is the datagram's length on the wire when the buffer was
+  /// truncated by a capture (0: the buffer is the whole packet).
+  Verdict process(std::span<const std::byte> ip_packet, std::size_t wire_length = 0) noexcept;
+  /// Runs deadlines up to clock.now().
+  void expire() noexcept;
+  /// Ends every connection (cause kFlushed), reporting each to the observer.
+  void flush() noexcept;
+
+  const EngineStats& stats() const noexcept { return stats_; }
+  const ConnectionTable& table() const noexcept { return *table_; }
+  const HalfOpenAccounting& halfOpen() const noexcept { return *half_open_; }
+  HalfOpenAccounting& halfOpen() noexcept { return *half_open_; }
+  const EngineConfig& config() const noexcept { return cfg_; }
+
+  /// Engine ticks (wrapping milliseconds since the first packet) for a time.
+  std::uint32_t tickOf(MonotonicTime t) const noexcept;
+  /// Absolute time of a tick at or before the latest time seen.
+  MonotonicTime timeOfTick(std::uint32_t tick) const noexcept;
+  /// The endpoint-state view of a connection for the side that sent (from_orig) a segment.
+  std::chrono::milliseconds timeoutFor(TcpState s) const noexcept;
+
+ private:
+  Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink, ConnectionObserver* observer);
+
+  MonotonicTime advanceClock() noexcept;
+  void expireUntil(std::uint32_t tick) noexcept;
+  void endConnection(std::uint32_t idx, EndCause cause) noexcept;
+  std::uint32_t allocate(const FlowKey& key) noexcept;
+  void updateEmergency() noexcept;
+  Verdict track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
+                const HalfOpenAccounting::SynRefs* syn_refs) noexcept;
+  Verdict invalid(InvalidReason r) noexcept;
+  void setState(Connection& c, TcpState next) noexcept;
+
+  EngineConfig cfg_;
+  Clock* clock_;
+  PacketSink* sink_;
+  ConnectionObserver* observer_;
+  std::unique_ptr<ConnectionTable> table_;
+  std::unique_ptr<HalfOpenAccounting> half_open_;
+  EngineStats stats_;
+  MonotonicTime epoch_{};
+  MonotonicTime latest_{};
+  bool started_ = false;
+  std::uint32_t last_expire_tick_ = 0;
+  std::size_t emergency_enter_ = 0;
+  std::size_t emergency_leave_ = 0;
+};
+
+}  // namespace synguard::engine

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/segment.h"
+#include "engine/tcp_state.h"
+#include "engine/verdict.h"
+
+namespace synguard::engine {
+
+/// Why a parsed segment was classified invalid for its connection.
+enum class InvalidReason : std::uint8_t {
+  kBadFlags,          ///< impossible flag combination (SYN+FIN, SYN+RST, FIN without ACK, none)
+  kOutOfState,        ///< the transition table says kInvalid
+  kSeqAboveWindow,    ///< seq beyond what the receiver advertised (tcp_in_window I)
+  kSeqBelowWindow,    ///< segment ends before the sender's data minus the receiver's window (II)
+  kAckAboveSent,      ///< acknowledges data the receiver never sent (III)
+  kAckBelowWindow,    ///< acknowledgment far behind the receiver's data (IV)
+  kDataAfterFin,      ///< data or a FIN beyond the sender's own FIN
+  kSynAckBadAck,      ///< SYN-ACK whose ack is not the SYN's ISN+1 (RFC 9293 §3.10.7.3)
+  kRstNotAcceptable,  ///< RST to SYN-SENT without ACK of our SYN
+  kRstOutOfWindow,    ///< RST outside the receive window (RFC 5961 §3.2)
+  kNoConnection,      ///< no connection and the segment cannot start one (stray RST, FIN, ...)
+  kCount,
+};
+constexpr std::size_t kInvalidReasonCount = static_cast<std::size_t>(InvalidReason::kCount);
+std::string_view toString(InvalidReason r) noexcept;
+
+/// Why a connection left the table.
+enum class EndCause : std::uint8_t {
+  kTimeout,   ///< its state's timeout ran out
+  kEvicted,   ///< the table was full and it was the oldest half-open or closing entry
+  kReopened,  ///< a new SYN reused its tuple after TIME-WAIT/CLOSED
+  kFlushed,   ///< still open when the engine was asked for everything (end of a capture)
+  kCount,
+};
+constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
+std::string_view toString(EndCause c) noexcept;
+
+/// Every counter the engine keeps. Plain integers, written by the one thread that owns the engine;
+/// the daemon's exporter copies them out.
+struct EngineStats {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t tcp_segments = 0;
+  std::array<std::uint64_t, kParseErrorCount> parse_errors{};
+  std::array<std::uint64_t, kVerdictReasonCount> accepted{};
+  std::array<std::uint64_t, kVerdictReasonCount> dropped{};
+  std::array<std::uint64_t, kInvalidReasonCount> invalid{};
+  std::uint64_t rst_in_window = 0;        ///< suspicious: in-window, not exact (RFC 5961 §3.2)
+  std::uint64_t syn_on_synchronized = 0;  ///< SYN on a synchronized connection (RFC 5961 §4)
+  std::uint64_t zero_ip_length = 0;       ///< IPv4 total length 0 accepted (TSO capture)
+  std::uint64_t snaplen_truncated = 0;    ///< headers complete, payload cut by the capture
+
+  std::uint64_t connections_created = 0;
+  std::uint64_t connections_picked_up = 0;  ///< created mid-stream (no handshake seen)
+  std::uint64_t connections_reopened = 0;
+  std::uint64_t table_full = 0;             ///< a new connection found no slot
+  std::array<std::uint64_t, kEndCauseCount> connections_ended{};
+  std::array<std::uint64_t, kTcpStateCount> connections_by_state{};  ///< gauge
+  std::uint64_t table_peak = 0;
+  std::uint64_t handshakes_completed = 0;
+
+  std::uint64_t emergency_entered = 0;
+  bool emergency = false;
+};
+
+}  // namespace synguard::engine
