@@ -60,8 +60,8 @@ constexpr std::uint32_t kNoIndex = 0xffffffffU;
 struct Connection {
   FlowKey key;                 // 36
   EndpointView ep[2];          // 40: [0] originator, [1] responder
-  std::int64_t first_seen_ns;  // 8: absolute engine time of the first packet
   std::uint32_t last_seen;     // 4: engine ticks (ms, wrapping) of the last packet
+  std::int64_t first_seen_ns;  // 8: absolute engine time of the first packet
   std::uint32_t pkts[2];       // 8
   std::uint32_t lru_prev;      // 4: neighbours in its timer list
   std::uint32_t lru_next;      // 4

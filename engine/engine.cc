@@ -354,11 +354,30 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
   }
 
   // No connection for this tuple: decide whether the segment may start one.
-  if (!validFlags(seg.flags) || seg.has(kRst)) {
+  const bool stray = !validFlags(seg.flags) || seg.has(kRst);
+  if (stray && !cfg_.record_stray) {
     return invalid(InvalidReason::kNoConnection);
   }
   FlowKey key = tuple;
   bool flip = false;
+  if (stray) {
+    flip = likelyServerPort(seg.src_port) && !likelyServerPort(seg.dst_port);
+    if (flip) {
+      key = tuple.reversed();
+    }
+    const std::uint32_t idx = allocate(key);
+    if (idx != kNoIndex) {
+      Connection& c = table_->at(idx);
+      c.flags = kConnPickedUp | kConnWindowLiberal;
+      c.ep[0].state = TcpState::kClosed;
+      c.ep[1].state = TcpState::kClosed;
+      setState(c, TcpState::kClosed);
+      ++c.pkts[flip ? 1 : 0];
+      observeSegment(c, !flip, seg);
+      table_->touch(idx, listOf(c.state), tick);
+    }
+    return invalid(InvalidReason::kNoConnection);
+  }
   if (!syn_only) {
     if (!cfg_.pickup_midstream) {
       ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];

@@ -59,6 +59,10 @@ struct EngineConfig {
   /// Create connections for segments whose handshake was not seen (after a restart), as
   /// conntrack's nf_conntrack_tcp_loose does; their windows are checked liberally.
   bool pickup_midstream = true;
+  /// Keep an entry (in CLOSED) for segments that cannot start a connection (a stray RST, a scan
+  /// with impossible flags), so an offline replay can report them. Off on a gateway: a RST
+  /// flood must not fill the table.
+  bool record_stray = false;
   ParseOptions parse;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
 };

@@ -41,17 +41,23 @@ constexpr std::array<EventRows, 2> kTransitions = {{
         // ESTABLISHED: the SYN-ACKs of a simultaneous open cross, or the server retransmits its
         // SYN-ACK because the third segment was lost; the receiver's cell decides. Closing
         // states: a stray retransmission, harmless.
-        /*Ack*/ {sIV, sIV, sIV, sSR, sES, sF1, sF2, sCW, sCG, sLA, sTW},
+        /*Ack*/ {sIG, sIV, sIV, sSR, sES, sF1, sF2, sCW, sCG, sLA, sTW},
         // Nothing ACKs before it has received a SYN. FIN-WAIT-2 keeps ACKing the data the
         // CLOSE-WAIT side still sends (half-close); CLOSE-WAIT itself may still send data.
-        /*AckOfFin*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sCW, sCG, sLA, sTW},
+        // CLOSED: an endpoint we believe closed (its last ACK or a RST was lost) is still
+        // talking; the receiver's cell decides whether that matters.
+        /*AckOfFin*/ {sIG, sIV, sIV, sIV, sIV, sIV, sIV, sCW, sCG, sLA, sTW},
         // Only an endpoint that has received the peer's FIN can acknowledge it: CLOSE-WAIT (the
         // usual ACK of a FIN), CLOSING (simultaneous close), LAST-ACK and TIME-WAIT (re-ACK of a
         // retransmitted FIN, which is why TIME-WAIT lasts 2*MSL).
-        /*Fin*/ {sIV, sIV, sIV, sF1, sF1, sF1, sF2, sLA, sCG, sLA, sTW},
-        // Close from SYN-RCVD or ESTABLISHED enters FIN-WAIT-1; CLOSE-WAIT enters LAST-ACK.
-        // In FIN-WAIT-1/2, CLOSING, LAST-ACK and TIME-WAIT a FIN is a retransmission.
-        /*FinAckOfFin*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sLA, sCG, sLA, sTW},
+        /*Fin*/ {sIG, sIV, sIV, sF1, sF1, sF1, sF2, sCG, sCG, sLA, sTW},
+        // Close from SYN-RCVD or ESTABLISHED enters FIN-WAIT-1. In CLOSE-WAIT a FIN that does
+        // not ACK the peer's FIN was sent before that FIN arrived: the FINs crossed, so this
+        // endpoint went FIN-WAIT-1 and then, on the peer's FIN, CLOSING (simultaneous close).
+        // In FIN-WAIT-1/2, CLOSING, LAST-ACK and TIME-WAIT a FIN is a retransmission; from
+        // CLOSED it is the retransmission of a LAST-ACK endpoint whose final ACK was lost
+        // (the TIME-WAIT receiver answers it: that is what 2*MSL is for).
+        /*FinAckOfFin*/ {sIG, sIV, sIV, sIV, sIV, sIV, sIV, sLA, sCG, sLA, sTW},
         // As Fin, for an endpoint that has received the peer's FIN (it ACKs it in the same
         // segment): CLOSE-WAIT -> LAST-ACK is the common FIN|ACK of a four-way close.
         /*Rst*/ {sCL, sLI, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},

@@ -1,0 +1,189 @@
+// Engine per-packet cost (Google Benchmark). Results and commands: docs/BENCHMARKS.md.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tests/bench/packets.h"
+
+namespace synguard::bench {
+namespace {
+
+class StepClock : public engine::Clock {
+ public:
+  engine::MonotonicTime now() const noexcept override { return t; }
+  engine::MonotonicTime t{std::chrono::seconds(1)};
+};
+
+class NullSink : public engine::PacketSink {
+ public:
+  void emit(engine::Direction, std::span<const std::byte>) noexcept override {}
+};
+
+/// Packets laid out back to back, each at a fixed stride.
+struct PacketSet {
+  static constexpr std::size_t kStride = 128;
+  std::vector<std::byte> bytes;
+  std::vector<std::uint16_t> lens;
+  void add(const RawTcp& t) {
+    bytes.resize(bytes.size() + kStride);
+    lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + bytes.size() - kStride)));
+  }
+  std::span<const std::byte> at(std::size_t i) const {
+    return {bytes.data() + i * kStride, lens[i]};
+  }
+  std::size_t size() const { return lens.size(); }
+};
+
+constexpr std::uint32_t kServer = 0xc6336401;  // 198.51.100.1
+
+/// A spoofed-source SYN flood: random sources in 198.18.0.0/15 (RFC 2544 benchmarking range),
+/// random source ports and ISNs, one destination service.
+PacketSet synFlood(std::size_t n) {
+  PacketSet s;
+  XorShift rng;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t r = rng();
+    s.add(RawTcp{.src = 0xc6120000U | static_cast<std::uint32_t>(r & 0x1ffff),
+                 .dst = kServer,
+                 .sport = static_cast<std::uint16_t>(1024 + ((r >> 17) % 64000)),
+                 .dport = 80,
+                 .seq = static_cast<std::uint32_t>(r >> 32),
+                 .flags = engine::kSyn,
+                 .mss_option = true});
+  }
+  return s;
+}
+
+void runFlood(benchmark::State& state, std::size_t capacity) {
+  static const PacketSet flood = synFlood(1 << 20);
+  StepClock clock;
+  NullSink sink;
+  engine::EngineConfig cfg;
+  cfg.table_capacity = capacity;
+  auto eng = engine::Engine::create(cfg, clock, sink);
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(eng->process(flood.at(i)));
+    if (++i == flood.size()) {
+      i = 0;
+    }
+    if ((++n & 0x3ff) == 0) {
+      clock.t = clock.t + std::chrono::microseconds(100);  // ~10 Mpps of packet time
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["half_open"] = static_cast<double>(eng->halfOpen().global());
+  state.counters["evicted"] = static_cast<double>(
+      eng->stats().connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]);
+}
+
+/// (a) SYN flood in tracking mode: parse + lookup + insert (evicting once full) + accounting.
+void BM_SynFlood(benchmark::State& state) {
+  runFlood(state, static_cast<std::size_t>(state.range(0)));
+}
+BENCHMARK(BM_SynFlood)->Arg(1 << 16)->Arg(1 << 20)->MinTime(2.0);
+
+/// (b) Complete connections: SYN, SYN-ACK, ACK+data, data, ACK, FIN, FIN-ACK, ACK — eight
+/// packets each, 4096 connections interleaved, tuples recycled through TIME-WAIT reopen.
+void BM_FullConnections(benchmark::State& state) {
+  constexpr std::size_t kConns = 4096;
+  PacketSet s;
+  XorShift rng;
+  for (std::size_t c = 0; c < kConns; ++c) {
+    const auto src = 0xc0000200U | static_cast<std::uint32_t>(c & 0xff);  // 192.0.2.x
+    const auto sport = static_cast<std::uint16_t>(20000 + c / 256);
+    const auto isn = static_cast<std::uint32_t>(rng());
+    const auto irs = static_cast<std::uint32_t>(rng());
+    const RawTcp up{.src = src, .dst = kServer, .sport = sport, .dport = 443};
+    const RawTcp down{.src = kServer, .dst = src, .sport = 443, .dport = sport};
+    auto p = up;
+    p.seq = isn;
+    p.flags = engine::kSyn;
+    p.mss_option = true;
+    s.add(p);
+    p = down;
+    p.seq = irs;
+    p.ack = isn + 1;
+    p.flags = engine::kSyn | engine::kAck;
+    p.mss_option = true;
+    s.add(p);
+    p = up;
+    p.seq = isn + 1;
+    p.ack = irs + 1;
+    p.flags = engine::kAck | engine::kPsh;
+    p.payload = 200;
+    s.add(p);
+    p = down;
+    p.seq = irs + 1;
+    p.ack = isn + 201;
+    p.flags = engine::kAck | engine::kPsh;
+    p.payload = 1000;
+    s.add(p);
+    p = up;
+    p.seq = isn + 201;
+    p.ack = irs + 1001;
+    p.flags = engine::kAck;
+    s.add(p);
+    p = up;
+    p.seq = isn + 201;
+    p.ack = irs + 1001;
+    p.flags = engine::kFin | engine::kAck;
+    s.add(p);
+    p = down;
+    p.seq = irs + 1001;
+    p.ack = isn + 202;
+    p.flags = engine::kFin | engine::kAck;
+    s.add(p);
+    p = up;
+    p.seq = isn + 202;
+    p.ack = irs + 1002;
+    p.flags = engine::kAck;
+    s.add(p);
+  }
+  // Interleave: packet k of every connection, then packet k+1.
+  std::vector<std::size_t> order;
+  for (std::size_t k = 0; k < 8; ++k) {
+    for (std::size_t c = 0; c < kConns; ++c) {
+      order.push_back(c * 8 + k);
+    }
+  }
+  StepClock clock;
+  NullSink sink;
+  engine::EngineConfig cfg;
+  cfg.table_capacity = 1 << 16;
+  auto eng = engine::Engine::create(cfg, clock, sink);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(eng->process(s.at(order[i])));
+    if (++i == order.size()) {
+      i = 0;
+      clock.t = clock.t + std::chrono::milliseconds(1);
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["invalid"] = static_cast<double>(
+      eng->stats().accepted[static_cast<std::size_t>(engine::VerdictReason::kInvalid)]);
+  state.counters["handshakes"] = static_cast<double>(eng->stats().handshakes_completed);
+}
+BENCHMARK(BM_FullConnections)->MinTime(2.0);
+
+/// Parse only, for reference.
+void BM_ParseSyn(benchmark::State& state) {
+  static const PacketSet flood = synFlood(1 << 12);
+  std::size_t i = 0;
+  engine::Segment seg;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine::parseSegment(flood.at(i), seg));
+    i = (i + 1) & 0xfff;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ParseSyn);
+
+}  // namespace
+}  // namespace synguard::bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/ip_address.h"
+
+namespace synguard::testing {
+
+/// Builds IPv4/IPv6 TCP packets for tests, with correct checksums unless told otherwise, and
+/// knobs to break every header field the parser checks. Options are laid out as Linux does
+/// (MSS, SACK-permitted, timestamps, NOP, window scale), padded to 4 bytes.
+class PacketBuilder {
+ public:
+  static PacketBuilder ipv4(std::string_view src, std::string_view dst);
+  static PacketBuilder ipv6(std::string_view src, std::string_view dst);
+
+  PacketBuilder& tcp(std::uint16_t sport, std::uint16_t dport);
+  PacketBuilder& syn();
+  PacketBuilder& fin();
+  PacketBuilder& rst();
+  PacketBuilder& psh();
+  PacketBuilder& ack(std::uint32_t ack_number);  ///< sets the ACK flag and the number
+  PacketBuilder& ackFlagOnly();
+  PacketBuilder& flags(std::uint8_t raw);         ///< replaces all flags
+  PacketBuilder& seq(std::uint32_t s);
+  PacketBuilder& window(std::uint16_t w);
+  PacketBuilder& mss(std::uint16_t m);
+  PacketBuilder& wscale(std::uint8_t s);
+  PacketBuilder& sackPermitted();
+  PacketBuilder& timestamps(std::uint32_t val, std::uint32_t ecr);
+  PacketBuilder& sack(std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks);
+  PacketBuilder& payload(std::size_t n_bytes);
+  PacketBuilder& payload(std::string_view bytes);
+  PacketBuilder& ttl(std::uint8_t t);
+  PacketBuilder& ipId(std::uint16_t id);
+  PacketBuilder& dontFragment(bool df);
+  /// Exact option bytes (replaces the structured options), padded with zeros (EOL) to 4.
+  PacketBuilder& rawOptions(std::vector<std::uint8_t> bytes);
+  PacketBuilder& dataOffsetOverride(std::uint8_t words);
+  PacketBuilder& ipTotalLengthOverride(std::uint16_t len);
+  PacketBuilder& ihlOverride(std::uint8_t words);
+  /// Appends an IPv6 extension header (type, body without the next-header byte).
+  PacketBuilder& ipv6ExtensionHeader(std::uint8_t type, std::vector<std::uint8_t> body);
+  PacketBuilder& fragment(std::uint16_t offset_units, bool more_fragments);
+  PacketBuilder& badChecksum();
+
+  std::vector<std::byte> build() const;
+
+ private:
+  PacketBuilder() = default;
+  std::vector<std::uint8_t> options() const;
+
+  bool v6_ = false;
+  engine::IpAddress src_;
+  engine::IpAddress dst_;
+  std::uint16_t sport_ = 0;
+  std::uint16_t dport_ = 0;
+  std::uint32_t seq_ = 0;
+  std::uint32_t ack_ = 0;
+  std::uint8_t flags_ = 0;
+  std::uint16_t window_ = 64240;
+  std::uint8_t ttl_ = 64;
+  std::uint16_t ip_id_ = 0;
+  bool df_ = true;
+  std::optional<std::uint16_t> mss_;
+  std::optional<std::uint8_t> wscale_;
+  bool sack_perm_ = false;
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> ts_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sack_;
+  std::vector<std::uint8_t> payload_;
+  std::optional<std::vector<std::uint8_t>> raw_options_;
+  std::optional<std::uint8_t> doff_override_;
+  std::optional<std::uint16_t> total_len_override_;
+  std::optional<std::uint8_t> ihl_override_;
+  std::vector<std::pair<std::uint8_t, std::vector<std::uint8_t>>> ext_headers_;
+  std::uint16_t frag_offset_ = 0;
+  bool more_fragments_ = false;
+  bool bad_checksum_ = false;
+};
+
+}  // namespace synguard::testing
