@@ -23,6 +23,8 @@ constexpr const char* kUsage =
     "      --table-size N            connection table capacity (default 1048576)\n"
     "      --no-pickup               do not track connections whose handshake was not seen\n"
     "      --top N                   rows in the top services/sources lists (default 10)\n"
+    "      --no-attempt-split        keep an unanswered attempt as one connection until its\n"
+    "                                SYN-SENT timeout (default: conclude it after 5 s, as Zeek)\n"
     "      --progress / --no-progress  progress line on stderr (default: when a terminal)\n"
     "  version                       print the version\n"
     "  help                          this text\n";
@@ -41,7 +43,7 @@ bool parseSize(const char* s, std::size_t& out) {
 int cmdReplay(int argc, char** argv) {
   synguard::daemon::ReplayOptions opts;
   opts.progress = isatty(STDERR_FILENO) != 0;
-  enum { kConnLog = 1, kJson, kVerify, kTable, kNoPickup, kTop, kProgress, kNoProgress };
+  enum { kConnLog = 1, kJson, kVerify, kTable, kNoPickup, kTop, kProgress, kNoProgress, kNoSplit };
   static const option kLong[] = {
       {"conn-log", required_argument, nullptr, kConnLog},
       {"json", no_argument, nullptr, kJson},
@@ -51,6 +53,7 @@ int cmdReplay(int argc, char** argv) {
       {"top", required_argument, nullptr, kTop},
       {"progress", no_argument, nullptr, kProgress},
       {"no-progress", no_argument, nullptr, kNoProgress},
+      {"no-attempt-split", no_argument, nullptr, kNoSplit},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -91,6 +94,9 @@ int cmdReplay(int argc, char** argv) {
         break;
       case kNoProgress:
         opts.progress = false;
+        break;
+      case kNoSplit:
+        opts.attempt_timeout = false;
         break;
       case 'h':
         std::cout << kUsage;

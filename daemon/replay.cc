@@ -96,6 +96,9 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   engine::EngineConfig cfg = opts.engine;
   cfg.parse.allow_zero_ip_length = true;  // captures taken on TSO hosts record IP length 0
   cfg.record_stray = true;                // an analyst wants the lone RST in the log too
+  if (opts.attempt_timeout) {
+    cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
+  }
   auto created = engine::Engine::create(cfg, clock, sink, &conn_log);
   if (!created) {
     err << "synguard: " << created.error().message << "\n";

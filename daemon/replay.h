@@ -15,6 +15,8 @@ struct ReplayOptions {
   bool json = false;
   bool progress = false;  ///< a progress line on stderr (callers set it when stderr is a tty)
   std::size_t top_n = 10;
+  /// Conclude unanswered attempts after 5 s in the connection log, as Zeek does.
+  bool attempt_timeout = true;
   engine::EngineConfig engine;
 };
 

@@ -18,6 +18,7 @@ enum class Observed : std::uint8_t {
   kEstablished,  ///< took part in a handshake
   kClosed,       ///< sent a FIN
   kReset,        ///< sent a RST
+  kResetAfterClose,  ///< sent a RST after its FIN (normal termination if the peer then closes)
 };
 
 /// One endpoint as the middlebox sees it: its RFC 9293 state plus the sequence-window view in the

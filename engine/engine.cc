@@ -340,12 +340,19 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
   if (found.idx != kNoIndex) {
     Connection& c = table_->at(found.idx);
     const bool from_orig = !found.reply;
+    const bool attempt_over =
+        cfg_.attempt_timeout.count() > 0 && c.ep[1].observed == Observed::kInactive &&
+        (c.ep[0].observed == Observed::kSynSent || c.ep[0].observed == Observed::kSynAckSent) &&
+        now.since_epoch.count() - c.first_seen_ns >=
+            std::chrono::nanoseconds(cfg_.attempt_timeout).count();
     if (syn_flags_ok && (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed)) {
       // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a tuple in TIME-WAIT; after a RST
       // the tuple is free. The old connection is reported and a new one begins, its originator
       // being this SYN's sender.
       ++stats_.connections_reopened;
       endConnection(found.idx, EndCause::kReopened);
+    } else if (attempt_over) {
+      endConnection(found.idx, EndCause::kAttempt);
     } else {
       ++c.pkts[from_orig ? 0 : 1];
       observeSegment(c, from_orig, seg);

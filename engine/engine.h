@@ -63,6 +63,11 @@ struct EngineConfig {
   /// with impossible flags), so an offline replay can report them. Off on a gateway: a RST
   /// flood must not fill the table.
   bool record_stray = false;
+  /// Analyst mode for replay (0 = off): an attempt whose responder has sent nothing for this
+  /// long after the first SYN is concluded (outcome S0, as Zeek's tcp_attempt_delay of 5 s does),
+  /// and later packets on the tuple begin a new connection. Off on a gateway, where a half-open
+  /// connection lives for its SYN-SENT timeout.
+  std::chrono::milliseconds attempt_timeout{0};
   ParseOptions parse;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
 };

@@ -17,9 +17,14 @@ bool inactive(Observed o) noexcept {
     case Observed::kEstablished:
     case Observed::kClosed:
     case Observed::kReset:
+    case Observed::kResetAfterClose:
       return false;
   }
   return false;
+}
+
+bool reset(Observed o) noexcept {
+  return o == Observed::kReset || o == Observed::kResetAfterClose;
 }
 
 void setFlag(EndpointView& e, std::uint8_t f, bool on) noexcept {
@@ -28,17 +33,18 @@ void setFlag(EndpointView& e, std::uint8_t f, bool on) noexcept {
 
 }  // namespace
 
-void observeSegment(Connection& c, bool from_orig, const Segment& seg) noexcept {
+void observeSegment(Connection& c, bool from_orig, const Segment& seg,
+                    bool rst_acceptable) noexcept {
   EndpointView& s = c.ep[from_orig ? 0 : 1];
   EndpointView& p = c.ep[from_orig ? 1 : 0];
   const bool syn = seg.has(kSyn);
   const bool ack = seg.has(kAck);
   const bool fin = seg.has(kFin);
-  const bool rst = seg.has(kRst);
+  const bool rst = seg.has(kRst) && rst_acceptable;
 
   // RSTOS0 needs: the originator's SYN came first, and until its RST it sent no SYN-ACK, no
   // FIN and no pure ACK. The flag is set when the connection is created by that SYN.
-  if (from_orig && s.observed != Observed::kReset) {
+  if (from_orig && !reset(s.observed)) {
     const bool pure_ack = ack && !syn && !fin && !rst && seg.payload_len == 0;
     if ((syn && ack) || fin || pure_ack) {
       setFlag(s, kEpRstOs0Ok, false);
@@ -63,11 +69,24 @@ void observeSegment(Connection& c, bool from_orig, const Segment& seg) noexcept 
       s.observed = Observed::kEstablished;
     }
   }
-  if (fin && s.observed != Observed::kReset) {
+  if (fin && !reset(s.observed)) {
     s.observed = Observed::kClosed;
+    // The peer sent FIN and then RST (stacks reset data arriving on a closed socket); now that
+    // this side closes too, the connection ended normally after all.
+    if (p.observed == Observed::kResetAfterClose) {
+      p.observed = Observed::kClosed;
+    }
   }
   if (rst) {
-    s.observed = Observed::kReset;
+    if (s.observed == Observed::kClosed) {
+      // After a completed FIN exchange a RST changes nothing; after our FIN alone it may still
+      // be undone by the peer's FIN (above).
+      if (p.observed != Observed::kClosed) {
+        s.observed = Observed::kResetAfterClose;
+      }
+    } else {
+      s.observed = Observed::kReset;
+    }
   }
   if (!syn && !fin && !rst && s.observed == Observed::kInactive) {
     if (!from_orig && seg.payload_len == 0 && p.observed == Observed::kSynSent) {
@@ -88,14 +107,14 @@ std::string_view outcomeCode(const Connection& c) noexcept {
   const bool o_inactive = inactive(os);
   const bool r_inactive = inactive(rs);
 
-  if (rs == Observed::kReset) {
+  if (reset(rs)) {
     if (os == Observed::kSynSent || os == Observed::kSynAckSent ||
-        (os == Observed::kReset && !o.has(kEpDataSent) && !r.has(kEpDataSent))) {
+        (reset(os) && !o.has(kEpDataSent) && !r.has(kEpDataSent))) {
       return "REJ";
     }
     return o_inactive ? "RSTRH" : "RSTR";
   }
-  if (os == Observed::kReset) {
+  if (reset(os)) {
     if (r_inactive) {
       return o.has(kEpRstOs0Ok) ? "RSTOS0" : "OTH";
     }

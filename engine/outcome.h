@@ -9,7 +9,11 @@ namespace synguard::engine {
 
 /// Records what each endpoint has been seen doing, whatever the tracker made of the segment
 /// (invalid segments count too: this is an observer's account, as an analyst's log is).
-void observeSegment(Connection& c, bool from_orig, const Segment& seg) noexcept;
+/// `rst_acceptable` says whether a RST in `seg` could have reached its receiver's TCB (exact or
+/// in window): a RST far outside the window, such as those stacks send after both FINs, is not
+/// an observed reset.
+void observeSegment(Connection& c, bool from_orig, const Segment& seg,
+                    bool rst_acceptable = true) noexcept;
 
 /// The connection's outcome in the vocabulary network analysts know from Zeek's conn.log
 /// conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH.

@@ -42,6 +42,8 @@ std::string_view toString(EndCause c) noexcept {
       return "reopened";
     case EndCause::kFlushed:
       return "open_at_end";
+    case EndCause::kAttempt:
+      return "attempt_timeout";
     case EndCause::kCount:
       break;
   }

@@ -35,6 +35,7 @@ enum class EndCause : std::uint8_t {
   kEvicted,   ///< the table was full and it was the oldest half-open or closing entry
   kReopened,  ///< a new SYN reused its tuple after TIME-WAIT/CLOSED
   kFlushed,   ///< still open when the engine was asked for everything (end of a capture)
+  kAttempt,   ///< an unanswered attempt older than attempt_timeout (replay's analyst mode)
   kCount,
 };
 constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
