@@ -25,9 +25,14 @@ constexpr std::uint64_t kP0 = 0xa0761d6478bd642fULL;
 constexpr std::uint64_t kP1 = 0xe7037ed1a0b428dbULL;
 constexpr std::uint64_t kP2 = 0x8ebc6af09c88c6e3ULL;
 
+constexpr std::uint64_t kP3 = 0x589965cc75374cc3ULL;
+
+// The port gets its own mixing round: folding it into the address word before mixing would let
+// an attacker pick (address, port) pairs that cancel out whatever the seed.
 inline std::uint64_t endpointHash(const IpAddress& a, std::uint16_t port, std::uint64_t seed) {
   const std::uint8_t* b = a.bytes().data();
-  return mum(load64(b) ^ seed ^ kP0, load64(b + 8) ^ (std::uint64_t{port} << 32) ^ kP1);
+  const std::uint64_t h = mum(load64(b) ^ seed ^ kP0, load64(b + 8) ^ kP1);
+  return mum(h ^ kP3, (std::uint64_t{port} | (std::uint64_t{port} << 48)) ^ seed ^ kP2);
 }
 
 }  // namespace

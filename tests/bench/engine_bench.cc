@@ -21,18 +21,18 @@ class NullSink : public engine::PacketSink {
   void emit(engine::Direction, std::span<const std::byte>) noexcept override {}
 };
 
-/// Packets laid out back to back, each at a fixed stride.
+/// Packets laid out back to back.
 struct PacketSet {
-  static constexpr std::size_t kStride = 128;
   std::vector<std::byte> bytes;
+  std::vector<std::size_t> offsets;
   std::vector<std::uint16_t> lens;
   void add(const RawTcp& t) {
-    bytes.resize(bytes.size() + kStride);
-    lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + bytes.size() - kStride)));
+    const std::size_t at = bytes.size();
+    bytes.resize(at + 64 + t.payload);
+    offsets.push_back(at);
+    lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + at)));
   }
-  std::span<const std::byte> at(std::size_t i) const {
-    return {bytes.data() + i * kStride, lens[i]};
-  }
+  std::span<const std::byte> at(std::size_t i) const { return {bytes.data() + offsets[i], lens[i]}; }
   std::size_t size() const { return lens.size(); }
 };
 
