@@ -193,11 +193,6 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   summary.syn_rate_peak = eng.halfOpen().globalSynRate().peak();
   summary.table_capacity = eng.table().capacity();
   collectTop(eng, opts.top_n, summary);
-  // Peaks of the last (still open) rate window count too.
-  if (const auto cur = static_cast<double>(eng.halfOpen().globalSynRate().currentWindowCount());
-      cur > summary.syn_rate_peak) {
-    summary.syn_rate_peak = cur;
-  }
   eng.flush();
   summary.stats = eng.stats();
   summary.wall_seconds =

@@ -20,8 +20,10 @@ class RateMeter {
     roll(tick_ms);
     return rate_;
   }
-  /// The busiest closed 1-second window seen (events per second).
-  double peak() const noexcept { return peak_; }
+  /// The busiest 1-second window seen (events per second), the one still open included.
+  double peak() const noexcept {
+    return static_cast<double>(count_) > peak_ ? static_cast<double>(count_) : peak_;
+  }
   /// Events in the window now open (a cheap "last second" figure).
   std::uint32_t currentWindowCount() const noexcept { return count_; }
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything synguard needs to build, test and run, from Debian 12's repositories.
+# Idempotent; quick when everything is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables python3 procps
+  # Later milestones (daemon, config, metrics, systemd):
+  libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get install)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all dependencies present"

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# A small lab of network namespaces: client, attacker, gateway (where synguard sits), server.
+# Source this file, then call lab_up; lab_down runs on EXIT. All addresses are documentation
+# ranges that exist only inside these namespaces; nothing leaves them.
+#
+#   client   192.0.2.10/25    2001:db8:c::10/64   --- gw 192.0.2.1     2001:db8:c::1
+#   attacker 192.0.2.130/25   2001:db8:a::10/64   --- gw 192.0.2.129   2001:db8:a::1
+#   server   198.51.100.10/24 2001:db8:5::10/64   --- gw 198.51.100.1  2001:db8:5::1
+#   spoofed flood sources: 203.0.113.0/24 (routed back towards the attacker, where they die)
+
+LAB_ID="${LAB_ID:-sg$$}"
+LAB_ID="${LAB_ID:0:8}"
+NS_C="${LAB_ID}-c"
+NS_A="${LAB_ID}-a"
+NS_G="${LAB_ID}-g"
+NS_S="${LAB_ID}-s"
+CLIENT4=192.0.2.10
+ATTACKER4=192.0.2.130
+SERVER4=198.51.100.10
+CLIENT6=2001:db8:c::10
+SERVER6=2001:db8:5::10
+SPOOF_NET=203.0.113.0/24
+LAB_DIR="${LAB_DIR:-$(mktemp -d /tmp/synguard-lab.XXXXXX)}"
+LAB_PIDS=()
+
+lab_die() {
+  echo "lab: $*" >&2
+  exit 1
+}
+
+lab_require() {
+  [ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces)"
+  ip netns list >/dev/null 2>&1 || lab_die "ip netns is not usable here"
+  for t in ip tcpdump python3; do
+    command -v "$t" >/dev/null || lab_die "$t is missing (run scripts/install-deps.sh)"
+  done
+}
+
+lab_ns() {  # lab_ns NS cmd...
+  local ns="$1"
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+lab_down() {
+  local pid ns
+  for pid in "${LAB_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for ns in "$NS_C" "$NS_A" "$NS_G" "$NS_S"; do
+    if ip netns list | grep -qw "$ns"; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do
+        kill "$pid" 2>/dev/null || true
+      done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
+
+lab_link() {  # lab_link NS_A IF_A NS_B IF_B
+  ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+  lab_ns "$1" ip link set "$2" up
+  lab_ns "$3" ip link set "$4" up
+}
+
+lab_up() {
+  lab_require
+  lab_down  # stale namespaces of a crashed run with the same id
+  trap 'lab_down' EXIT
+  local ns
+  for ns in "$NS_C" "$NS_A" "$NS_G" "$NS_S"; do
+    ip netns add "$ns"
+    lab_ns "$ns" ip link set lo up
+    lab_ns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  done
+  lab_link "$NS_C" eth0 "$NS_G" gc
+  lab_link "$NS_A" eth0 "$NS_G" ga
+  lab_link "$NS_S" eth0 "$NS_G" gs
+
+  lab_ns "$NS_G" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.ga.rp_filter=0
+  lab_ns "$NS_G" ip addr add 192.0.2.1/25 dev gc
+  lab_ns "$NS_G" ip addr add 192.0.2.129/25 dev ga
+  lab_ns "$NS_G" ip addr add 198.51.100.1/24 dev gs
+  lab_ns "$NS_G" ip -6 addr add 2001:db8:c::1/64 dev gc nodad
+  lab_ns "$NS_G" ip -6 addr add 2001:db8:a::1/64 dev ga nodad
+  lab_ns "$NS_G" ip -6 addr add 2001:db8:5::1/64 dev gs nodad
+  lab_ns "$NS_G" ip route add "$SPOOF_NET" via "$ATTACKER4"
+
+  lab_ns "$NS_C" ip addr add "$CLIENT4/25" dev eth0
+  lab_ns "$NS_C" ip -6 addr add "$CLIENT6/64" dev eth0 nodad
+  lab_ns "$NS_C" ip route add default via 192.0.2.1
+  lab_ns "$NS_C" ip -6 route add default via 2001:db8:c::1
+
+  lab_ns "$NS_A" ip addr add "$ATTACKER4/25" dev eth0
+  lab_ns "$NS_A" ip -6 addr add 2001:db8:a::10/64 dev eth0 nodad
+  lab_ns "$NS_A" ip route add default via 192.0.2.129
+
+  lab_ns "$NS_S" ip addr add "$SERVER4/24" dev eth0
+  lab_ns "$NS_S" ip -6 addr add "$SERVER6/64" dev eth0 nodad
+  lab_ns "$NS_S" ip route add default via 198.51.100.1
+  lab_ns "$NS_S" ip -6 route add default via 2001:db8:5::1
+  # A server that a flood hurts: no SYN cookies, a small accept backlog.
+  lab_ns "$NS_S" sysctl -qw net.ipv4.tcp_syncookies=0 net.core.somaxconn=16 \
+    net.ipv4.tcp_max_syn_backlog=16
+  lab_ns "$NS_C" ping -c1 -W2 "$SERVER4" >/dev/null || lab_die "no IPv4 path client -> server"
+  lab_ns "$NS_C" ping -c1 -W2 "$SERVER6" >/dev/null || lab_die "no IPv6 path client -> server"
+}
+
+# lab_capture_start NS IFACE FILE [filter]: tcpdump until lab_capture_stop; waits until listening.
+lab_capture_start() {
+  local ns="$1" ifc="$2" file="$3" filter="${4:-tcp}"
+  local log="$file.tcpdump.log"
+  lab_ns "$ns" tcpdump -i "$ifc" --immediate-mode -U -s 0 -w "$file" "$filter" 2>"$log" &
+  LAB_TCPDUMP_PID=$!
+  LAB_PIDS+=("$LAB_TCPDUMP_PID")
+  for _ in $(seq 1 100); do
+    if grep -q "listening on" "$log" 2>/dev/null; then
+      sleep 0.5  # the ring is attached a moment after tcpdump says it listens
+      return 0
+    fi
+    sleep 0.05
+  done
+  lab_die "tcpdump did not start: $(cat "$log")"
+}
+
+lab_capture_stop() {
+  sleep 0.3  # let the last segments reach the capture
+  kill -TERM "$LAB_TCPDUMP_PID" 2>/dev/null || true
+  wait "$LAB_TCPDUMP_PID" 2>/dev/null || true
+}
+
+# lab_server PORT [args...]: the test server in the server namespace, in the background.
+lab_server() {
+  local port="$1"
+  shift
+  lab_ns "$NS_S" python3 "$(dirname "${BASH_SOURCE[0]}")/tcp_server.py" --port "$port" "$@" \
+    >"$LAB_DIR/server.$port.log" 2>&1 &
+  LAB_PIDS+=("$!")
+  for _ in $(seq 1 100); do
+    grep -q "listening" "$LAB_DIR/server.$port.log" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  lab_die "server on port $port did not start: $(cat "$LAB_DIR/server.$port.log")"
+}
+
+lab_client() {  # lab_client args... (see tcp_client.py)
+  lab_ns "$NS_C" python3 "$(dirname "${BASH_SOURCE[0]}")/tcp_client.py" "$@"
+}

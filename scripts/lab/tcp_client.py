@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Test client for the synguard lab: runs N connections of one kind and prints how many
+succeeded. Modes (see tcp_server.py): normal, half, simul, abort, srvabort, refused."""
+import argparse
+import socket
+import struct
+import sys
+import time
+
+
+def one(args, i):
+    fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(args.timeout)
+    try:
+        s.connect((args.host, args.port))
+    except (ConnectionRefusedError, socket.timeout, OSError):
+        s.close()
+        return args.mode == "refused"
+    try:
+        if args.mode == "normal":
+            s.sendall(b"DATA %d\n" % args.bytes)
+            got = 0
+            while got < args.bytes:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += len(b)
+            s.shutdown(socket.SHUT_WR)  # we close first
+            while s.recv(65536):
+                pass
+            return got == args.bytes
+        if args.mode == "half":
+            s.sendall(b"HALF %d\n" % args.bytes)
+            s.shutdown(socket.SHUT_WR)  # half-close: the server keeps sending
+            got = 0
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += len(b)
+            return got >= args.bytes // 5 * 5
+        if args.mode == "simul":
+            t = time.time() + 0.2
+            s.sendall(b"SIMUL %.6f\n" % t)
+            while time.time() < t:
+                pass
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+            return True
+        if args.mode == "abort":
+            s.sendall(b"ABORT\n")
+            time.sleep(0.05)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return True
+        if args.mode == "srvabort":
+            s.sendall(b"SRVABORT\n")
+            try:
+                while s.recv(65536):
+                    pass
+            except ConnectionResetError:
+                return True
+            return False
+        return False
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", default="normal")
+    ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--bytes", type=int, default=1000)
+    ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--gap", type=float, default=0.0)
+    args = ap.parse_args()
+    ok = 0
+    for i in range(args.count):
+        ok += 1 if one(args, i) else 0
+        if args.gap:
+            time.sleep(args.gap)
+    print("%s: %d/%d ok" % (args.mode, ok, args.count))
+    sys.exit(0 if ok == args.count else 1)
+
+
+if __name__ == "__main__":
+    main()
