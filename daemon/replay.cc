@@ -63,7 +63,10 @@ class ConnLog : public engine::ConnectionObserver {
                             : first;
     char ts[32];
     char dur[32];
-    std::snprintf(ts, sizeof ts, "%.6f", first);
+    // Seconds with microseconds, from the integer nanoseconds (a double would round).
+    std::snprintf(ts, sizeof ts, "%lld.%06lld",
+                  static_cast<long long>(c.first_seen_ns / 1'000'000'000),
+                  static_cast<long long>((c.first_seen_ns % 1'000'000'000) / 1000));
     std::snprintf(dur, sizeof dur, "%.3f", last > first ? last - first : 0.0);
     *log_ << ts << '\t' << c.key.orig_addr.toString() << '\t' << c.key.orig_port << '\t'
           << c.key.resp_addr.toString() << '\t' << c.key.resp_port << '\t' << outcome << '\t'
