@@ -19,7 +19,16 @@ Result<PcapSource> PcapSource::open(const std::string& path) {
   if (p == nullptr) {
     return Unexpected{Error{path + ": not a readable pcap/pcapng capture: " + errbuf}};
   }
-  return PcapSource(path, p);
+  PcapSource src(path, p);
+  // pcapng starts with a Section Header Block (0x0A0D0D0A); classic pcap record offsets are
+  // computed as we go, since asking the FILE for its position costs a syscall per packet.
+  if (FILE* f = std::fopen(path.c_str(), "rb"); f != nullptr) {
+    unsigned char magic[4] = {};
+    src.pcapng_ = std::fread(magic, 1, 4, f) == 4 && magic[0] == 0x0a && magic[1] == 0x0d &&
+                  magic[2] == 0x0d && magic[3] == 0x0a;
+    std::fclose(f);
+  }
+  return src;
 }
 
 PcapSource::PcapSource(std::string path, pcap_t* p)
@@ -32,8 +41,6 @@ bool PcapSource::linkSupported() const noexcept { return linkTypeSupported(dlt_)
 std::string PcapSource::linkName() const { return linkTypeName(dlt_); }
 
 PcapSource::Next PcapSource::next(CapturedPacket& out) {
-  FILE* f = pcap_file(pcap_.get());
-  const long offset = f != nullptr ? std::ftell(f) : -1;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   const int rc = pcap_next_ex(pcap_.get(), &hdr, &data);
@@ -42,14 +49,17 @@ PcapSource::Next PcapSource::next(CapturedPacket& out) {
   }
   if (rc != 1) {
     error_ = path_ + ": damaged at record " + std::to_string(stats_.frames + 1);
-    if (offset >= 0) {
-      error_ += ", byte offset " + std::to_string(offset);
+    if (!pcapng_) {
+      error_ += ", byte offset " + std::to_string(offset_);
+    } else if (FILE* f = pcap_file(pcap_.get()); f != nullptr) {
+      error_ += ", near byte offset " + std::to_string(std::ftell(f));
     }
     error_ += ": " + std::string(pcap_geterr(pcap_.get()));
     return Next::kError;
   }
   ++stats_.frames;
   stats_.bytes += hdr->len;
+  offset_ += 16 + hdr->caplen;
   if (hdr->caplen == 0 || hdr->caplen > kMaxFrame) {
     ++stats_.skipped_truncated_link;
     return Next::kSkipped;

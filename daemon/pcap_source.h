@@ -53,6 +53,8 @@ class PcapSource {
 
   std::string path_;
   std::unique_ptr<pcap_t, Closer> pcap_;
+  bool pcapng_ = false;
+  std::uint64_t offset_ = 24;  ///< classic pcap: byte offset of the next record header
   int dlt_ = 0;
   bool nano_ = true;
   std::string error_;

@@ -1,5 +1,6 @@
 #include "daemon/replay.h"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -135,20 +136,49 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
       summary.captures.push_back(cs);
       continue;
     }
+    // Packets are read kLookahead ahead of the engine (copied: libpcap reuses its buffer) so
+    // the engine can start loading the table lines they will touch (Engine::prefetch).
+    struct Held {
+      std::vector<std::byte> bytes;
+      std::size_t wire = 0;
+      engine::MonotonicTime ts;
+    };
+    constexpr std::size_t kLookahead = 8;
+    std::array<Held, kLookahead> ring;
+    std::size_t head = 0;
+    std::size_t held = 0;
+    bool reading = true;
     CapturedPacket pkt;
     for (;;) {
-      const PcapSource::Next n = src->next(pkt);
-      if (n == PcapSource::Next::kEnd) {
+      while (reading && held < kLookahead) {
+        const PcapSource::Next n = src->next(pkt);
+        if (n == PcapSource::Next::kEnd) {
+          reading = false;
+        } else if (n == PcapSource::Next::kError) {
+          cs.error = src->error();
+          err << "synguard: warning: " << cs.error << "; keeping the packets before it\n";
+          reading = false;
+        } else if (n == PcapSource::Next::kPacket) {
+          Held& h = ring[(head + held) % kLookahead];
+          h.bytes.assign(pkt.ip.begin(), pkt.ip.end());
+          h.wire = pkt.ip_wire_length;
+          h.ts = pkt.ts;
+          eng.prefetch(h.bytes, false);
+          ++held;
+        }
+      }
+      if (held == 0) {
         break;
       }
-      if (n == PcapSource::Next::kError) {
-        cs.error = src->error();
-        err << "synguard: warning: " << cs.error << "; keeping the packets before it\n";
-        break;
+      if (held > kLookahead / 2) {
+        eng.prefetch(ring[(head + kLookahead / 2) % kLookahead].bytes, true);
       }
-      if (n == PcapSource::Next::kSkipped) {
-        continue;
-      }
+      Held& cur = ring[head];
+      head = (head + 1) % kLookahead;
+      --held;
+      pkt.ts = cur.ts;
+      pkt.ip = cur.bytes;
+      pkt.ip_wire_length = cur.wire;
       clock.set(pkt.ts);
       const double ts = toSeconds(pkt.ts.since_epoch.count());
       if (!have_ts) {

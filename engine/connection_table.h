@@ -34,6 +34,31 @@ class ConnectionTable {
   /// Finds the connection for a packet's (src, dst) tuple in either orientation.
   Found find(const FlowKey& packet_tuple) const noexcept;
 
+  /// Cache hints for a lookup that is coming: the bucket, then (once the bucket is cached) the
+  /// first slot it chains to. Pure hints: no state changes.
+  void prefetchBucket(const FlowKey& tuple) const noexcept {
+    __builtin_prefetch(&buckets_[bucketOf(tuple)]);
+  }
+  void prefetchChain(const FlowKey& tuple) const noexcept {
+    const std::uint32_t i = buckets_[bucketOf(tuple)];
+    if (i != kNoIndex) {
+      __builtin_prefetch(&slots_[i]);
+    }
+  }
+  /// Hint for evicting `idx` (an LRU head) and then its successor: a two-deep pipeline. The
+  /// successor's slot was hinted by the previous call, so its key can be hashed now to hint its
+  /// bucket, and the slot after it is hinted for next time.
+  void prefetchForRemoval(std::uint32_t idx) const noexcept {
+    if (idx == kNoIndex) {
+      return;
+    }
+    const Connection& next = slots_[idx];
+    __builtin_prefetch(&buckets_[bucketOf(next.key)]);
+    if (next.lru_next != kNoIndex) {
+      __builtin_prefetch(&slots_[next.lru_next]);
+    }
+  }
+
   /// Takes a free slot for `key` (originator first) and links it. kNoIndex when full.
   std::uint32_t insert(const FlowKey& key) noexcept;
   /// Unlinks the slot from its bucket and timer list and frees it.
@@ -48,8 +73,10 @@ class ConnectionTable {
   std::uint32_t head(std::uint8_t list) const noexcept { return heads_[list].first; }
   std::uint32_t listSize(std::uint8_t list) const noexcept { return heads_[list].count; }
 
-  /// Bytes owned by the table (slots + buckets), for the memory-per-connection report.
+  /// Bytes the table allocates per slot (slots + buckets), for the memory-per-connection report;
+  /// fixedBytes() is the table object itself, independent of capacity.
   std::size_t memoryBytes() const noexcept;
+  static constexpr std::size_t fixedBytes() noexcept;
 
   template <typename F>
   void forEach(F&& fn) const {
@@ -77,5 +104,7 @@ class ConnectionTable {
   std::uint32_t bucket_mask_ = 0;
   std::size_t size_ = 0;
 };
+
+constexpr std::size_t ConnectionTable::fixedBytes() noexcept { return sizeof(ConnectionTable); }
 
 }  // namespace synguard::engine

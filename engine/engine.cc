@@ -216,6 +216,9 @@ std::uint32_t Engine::allocate(const FlowKey& key) noexcept {
       ++stats_.table_full;
       return kNoIndex;
     }
+    // The next victim is likely the one after this on the same list: start loading what
+    // removing it will touch (during a flood every new SYN evicts).
+    table_->prefetchForRemoval(table_->at(victim).lru_next);
     endConnection(victim, EndCause::kEvicted);
     idx = table_->insert(key);
   }
@@ -271,6 +274,47 @@ Verdict Engine::invalid(InvalidReason r) noexcept {
   ++stats_.invalid[static_cast<std::size_t>(r)];
   ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kInvalid)];
   return Verdict::accept(VerdictReason::kInvalid);
+}
+
+void Engine::prefetch(std::span<const std::byte> p, bool deep) const noexcept {
+  // Just enough parsing to find the tuple of a plain IPv4/IPv6 TCP packet; anything unusual is
+  // left alone (process() does the real parsing).
+  if (p.size() < 40) {
+    return;
+  }
+  const auto b = [&](std::size_t i) { return std::to_integer<std::uint8_t>(p[i]); };
+  FlowKey k;
+  std::size_t l4 = 0;
+  if ((b(0) >> 4) == 4 && b(9) == 6) {
+    l4 = std::size_t{b(0) & 0x0fU} * 4;
+    k.orig_addr = IpAddress::v4((std::uint32_t{b(12)} << 24) | (std::uint32_t{b(13)} << 16) |
+                                (std::uint32_t{b(14)} << 8) | b(15));
+    k.resp_addr = IpAddress::v4((std::uint32_t{b(16)} << 24) | (std::uint32_t{b(17)} << 16) |
+                                (std::uint32_t{b(18)} << 8) | b(19));
+  } else if ((b(0) >> 4) == 6 && b(6) == 6 && p.size() >= 60) {
+    l4 = 40;
+    std::uint8_t a[16];
+    for (std::size_t i = 0; i < 16; ++i) {
+      a[i] = b(8 + i);
+    }
+    k.orig_addr = IpAddress::v6(a);
+    for (std::size_t i = 0; i < 16; ++i) {
+      a[i] = b(24 + i);
+    }
+    k.resp_addr = IpAddress::v6(a);
+  } else {
+    return;
+  }
+  if (l4 + 4 > p.size()) {
+    return;
+  }
+  k.orig_port = static_cast<std::uint16_t>((b(l4) << 8) | b(l4 + 1));
+  k.resp_port = static_cast<std::uint16_t>((b(l4 + 2) << 8) | b(l4 + 3));
+  if (deep) {
+    table_->prefetchChain(k);
+  } else {
+    table_->prefetchBucket(k);
+  }
 }
 
 Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_length) noexcept {

@@ -90,6 +90,11 @@ class Engine {
   /// One IP packet. `wire_length` is the datagram's length on the wire when the buffer was
   /// truncated by a capture (0: the buffer is the whole packet).
   Verdict process(std::span<const std::byte> ip_packet, std::size_t wire_length = 0) noexcept;
+  /// A hint that `ip_packet` will be processed soon (a few packets from now): starts loading the
+  /// cache lines its lookup will touch. `deep` also follows the bucket to its first slot — call
+  /// it for packets nearer in line, whose bucket an earlier shallow hint has loaded. Lookahead
+  /// over a batch hides the memory latency that dominates a flood of new tuples.
+  void prefetch(std::span<const std::byte> ip_packet, bool deep) const noexcept;
   /// Runs deadlines up to clock.now().
   void expire() noexcept;
   /// Ends every connection (cause kFlushed), reporting each to the observer.

@@ -14,7 +14,7 @@ struct FlowKey {
   std::uint16_t orig_port = 0;
   std::uint16_t resp_port = 0;
 
-  constexpr bool operator==(const FlowKey&) const noexcept = default;
+  bool operator==(const FlowKey&) const noexcept = default;
   FlowKey reversed() const noexcept { return FlowKey{resp_addr, orig_addr, resp_port, orig_port}; }
 };
 
