@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "daemon/pcap_source.h"
@@ -49,12 +50,14 @@ class ConnLog : public engine::ConnectionObserver {
   void setEngine(const engine::Engine* eng) { engine_ = eng; }
 
   void onConnectionEnd(const engine::Connection& c, engine::EndCause cause) noexcept override {
-    const std::string outcome(engine::outcomeCode(c));
-    const std::string state(engine::toString(c.state));
+    const std::string_view outcome = engine::outcomeCode(c);
+    const std::string_view state = engine::toString(c.state);
     ++summary_.connections_total;
-    ++summary_.by_outcome[outcome];
-    ++summary_.by_state[state];
-    ++summary_.by_end_cause[std::string(engine::toString(cause))];
+    // Tallied by pointer identity of the static code strings (a flood ends millions of
+    // connections; string-keyed maps here cost more than the tracking).
+    ++outcome_counts_[outcome.data()];
+    ++state_counts_[static_cast<std::size_t>(c.state)];
+    ++cause_counts_[static_cast<std::size_t>(cause)];
     if (log_ == nullptr) {
       return;
     }
@@ -76,9 +79,31 @@ class ConnLog : public engine::ConnectionObserver {
           << dur << '\t' << engine::toString(cause) << '\n';
   }
 
+  /// Moves the tallies into the summary's maps.
+  void finish() {
+    for (const auto& [code, n] : outcome_counts_) {
+      summary_.by_outcome[code] += n;
+    }
+    for (std::size_t i = 0; i < state_counts_.size(); ++i) {
+      if (state_counts_[i] != 0) {
+        summary_.by_state[std::string(engine::toString(static_cast<engine::TcpState>(i)))] +=
+            state_counts_[i];
+      }
+    }
+    for (std::size_t i = 0; i < cause_counts_.size(); ++i) {
+      if (cause_counts_[i] != 0) {
+        summary_.by_end_cause[std::string(engine::toString(static_cast<engine::EndCause>(i)))] +=
+            cause_counts_[i];
+      }
+    }
+  }
+
  private:
   std::ostream* log_;
   ReplaySummary& summary_;
+  std::map<const char*, std::uint64_t> outcome_counts_;  // few keys, compared as pointers
+  std::array<std::uint64_t, engine::kTcpStateCount> state_counts_{};
+  std::array<std::uint64_t, engine::kEndCauseCount> cause_counts_{};
   const engine::Engine* engine_ = nullptr;
 };
 
@@ -227,6 +252,7 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   summary.table_capacity = eng.table().capacity();
   collectTop(eng, opts.top_n, summary);
   eng.flush();
+  conn_log.finish();
   summary.stats = eng.stats();
   summary.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -95,9 +95,15 @@ std::uint32_t ConnectionTable::insert(const FlowKey& key) noexcept {
   c.list = kNoList;
   c.lru_prev = c.lru_next = kNoIndex;
   c.service_idx = c.source_idx = kNoIndex;
-  const std::uint32_t b = bucketOf(key);
-  c.hash_next = buckets_[b];
-  buckets_[b] = idx;
+  // Append: chains stay in insertion order, so the oldest entry — the one expiry and eviction
+  // remove — sits at the head and unlinks without walking past others. The walk here runs over
+  // lines the caller's find() (a miss, before every insert) has just loaded.
+  std::uint32_t* link = &buckets_[bucketOf(key)];
+  while (*link != kNoIndex) {
+    link = &slots_[*link].hash_next;
+  }
+  c.hash_next = kNoIndex;
+  *link = idx;
   ++size_;
   return idx;
 }
