@@ -9,6 +9,8 @@
 
 #include "daemon/link_layer.h"
 #include "daemon/pcap_source.h"
+#include "engine/checksum.h"
+#include "engine/segment.h"
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 
@@ -219,6 +221,64 @@ TEST(LinkLayer, FramesShorterThanTheirHeaderAreTruncated) {
   const auto ip = PacketBuilder::ipv4("192.0.2.1", "192.0.2.2").tcp(1, 2).syn().build();
   const auto deep = testing::ethernet(ip, {0x8100, 0x8100, 0x8100, 0x8100, 0x8100});
   EXPECT_EQ(decodeLink(DLT_EN10MB, deep, deep.size()).result, LinkResult::kNotIp);
+}
+
+}  // namespace
+}  // namespace synguard::daemon
+
+namespace synguard::daemon {
+namespace {
+
+// The builder's output is pinned to a real Linux SYN: the first packet of a recorded capture
+// (tests/data/handshake_and_close.pcap, Linux 6.x in a namespace lab), rebuilt from its parsed
+// fields, must come out byte for byte.
+TEST(PacketBuilderPinned, ReproducesARealLinuxSyn) {
+  const char* src_dir = std::getenv("SYNGUARD_SOURCE_DIR");
+  const fs::path file =
+      (src_dir != nullptr ? fs::path(src_dir) : fs::current_path()) / "tests/data/handshake_and_close.pcap";
+  auto pcap = PcapSource::open(file.string());
+  ASSERT_TRUE(pcap.has_value()) << pcap.error().message;
+  CapturedPacket p;
+  ASSERT_EQ(pcap->next(p), PcapSource::Next::kPacket);
+  const std::vector<std::byte> real(p.ip.begin(), p.ip.end());
+  engine::Segment s;
+  ASSERT_EQ(engine::parseSegment(real, s), engine::ParseError::kNone);
+  ASSERT_TRUE(s.has(engine::kSyn));
+  ASSERT_TRUE(s.options.has_mss && s.options.sack_permitted && s.options.has_timestamps &&
+              s.options.has_wscale);
+  const auto id = static_cast<std::uint16_t>((std::to_integer<unsigned>(real[4]) << 8) |
+                                             std::to_integer<unsigned>(real[5]));
+  const auto built = PacketBuilder::ipv4(s.src.toString(), s.dst.toString())
+                         .tcp(s.src_port, s.dst_port)
+                         .syn()
+                         .seq(s.seq.raw())
+                         .window(s.window)
+                         .mss(s.options.mss)
+                         .sackPermitted()
+                         .timestamps(s.options.ts_val, s.options.ts_ecr)
+                         .wscale(s.options.wscale)
+                         .ttl(s.ip_ttl)
+                         .ipId(id)
+                         .build();
+  ASSERT_EQ(built.size(), real.size());
+  const std::size_t csum = s.tcp_offset + 16;
+  for (std::size_t i = 0; i < real.size(); ++i) {
+    if (i != csum && i != csum + 1) {
+      EXPECT_EQ(built[i], real[i]) << "byte " << i;
+    }
+  }
+  // The TCP checksum differs, and must: the sender's kernel left it to offload (veth,
+  // CHECKSUM_PARTIAL), so the capture holds only the folded pseudo-header sum. The builder
+  // writes the full checksum.
+  EXPECT_EQ(engine::tcpChecksum(built, s.tcp_offset, built.size() - s.tcp_offset), 0);
+  std::uint32_t pseudo = engine::checksumPartial(std::span<const std::byte>(real).subspan(12, 8));
+  pseudo += 6 + static_cast<std::uint32_t>(real.size() - s.tcp_offset);
+  while ((pseudo >> 16) != 0) {
+    pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+  }
+  EXPECT_EQ((std::to_integer<std::uint32_t>(real[csum]) << 8) |
+                std::to_integer<std::uint32_t>(real[csum + 1]),
+            pseudo);
 }
 
 }  // namespace
