@@ -67,8 +67,9 @@ std::uint32_t ConnectionTable::bucketOf(const FlowKey& k) const noexcept {
   return static_cast<std::uint32_t>(hasher_(k)) & bucket_mask_;
 }
 
-ConnectionTable::Found ConnectionTable::find(const FlowKey& t) const noexcept {
-  for (std::uint32_t i = buckets_[bucketOf(t)]; i != kNoIndex; i = slots_[i].hash_next) {
+ConnectionTable::Found ConnectionTable::find(const FlowKey& t, std::uint64_t hash) const noexcept {
+  for (std::uint32_t i = buckets_[static_cast<std::uint32_t>(hash) & bucket_mask_]; i != kNoIndex;
+       i = slots_[i].hash_next) {
     const FlowKey& k = slots_[i].key;
     if (k.orig_port == t.orig_port && k.resp_port == t.resp_port && k.orig_addr == t.orig_addr &&
         k.resp_addr == t.resp_addr) {
@@ -82,7 +83,7 @@ ConnectionTable::Found ConnectionTable::find(const FlowKey& t) const noexcept {
   return Found{};
 }
 
-std::uint32_t ConnectionTable::insert(const FlowKey& key) noexcept {
+std::uint32_t ConnectionTable::insert(const FlowKey& key, std::uint64_t hash) noexcept {
   if (free_head_ == kNoIndex) {
     return kNoIndex;
   }
@@ -98,7 +99,7 @@ std::uint32_t ConnectionTable::insert(const FlowKey& key) noexcept {
   // Append: chains stay in insertion order, so the oldest entry — the one expiry and eviction
   // remove — sits at the head and unlinks without walking past others. The walk here runs over
   // lines the caller's find() (a miss, before every insert) has just loaded.
-  std::uint32_t* link = &buckets_[bucketOf(key)];
+  std::uint32_t* link = &buckets_[static_cast<std::uint32_t>(hash) & bucket_mask_];
   while (*link != kNoIndex) {
     link = &slots_[*link].hash_next;
   }

@@ -32,7 +32,12 @@ class ConnectionTable {
     bool reply = false;  ///< the looked-up tuple is the responder -> originator direction
   };
   /// Finds the connection for a packet's (src, dst) tuple in either orientation.
-  Found find(const FlowKey& packet_tuple) const noexcept;
+  Found find(const FlowKey& packet_tuple) const noexcept {
+    return find(packet_tuple, hashOf(packet_tuple));
+  }
+  /// The same with the tuple's hash already computed (hashOf), so a packet hashes once.
+  Found find(const FlowKey& packet_tuple, std::uint64_t hash) const noexcept;
+  std::uint64_t hashOf(const FlowKey& k) const noexcept { return hasher_(k); }
 
   /// Cache hints for a lookup that is coming: the bucket, then (once the bucket is cached) the
   /// first slot it chains to. Pure hints: no state changes.
@@ -60,7 +65,8 @@ class ConnectionTable {
   }
 
   /// Takes a free slot for `key` (originator first) and links it. kNoIndex when full.
-  std::uint32_t insert(const FlowKey& key) noexcept;
+  std::uint32_t insert(const FlowKey& key) noexcept { return insert(key, hashOf(key)); }
+  std::uint32_t insert(const FlowKey& key, std::uint64_t hash) noexcept;
   /// Unlinks the slot from its bucket and timer list and frees it.
   void remove(std::uint32_t idx) noexcept;
 

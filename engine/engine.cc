@@ -189,8 +189,8 @@ void Engine::updateEmergency() noexcept {
   }
 }
 
-std::uint32_t Engine::allocate(const FlowKey& key) noexcept {
-  std::uint32_t idx = table_->insert(key);
+std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash) noexcept {
+  std::uint32_t idx = table_->insert(key, hash);
   if (idx == kNoIndex) {
     // Full: evict the oldest half-open or closing connection. Established ones are never
     // evicted for a newcomer: a flood must not push out working connections.
@@ -220,7 +220,7 @@ std::uint32_t Engine::allocate(const FlowKey& key) noexcept {
     // removing it will touch (during a flood every new SYN evicts).
     table_->prefetchForRemoval(table_->at(victim).lru_next);
     endConnection(victim, EndCause::kEvicted);
-    idx = table_->insert(key);
+    idx = table_->insert(key, hash);
   }
   ++stats_.connections_created;
   stats_.table_peak = std::max<std::uint64_t>(stats_.table_peak, table_->size());
@@ -373,7 +373,8 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
   }
 
   const FlowKey tuple{seg.src, seg.dst, seg.src_port, seg.dst_port};
-  const ConnectionTable::Found found = table_->find(tuple);
+  const std::uint64_t hash = table_->hashOf(tuple);  // symmetric: serves either orientation
+  const ConnectionTable::Found found = table_->find(tuple, hash);
   const bool syn_only = seg.has(kSyn) && !seg.has(kAck);
   HalfOpenAccounting::SynRefs refs;
   const bool syn_flags_ok = syn_only && validFlags(seg.flags);
@@ -416,7 +417,7 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
     if (flip) {
       key = tuple.reversed();
     }
-    const std::uint32_t idx = allocate(key);
+    const std::uint32_t idx = allocate(key, hash);
     if (idx != kNoIndex) {
       Connection& c = table_->at(idx);
       c.flags = kConnPickedUp | kConnWindowLiberal;
@@ -445,7 +446,7 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
       key = tuple.reversed();
     }
   }
-  const std::uint32_t idx = allocate(key);
+  const std::uint32_t idx = allocate(key, hash);
   if (idx == kNoIndex) {
     ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];
     return Verdict::accept(VerdictReason::kUntracked);

@@ -119,7 +119,7 @@ class Engine {
   MonotonicTime advanceClock() noexcept;
   void expireUntil(std::uint32_t tick) noexcept;
   void endConnection(std::uint32_t idx, EndCause cause) noexcept;
-  std::uint32_t allocate(const FlowKey& key) noexcept;
+  std::uint32_t allocate(const FlowKey& key, std::uint64_t hash) noexcept;
   void updateEmergency() noexcept;
   Verdict track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
                 const HalfOpenAccounting::SynRefs* syn_refs) noexcept;

@@ -45,6 +45,79 @@ void PcapWriter::close() {
 }
 
 namespace {
+// pcapng block types and options (draft-ietf-opsawg-pcapng §4.1-4.3).
+constexpr std::uint32_t kShb = 0x0A0D0D0A;
+constexpr std::uint32_t kIdb = 0x00000001;
+constexpr std::uint32_t kEpb = 0x00000006;
+constexpr std::uint32_t kByteOrderMagic = 0x1A2B3C4D;
+constexpr std::uint16_t kIfTsresol = 9;
+
+template <typename T>
+void putHost(std::vector<std::byte>& v, T x) {
+  const auto* p = reinterpret_cast<const std::byte*>(&x);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): host-order bytes
+  v.insert(v.end(), p, p + sizeof(T));
+}
+}  // namespace
+
+PcapngWriter::PcapngWriter(const std::string& path, int linktype, bool nano, std::uint32_t snaplen)
+    : file_(std::fopen(path.c_str(), "wb")), nano_(nano) {
+  if (file_ == nullptr) {
+    throw std::runtime_error("PcapngWriter: cannot create " + path);
+  }
+  std::vector<std::byte> shb;
+  putHost(shb, kByteOrderMagic);
+  putHost(shb, std::uint16_t{1});  // major version
+  putHost(shb, std::uint16_t{0});  // minor version
+  putHost(shb, std::int64_t{-1});  // section length: not given
+  block(kShb, shb);
+  std::vector<std::byte> idb;
+  putHost(idb, static_cast<std::uint16_t>(linktype));  // a LINKTYPE_ value
+  putHost(idb, std::uint16_t{0});
+  putHost(idb, snaplen);
+  if (nano) {
+    putHost(idb, kIfTsresol);
+    putHost(idb, std::uint16_t{1});
+    idb.push_back(std::byte{9});  // 10^-9 s
+    idb.resize(idb.size() + 3);   // pad the option to 32 bits
+    putHost(idb, std::uint32_t{0});  // opt_endofopt
+  }
+  block(kIdb, idb);
+}
+
+PcapngWriter::~PcapngWriter() { close(); }
+
+void PcapngWriter::block(std::uint32_t type, const std::vector<std::byte>& body) {
+  const auto total = static_cast<std::uint32_t>(12 + body.size());
+  std::vector<std::byte> b;
+  putHost(b, type);
+  putHost(b, total);
+  b.insert(b.end(), body.begin(), body.end());
+  putHost(b, total);
+  std::fwrite(b.data(), 1, b.size(), file_);
+}
+
+void PcapngWriter::add(const std::vector<std::byte>& frame, std::int64_t ts_ns,
+                       std::size_t wire_len) {
+  const auto units = static_cast<std::uint64_t>(nano_ ? ts_ns : ts_ns / 1000);
+  std::vector<std::byte> epb;
+  putHost(epb, std::uint32_t{0});  // interface id
+  putHost(epb, static_cast<std::uint32_t>(units >> 32));
+  putHost(epb, static_cast<std::uint32_t>(units & 0xffffffffU));
+  putHost(epb, static_cast<std::uint32_t>(frame.size()));
+  putHost(epb, static_cast<std::uint32_t>(wire_len != 0 ? wire_len : frame.size()));
+  epb.insert(epb.end(), frame.begin(), frame.end());
+  epb.resize((epb.size() + 3) / 4 * 4);
+  block(kEpb, epb);
+}
+
+void PcapngWriter::close() {
+  if (file_ != nullptr) {
+    std::fclose(file_);
+    file_ = nullptr;
+  }
+}
+
+namespace {
 void push16(std::vector<std::byte>& v, std::uint16_t x) {
   v.push_back(std::byte(x >> 8));
   v.push_back(std::byte(x & 0xff));
@@ -96,14 +169,22 @@ std::vector<std::byte> linuxSll2(const std::vector<std::byte>& ip) {
   return f;
 }
 
-std::vector<std::byte> bsdNull(const std::vector<std::byte>& ip, bool network_order) {
-  const std::uint32_t af = ethertypeOf(ip) == 0x86dd ? 30 : 2;
+std::vector<std::byte> bsdNull(const std::vector<std::byte>& ip, bool network_order,
+                               std::uint32_t af_inet6) {
+  const std::uint32_t af = ethertypeOf(ip) == 0x86dd ? af_inet6 : 2;
   std::vector<std::byte> f(4);
   for (int i = 0; i < 4; ++i) {
     const int shift = network_order ? 24 - 8 * i : 8 * i;
     f[static_cast<std::size_t>(i)] = std::byte(static_cast<std::uint8_t>(af >> shift));
   }
   f.insert(f.end(), ip.begin(), ip.end());
+  return f;
+}
+
+std::vector<std::byte> ethernetType(std::uint16_t ethertype, const std::vector<std::byte>& payload) {
+  std::vector<std::byte> f(12, std::byte{0x02});
+  push16(f, ethertype);
+  f.insert(f.end(), payload.begin(), payload.end());
   return f;
 }
 
