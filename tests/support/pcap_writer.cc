@@ -2,7 +2,11 @@
 
 #include <pcap/pcap.h>
 
+#include <array>
+#include <bit>
+#include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 namespace synguard::testing {
 
@@ -29,8 +33,8 @@ void PcapWriter::add(const std::vector<std::byte>& frame, std::int64_t ts_ns,
   h.ts.tv_usec = static_cast<suseconds_t>(nano_ ? sub : sub / 1000);
   h.caplen = static_cast<bpf_u_int32>(frame.size());
   h.len = static_cast<bpf_u_int32>(wire_len != 0 ? wire_len : frame.size());
-  pcap_dump(static_cast<u_char*>(dumper_), &h,
-            reinterpret_cast<const u_char*>(frame.data()));  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
+  pcap_dump(static_cast<u_char*>(dumper_), &h, reinterpret_cast<const u_char*>(frame.data()));
 }
 
 void PcapWriter::close() {
@@ -54,8 +58,8 @@ constexpr std::uint16_t kIfTsresol = 9;
 
 template <typename T>
 void putHost(std::vector<std::byte>& v, T x) {
-  const auto* p = reinterpret_cast<const std::byte*>(&x);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): host-order bytes
-  v.insert(v.end(), p, p + sizeof(T));
+  const auto bytes = std::bit_cast<std::array<std::byte, sizeof(T)>>(x);  // host byte order
+  v.insert(v.end(), bytes.begin(), bytes.end());
 }
 }  // namespace
 
@@ -77,8 +81,8 @@ PcapngWriter::PcapngWriter(const std::string& path, int linktype, bool nano, std
   if (nano) {
     putHost(idb, kIfTsresol);
     putHost(idb, std::uint16_t{1});
-    idb.push_back(std::byte{9});  // 10^-9 s
-    idb.resize(idb.size() + 3);   // pad the option to 32 bits
+    idb.push_back(std::byte{9});     // 10^-9 s
+    idb.resize(idb.size() + 3);      // pad the option to 32 bits
     putHost(idb, std::uint32_t{0});  // opt_endofopt
   }
   block(kIdb, idb);
@@ -93,7 +97,9 @@ void PcapngWriter::block(std::uint32_t type, const std::vector<std::byte>& body)
   putHost(b, total);
   b.insert(b.end(), body.begin(), body.end());
   putHost(b, total);
-  std::fwrite(b.data(), 1, b.size(), file_);
+  if (std::fwrite(b.data(), 1, b.size(), file_) != b.size()) {
+    throw std::runtime_error("PcapngWriter: write failed");
+  }
 }
 
 void PcapngWriter::add(const std::vector<std::byte>& frame, std::int64_t ts_ns,
@@ -112,15 +118,15 @@ void PcapngWriter::add(const std::vector<std::byte>& frame, std::int64_t ts_ns,
 
 void PcapngWriter::close() {
   if (file_ != nullptr) {
-    std::fclose(file_);
-    file_ = nullptr;
+    std::FILE* f = std::exchange(file_, nullptr);
+    (void)std::fclose(f);  // NOLINT(cppcoreguidelines-owning-memory): the FILE is ours
   }
 }
 
 namespace {
 void push16(std::vector<std::byte>& v, std::uint16_t x) {
-  v.push_back(std::byte(x >> 8));
-  v.push_back(std::byte(x & 0xff));
+  v.push_back(static_cast<std::byte>(x >> 8));
+  v.push_back(static_cast<std::byte>(x & 0xff));
 }
 std::uint16_t ethertypeOf(const std::vector<std::byte>& ip) {
   return (std::to_integer<unsigned>(ip.at(0)) >> 4) == 6 ? 0x86dd : 0x0800;
@@ -128,7 +134,7 @@ std::uint16_t ethertypeOf(const std::vector<std::byte>& ip) {
 }  // namespace
 
 std::vector<std::byte> ethernet(const std::vector<std::byte>& ip,
-                                std::vector<std::uint16_t> vlan_tpids) {
+                                const std::vector<std::uint16_t>& vlan_tpids) {
   std::vector<std::byte> f(12, std::byte{0x02});
   for (const std::uint16_t tpid : vlan_tpids) {
     push16(f, tpid);
@@ -175,13 +181,14 @@ std::vector<std::byte> bsdNull(const std::vector<std::byte>& ip, bool network_or
   std::vector<std::byte> f(4);
   for (int i = 0; i < 4; ++i) {
     const int shift = network_order ? 24 - 8 * i : 8 * i;
-    f[static_cast<std::size_t>(i)] = std::byte(static_cast<std::uint8_t>(af >> shift));
+    f[static_cast<std::size_t>(i)] = static_cast<std::byte>(af >> shift);
   }
   f.insert(f.end(), ip.begin(), ip.end());
   return f;
 }
 
-std::vector<std::byte> ethernetType(std::uint16_t ethertype, const std::vector<std::byte>& payload) {
+std::vector<std::byte> ethernetType(std::uint16_t ethertype,
+                                    const std::vector<std::byte>& payload) {
   std::vector<std::byte> f(12, std::byte{0x02});
   push16(f, ethertype);
   f.insert(f.end(), payload.begin(), payload.end());

@@ -49,7 +49,8 @@ class PcapngWriter {
 };
 
 /// Link-layer headers to wrap IP packets in.
-std::vector<std::byte> ethernet(const std::vector<std::byte>& ip, std::vector<std::uint16_t> vlan_tpids = {});
+std::vector<std::byte> ethernet(const std::vector<std::byte>& ip,
+                                const std::vector<std::uint16_t>& vlan_tpids = {});
 std::vector<std::byte> linuxSll(const std::vector<std::byte>& ip);
 std::vector<std::byte> linuxSll2(const std::vector<std::byte>& ip);
 /// BSD loopback: address family 2 for IPv4, `af_inet6` (24, 28 or 30 by BSD) for IPv6.
