@@ -66,9 +66,9 @@ std::string jsonMap(const Map& m) {
   return out + "}";
 }
 
-std::map<std::string, std::uint64_t> nonZero(const engine::EngineStats& st,
-                                             const std::array<std::uint64_t,
-                                                              engine::kVerdictReasonCount>& a) {
+std::map<std::string, std::uint64_t> nonZero(
+    const engine::EngineStats& st,
+    const std::array<std::uint64_t, engine::kVerdictReasonCount>& a) {
   (void)st;
   std::map<std::string, std::uint64_t> m;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -123,12 +123,12 @@ void printRows(std::ostream& os, const char* title, const std::vector<CounterRow
   os << title << "\n";
   os << "  " << std::left << std::setw(44) << (with_port ? "service" : "source prefix")
      << std::right << std::setw(12) << "half-open" << std::setw(12) << "peak" << std::setw(12)
-     << "SYNs" << std::setw(14) << "peak SYN/s" << "\n";
+     << "SYNs" << std::setw(14) << "peak SYN/s"
+     << "\n";
   for (const auto& r : rows) {
-    os << "  " << std::left << std::setw(44) << rowName(r, with_port) << std::right
-       << std::setw(12) << r.half_open_now << std::setw(12) << r.half_open_peak << std::setw(12)
-       << r.syns << std::setw(14) << std::fixed << std::setprecision(0) << r.syn_rate_peak
-       << "\n";
+    os << "  " << std::left << std::setw(44) << rowName(r, with_port) << std::right << std::setw(12)
+       << r.half_open_now << std::setw(12) << r.half_open_peak << std::setw(12) << r.syns
+       << std::setw(14) << std::fixed << std::setprecision(0) << r.syn_rate_peak << "\n";
   }
 }
 
@@ -229,8 +229,8 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
   }
   os << "\nconnections: " << s.connections_total << " (" << st.connections_picked_up
      << " picked up mid-stream, " << st.connections_reopened << " reopened, "
-     << st.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]
-     << " evicted, " << st.table_full << " untracked for a full table)\n";
+     << st.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)] << " evicted, "
+     << st.table_full << " untracked for a full table)\n";
   os << "  by outcome:";
   for (const auto& [k, v] : s.by_outcome) {
     os << "  " << k << " " << v;
@@ -247,8 +247,7 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
      << ", peak SYN rate " << std::setprecision(0) << s.syn_rate_peak << "/s\n";
   os << "table: capacity " << s.table_capacity << ", peak " << st.table_peak << " entries"
      << (st.emergency_entered > 0 ? ", emergency mode entered " : "")
-     << (st.emergency_entered > 0 ? std::to_string(st.emergency_entered) + " times" : "")
-     << "\n\n";
+     << (st.emergency_entered > 0 ? std::to_string(st.emergency_entered) + " times" : "") << "\n\n";
   printRows(os, "top services by half-open:", s.top_services, true);
   printRows(os, "top source prefixes by half-open:", s.top_sources, false);
 }
@@ -277,8 +276,7 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
      << ", \"syn_on_synchronized\": " << st.syn_on_synchronized << "},\n";
   std::map<std::string, std::uint64_t> ends;
   for (std::size_t i = 0; i < st.connections_ended.size(); ++i) {
-    ends[std::string(engine::toString(static_cast<engine::EndCause>(i)))] =
-        st.connections_ended[i];
+    ends[std::string(engine::toString(static_cast<engine::EndCause>(i)))] = st.connections_ended[i];
   }
   os << "  \"connections\": {\"total\": " << s.connections_total
      << ", \"picked_up\": " << st.connections_picked_up
@@ -294,8 +292,7 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
      << ", \"evicted\": "
      << st.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]
      << ", \"emergency_entered\": " << st.emergency_entered << "},\n";
-  const auto rows = [&os](const char* name, const std::vector<CounterRow>& v, bool svc,
-                          bool last) {
+  const auto rows = [&os](const char* name, const std::vector<CounterRow>& v, bool svc, bool last) {
     os << "  \"" << name << "\": [";
     for (std::size_t i = 0; i < v.size(); ++i) {
       const auto& r = v[i];

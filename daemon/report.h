@@ -37,8 +37,8 @@ struct ReplaySummary {
   std::vector<CaptureSummary> captures;
   engine::EngineStats stats;
   std::uint64_t connections_total = 0;
-  std::map<std::string, std::uint64_t> by_outcome;     ///< Zeek conn_state codes
-  std::map<std::string, std::uint64_t> by_state;       ///< tracker's final state
+  std::map<std::string, std::uint64_t> by_outcome;  ///< Zeek conn_state codes
+  std::map<std::string, std::uint64_t> by_state;    ///< tracker's final state
   std::map<std::string, std::uint64_t> by_end_cause;
   std::uint64_t half_open_peak = 0;
   double half_open_peak_ts = 0;  ///< seconds since the Unix epoch (capture time)

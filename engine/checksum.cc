@@ -48,7 +48,8 @@ std::uint16_t tcpChecksum(std::span<const std::byte> ip, std::size_t tcp_offset,
     return 0xffff;
   }
   sum += 6;  // protocol
-  sum += static_cast<std::uint32_t>(tcp_length >> 16) + static_cast<std::uint32_t>(tcp_length & 0xffff);
+  sum += static_cast<std::uint32_t>(tcp_length >> 16) +
+         static_cast<std::uint32_t>(tcp_length & 0xffff);
   sum = checksumPartial(ip.subspan(tcp_offset, tcp_length), sum);
   return checksumFinish(sum);
 }

@@ -11,13 +11,13 @@ namespace synguard::engine {
 
 /// Observations that feed the connection's outcome code (Zeek conn_state vocabulary).
 enum class Observed : std::uint8_t {
-  kInactive,     ///< nothing seen from this endpoint yet
-  kPartial,      ///< seen mid-stream only (no SYN)
-  kSynSent,      ///< sent a SYN
-  kSynAckSent,   ///< the originator sent a SYN-ACK (first packet seen was a SYN-ACK)
-  kEstablished,  ///< took part in a handshake
-  kClosed,       ///< sent a FIN
-  kReset,        ///< sent a RST
+  kInactive,         ///< nothing seen from this endpoint yet
+  kPartial,          ///< seen mid-stream only (no SYN)
+  kSynSent,          ///< sent a SYN
+  kSynAckSent,       ///< the originator sent a SYN-ACK (first packet seen was a SYN-ACK)
+  kEstablished,      ///< took part in a handshake
+  kClosed,           ///< sent a FIN
+  kReset,            ///< sent a RST
   kResetAfterClose,  ///< sent a RST after its FIN (normal termination if the peer then closes)
 };
 
@@ -37,14 +37,14 @@ struct EndpointView {
 };
 
 enum EndpointFlag : std::uint8_t {
-  kEpWscaleOk = 0x01,     ///< window scaling in effect for this endpoint's windows
-  kEpSackPerm = 0x02,     ///< offered SACK-permitted
-  kEpFinSent = 0x04,      ///< has sent a FIN (it sits at end - 1)
-  kEpAckSent = 0x08,      ///< max_ack is valid
-  kEpSeen = 0x10,         ///< has sent at least one segment (window state initialised)
-  kEpDataSent = 0x20,     ///< has sent payload
-  kEpRstOs0Ok = 0x40,     ///< orig: only SYNs/data since its first SYN (Zeek RSTOS0 history)
-  kEpTimestamps = 0x80,   ///< offered timestamps
+  kEpWscaleOk = 0x01,    ///< window scaling in effect for this endpoint's windows
+  kEpSackPerm = 0x02,    ///< offered SACK-permitted
+  kEpFinSent = 0x04,     ///< has sent a FIN (it sits at end - 1)
+  kEpAckSent = 0x08,     ///< max_ack is valid
+  kEpSeen = 0x10,        ///< has sent at least one segment (window state initialised)
+  kEpDataSent = 0x20,    ///< has sent payload
+  kEpRstOs0Ok = 0x40,    ///< orig: only SYNs/data since its first SYN (Zeek RSTOS0 history)
+  kEpTimestamps = 0x80,  ///< offered timestamps
 };
 
 enum ConnFlag : std::uint8_t {

@@ -112,10 +112,9 @@ MonotonicTime Engine::timeOfTick(std::uint32_t tick) const noexcept {
   const std::uint32_t latest_tick = tickOf(latest_);
   const auto back = static_cast<std::uint32_t>(latest_tick - tick);
   const MonotonicTime latest_ms{
-      epoch_.since_epoch + std::chrono::milliseconds(static_cast<std::int64_t>(
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   latest_ - epoch_)
-                                   .count()))};
+      epoch_.since_epoch +
+      std::chrono::milliseconds(static_cast<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(latest_ - epoch_).count()))};
   return latest_ms + std::chrono::milliseconds(-static_cast<std::int64_t>(back));
 }
 
@@ -367,8 +366,8 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
     ++stats_.snaplen_truncated;
   }
   if (seg.ip_version == 4 && seg.ip_length != 0 && popts.allow_zero_ip_length &&
-      seg.ip_length == (wire_length != 0 ? wire_length : packet.size()) &&
-      packet.size() >= 4 && packet[2] == std::byte{0} && packet[3] == std::byte{0}) {
+      seg.ip_length == (wire_length != 0 ? wire_length : packet.size()) && packet.size() >= 4 &&
+      packet[2] == std::byte{0} && packet[3] == std::byte{0}) {
     ++stats_.zero_ip_length;
   }
 
@@ -509,8 +508,8 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
   } else if (seg.has(kSyn)) {
     ev = seg.has(kAck) ? TcpEvent::kSynAck : TcpEvent::kSyn;
     const bool handshake = isHalfOpen(c.state) || c.state == TcpState::kListen;
-    if (ev == TcpEvent::kSynAck && (rcv.state == TcpState::kSynSent ||
-                                    rcv.state == TcpState::kSynReceived)) {
+    if (ev == TcpEvent::kSynAck &&
+        (rcv.state == TcpState::kSynSent || rcv.state == TcpState::kSynReceived)) {
       // RFC 9293 §3.10.7.3: the SYN-ACK must acknowledge exactly our SYN (ISS + 1).
       if (seg.ack != SeqNum{rcv.end}) {
         return invalid(InvalidReason::kSynAckBadAck);
@@ -518,10 +517,9 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
     }
     // A SYN or SYN-ACK during the handshake (first, retransmitted, or with a new ISN after the
     // old attempt was abandoned) (re)defines its sender's sequence space.
-    init_sender = handshake && (snd.state == TcpState::kClosed ||
-                                snd.state == TcpState::kListen ||
-                                snd.state == TcpState::kSynSent ||
-                                snd.state == TcpState::kSynReceived);
+    init_sender =
+        handshake && (snd.state == TcpState::kClosed || snd.state == TcpState::kListen ||
+                      snd.state == TcpState::kSynSent || snd.state == TcpState::kSynReceived);
     if (init_sender) {
       check_window = false;
     }
@@ -571,8 +569,8 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
   }
   const TcpState before = c.state;
   setState(c, connectionState(c.ep[0].state, c.ep[1].state));
-  if (syn_refs != nullptr && from_orig && isHalfOpen(c.state) &&
-      (c.flags & kConnSynSeen) != 0 && !isHalfOpen(before)) {
+  if (syn_refs != nullptr && from_orig && isHalfOpen(c.state) && (c.flags & kConnSynSeen) != 0 &&
+      !isHalfOpen(before)) {
     half_open_->enter(c, *syn_refs);
     half_open_->notePeakTime(latest_.since_epoch.count());
   }

@@ -18,8 +18,7 @@ std::uint32_t CounterTable::bucketOf(const IpAddress& addr, std::uint16_t port) 
 }
 
 std::uint32_t CounterTable::find(const IpAddress& addr, std::uint16_t port) const noexcept {
-  for (std::uint32_t i = buckets_[bucketOf(addr, port)]; i != kNoIndex;
-       i = entries_[i].hash_next) {
+  for (std::uint32_t i = buckets_[bucketOf(addr, port)]; i != kNoIndex; i = entries_[i].hash_next) {
     if (entries_[i].port == port && entries_[i].addr == addr) {
       return i;
     }

@@ -17,10 +17,9 @@ IpAddress IpAddress::v4(const std::uint8_t (&b)[4]) noexcept {
 }
 
 IpAddress IpAddress::v4(std::uint32_t host_order) noexcept {
-  const std::uint8_t b[4] = {static_cast<std::uint8_t>(host_order >> 24),
-                             static_cast<std::uint8_t>(host_order >> 16),
-                             static_cast<std::uint8_t>(host_order >> 8),
-                             static_cast<std::uint8_t>(host_order)};
+  const std::uint8_t b[4] = {
+      static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
+      static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)};
   return v4(b);
 }
 
@@ -81,7 +80,8 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
       return std::nullopt;
     }
     const std::size_t colon = s.find(':', i);
-    const std::string part = s.substr(i, colon == std::string::npos ? std::string::npos : colon - i);
+    const std::string part =
+        s.substr(i, colon == std::string::npos ? std::string::npos : colon - i);
     if (part.find('.') != std::string::npos) {
       auto v4a = parse(part);
       if (!v4a || n > 6 || colon != std::string::npos) {
@@ -97,7 +97,8 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
         part.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
       return std::nullopt;
     }
-    groups[static_cast<std::size_t>(n++)] = static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
+    groups[static_cast<std::size_t>(n++)] =
+        static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
     if (colon == std::string::npos) {
       i = s.size();
       break;

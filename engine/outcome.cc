@@ -23,9 +23,7 @@ bool inactive(Observed o) noexcept {
   return false;
 }
 
-bool reset(Observed o) noexcept {
-  return o == Observed::kReset || o == Observed::kResetAfterClose;
-}
+bool reset(Observed o) noexcept { return o == Observed::kReset || o == Observed::kResetAfterClose; }
 
 void setFlag(EndpointView& e, std::uint8_t f, bool on) noexcept {
   e.flags = static_cast<std::uint8_t>(on ? (e.flags | f) : (e.flags & ~f));

@@ -23,8 +23,9 @@ Unexpected(E) -> Unexpected<E>;
 template <typename T, typename E = Error>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Unexpected<E> u)  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Unexpected<E> u)                                // NOLINT(google-explicit-constructor)
       : v_(std::in_place_index<1>, std::move(u.error)) {}
 
   bool has_value() const noexcept { return v_.index() == 0; }
@@ -59,7 +60,8 @@ template <typename E>
 class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Unexpected<E> u) : error_(std::move(u.error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Unexpected<E> u)
+      : error_(std::move(u.error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
   const E& error() const& {

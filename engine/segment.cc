@@ -275,7 +275,8 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
   out.tcp_header_len = static_cast<std::uint16_t>(hlen);
   out.ip_length = static_cast<std::uint32_t>(ip_end);
   out.payload_len = static_cast<std::uint32_t>(ip_end - l4 - hlen);
-  if (const ParseError e = parseOptions(p, l4 + 20, l4 + hlen, out.options); e != ParseError::kNone) {
+  if (const ParseError e = parseOptions(p, l4 + 20, l4 + hlen, out.options);
+      e != ParseError::kNone) {
     return e;
   }
   if (opts.verify_checksum && ip_end <= p.size()) {

@@ -26,24 +26,24 @@ enum TcpFlag : std::uint8_t {
 /// Why a packet could not be parsed. Every value has a counter in EngineStats.
 enum class ParseError : std::uint8_t {
   kNone = 0,
-  kEmpty,                   ///< zero bytes
-  kBadIpVersion,            ///< version nibble neither 4 nor 6
-  kTruncatedIpv4Header,     ///< fewer than 20 bytes, or fewer than IHL*4
-  kBadIhl,                  ///< IHL < 5
-  kTotalLengthMismatch,     ///< IPv4 total length < IHL*4 or > bytes on the wire
-  kTruncatedIpv6Header,     ///< fewer than 40 bytes
-  kPayloadLengthMismatch,   ///< IPv6 payload length > bytes on the wire (or jumbogram)
-  kTruncatedExtensionHeader,///< an IPv6 extension header runs past the packet
-  kTooManyExtensionHeaders, ///< more than kMaxExtensionHeaders in a chain
-  kFragment,                ///< IPv4 MF/offset or IPv6 Fragment header: counted, not tracked
-  kNotTcp,                  ///< upper-layer protocol is not TCP: counted, not tracked
-  kTruncatedTcpHeader,      ///< fewer than 20 bytes of TCP header
-  kBadDataOffset,           ///< data offset < 5
-  kDataOffsetBeyondPacket,  ///< data offset * 4 beyond the IP payload
-  kOptionOverrun,           ///< an option's length runs past the TCP header
-  kZeroLengthOption,        ///< an option length of 0 or 1 (would loop or is impossible)
-  kBadOptionLength,         ///< a known option with the wrong fixed length (e.g. MSS != 4)
-  kBadChecksum,             ///< TCP checksum wrong (only when verification is asked for)
+  kEmpty,                     ///< zero bytes
+  kBadIpVersion,              ///< version nibble neither 4 nor 6
+  kTruncatedIpv4Header,       ///< fewer than 20 bytes, or fewer than IHL*4
+  kBadIhl,                    ///< IHL < 5
+  kTotalLengthMismatch,       ///< IPv4 total length < IHL*4 or > bytes on the wire
+  kTruncatedIpv6Header,       ///< fewer than 40 bytes
+  kPayloadLengthMismatch,     ///< IPv6 payload length > bytes on the wire (or jumbogram)
+  kTruncatedExtensionHeader,  ///< an IPv6 extension header runs past the packet
+  kTooManyExtensionHeaders,   ///< more than kMaxExtensionHeaders in a chain
+  kFragment,                  ///< IPv4 MF/offset or IPv6 Fragment header: counted, not tracked
+  kNotTcp,                    ///< upper-layer protocol is not TCP: counted, not tracked
+  kTruncatedTcpHeader,        ///< fewer than 20 bytes of TCP header
+  kBadDataOffset,             ///< data offset < 5
+  kDataOffsetBeyondPacket,    ///< data offset * 4 beyond the IP payload
+  kOptionOverrun,             ///< an option's length runs past the TCP header
+  kZeroLengthOption,          ///< an option length of 0 or 1 (would loop or is impossible)
+  kBadOptionLength,           ///< a known option with the wrong fixed length (e.g. MSS != 4)
+  kBadChecksum,               ///< TCP checksum wrong (only when verification is asked for)
   kCount,
 };
 
@@ -76,17 +76,17 @@ struct TcpOptions {
 struct Segment {
   IpAddress src;
   IpAddress dst;
-  std::uint8_t ip_version = 0;    ///< 4 or 6
-  std::uint8_t ip_ttl = 0;        ///< TTL or hop limit
-  std::uint8_t ip_ecn = 0;        ///< the two ECN bits of TOS / traffic class
-  std::uint8_t flags = 0;         ///< TcpFlag bits
+  std::uint8_t ip_version = 0;  ///< 4 or 6
+  std::uint8_t ip_ttl = 0;      ///< TTL or hop limit
+  std::uint8_t ip_ecn = 0;      ///< the two ECN bits of TOS / traffic class
+  std::uint8_t flags = 0;       ///< TcpFlag bits
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   SeqNum seq;
   SeqNum ack;
-  std::uint16_t window = 0;       ///< raw, unscaled
+  std::uint16_t window = 0;  ///< raw, unscaled
   std::uint16_t urgent = 0;
-  std::uint16_t tcp_offset = 0;   ///< where the TCP header starts in the packet
+  std::uint16_t tcp_offset = 0;  ///< where the TCP header starts in the packet
   std::uint16_t tcp_header_len = 0;
   std::uint32_t ip_length = 0;    ///< IP datagram length as the header states it (or inferred)
   std::uint32_t payload_len = 0;  ///< TCP payload bytes per the IP header (may exceed the capture)

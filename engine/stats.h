@@ -59,7 +59,7 @@ struct EngineStats {
   std::uint64_t connections_created = 0;
   std::uint64_t connections_picked_up = 0;  ///< created mid-stream (no handshake seen)
   std::uint64_t connections_reopened = 0;
-  std::uint64_t table_full = 0;             ///< a new connection found no slot
+  std::uint64_t table_full = 0;  ///< a new connection found no slot
   std::array<std::uint64_t, kEndCauseCount> connections_ended{};
   std::array<std::uint64_t, kTcpStateCount> connections_by_state{};  ///< gauge
   std::uint64_t table_peak = 0;

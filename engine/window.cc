@@ -17,8 +17,8 @@ void initFromSyn(EndpointView& sender, const Segment& seg) noexcept {
   sender.max_end = end;
   sender.max_win = std::max<std::uint32_t>(seg.window, 1);
   sender.wscale = 0;
-  sender.flags = static_cast<std::uint8_t>(sender.flags & ~(kEpWscaleOk | kEpSackPerm | kEpFinSent |
-                                                            kEpTimestamps | kEpAckSent));
+  sender.flags = static_cast<std::uint8_t>(
+      sender.flags & ~(kEpWscaleOk | kEpSackPerm | kEpFinSent | kEpTimestamps | kEpAckSent));
   if (seg.options.has_wscale) {
     sender.wscale = std::min(seg.options.wscale, kMaxWindowScale);
     sender.flags = static_cast<std::uint8_t>(sender.flags | kEpWscaleOk);  // offered; see settle
@@ -46,7 +46,8 @@ void settleWindowScale(EndpointView& orig, EndpointView& resp) noexcept {
 }
 
 bool acksFin(const EndpointView& receiver, const Segment& seg) noexcept {
-  return receiver.has(kEpFinSent) && seg.has(kAck) && SeqNum{seg.ack}.afterOrEq(SeqNum{receiver.end});
+  return receiver.has(kEpFinSent) && seg.has(kAck) &&
+         SeqNum{seg.ack}.afterOrEq(SeqNum{receiver.end});
 }
 
 std::optional<InvalidReason> checkWindow(const EndpointView& sender, const EndpointView& receiver,
@@ -117,7 +118,7 @@ RstCheck checkRst(const EndpointView& sender, const EndpointView& receiver,
                   const Segment& seg) noexcept {
   if (receiver.state == TcpState::kSynSent) {
     return seg.has(kAck) && seg.ack == SeqNum{receiver.end} ? RstCheck::kExact
-                                                             : RstCheck::kNotAcceptable;
+                                                            : RstCheck::kNotAcceptable;
   }
   const SeqNum seq = seg.seq;
   const bool sender_known = sender.has(kEpSeen);

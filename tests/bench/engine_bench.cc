@@ -32,7 +32,9 @@ struct PacketSet {
     offsets.push_back(at);
     lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + at)));
   }
-  std::span<const std::byte> at(std::size_t i) const { return {bytes.data() + offsets[i], lens[i]}; }
+  std::span<const std::byte> at(std::size_t i) const {
+    return {bytes.data() + offsets[i], lens[i]};
+  }
   std::size_t size() const { return lens.size(); }
 };
 

@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
     h.ts.tv_sec = static_cast<time_t>(base_sec + static_cast<long>(ns / 1000000000ULL));
     h.ts.tv_usec = static_cast<suseconds_t>((ns % 1000000000ULL) / 1000ULL);
     h.caplen = h.len = static_cast<bpf_u_int32>(len);
-    pcap_dump(reinterpret_cast<u_char*>(d), &h,  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
-              reinterpret_cast<const u_char*>(buf));  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
+    pcap_dump(reinterpret_cast<u_char*>(d),
+              &h,  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
+              reinterpret_cast<const u_char*>(
+                  buf));  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): libpcap API
   }
   pcap_dump_close(d);
   pcap_close(dead);

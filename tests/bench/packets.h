@@ -62,7 +62,8 @@ inline std::size_t writeTcp(const RawTcp& t, std::byte* out) {
     tcp[21] = std::byte{4};
     put16(tcp + 22, 1460);
   }
-  put16(tcp + 16, engine::tcpChecksum(std::span<const std::byte>(ip, total), 20, tcp_len + t.payload));
+  put16(tcp + 16,
+        engine::tcpChecksum(std::span<const std::byte>(ip, total), 20, tcp_len + t.payload));
   return total;
 }
 

@@ -36,9 +36,12 @@ class ReplayTest : public ::testing::Test {
   static std::vector<std::vector<std::byte>> connection(std::uint16_t cport) {
     auto c = [&] { return PacketBuilder::ipv4("192.0.2.10", "198.51.100.1").tcp(cport, 80); };
     auto s = [&] { return PacketBuilder::ipv4("198.51.100.1", "192.0.2.10").tcp(80, cport); };
-    return {c().syn().seq(100).build(),       s().syn().seq(900).ack(101).build(),
-            c().seq(101).ack(901).payload(10).build(), s().seq(901).ack(111).payload(20).build(),
-            c().fin().seq(111).ack(921).build(), s().fin().seq(921).ack(112).build(),
+    return {c().syn().seq(100).build(),
+            s().syn().seq(900).ack(101).build(),
+            c().seq(101).ack(901).payload(10).build(),
+            s().seq(901).ack(111).payload(20).build(),
+            c().fin().seq(111).ack(921).build(),
+            s().fin().seq(921).ack(112).build(),
             c().seq(112).ack(922).build()};
   }
 
@@ -77,12 +80,16 @@ TEST_F(ReplayTest, EveryLinkTypeYieldsTheSameConnection) {
       {"vlan", DLT_EN10MB,
        [](const std::vector<std::byte>& ip) { return testing::ethernet(ip, {0x8100}); }},
       {"qinq", DLT_EN10MB,
-       [](const std::vector<std::byte>& ip) { return testing::ethernet(ip, {0x88a8, 0x8100}); }},
+       [](const std::vector<std::byte>& ip) {
+         return testing::ethernet(ip, {0x88a8, 0x8100});
+       }},
       {"sll", DLT_LINUX_SLL, testing::linuxSll},
       {"sll2", DLT_LINUX_SLL2, testing::linuxSll2},
       {"raw", DLT_RAW, [](const std::vector<std::byte>& ip) { return ip; }},
-      {"null", DLT_NULL, [](const std::vector<std::byte>& ip) { return testing::bsdNull(ip, false); }},
-      {"loop", DLT_LOOP, [](const std::vector<std::byte>& ip) { return testing::bsdNull(ip, true); }},
+      {"null", DLT_NULL,
+       [](const std::vector<std::byte>& ip) { return testing::bsdNull(ip, false); }},
+      {"loop", DLT_LOOP,
+       [](const std::vector<std::byte>& ip) { return testing::bsdNull(ip, true); }},
   };
   for (const Case& c : cases) {
     const std::string file = path(std::string(c.name) + ".pcap");
@@ -234,8 +241,8 @@ namespace {
 // fields, must come out byte for byte.
 TEST(PacketBuilderPinned, ReproducesARealLinuxSyn) {
   const char* src_dir = std::getenv("SYNGUARD_SOURCE_DIR");
-  const fs::path file =
-      (src_dir != nullptr ? fs::path(src_dir) : fs::current_path()) / "tests/data/handshake_and_close.pcap";
+  const fs::path file = (src_dir != nullptr ? fs::path(src_dir) : fs::current_path()) /
+                        "tests/data/handshake_and_close.pcap";
   auto pcap = PcapSource::open(file.string());
   ASSERT_TRUE(pcap.has_value()) << pcap.error().message;
   CapturedPacket p;

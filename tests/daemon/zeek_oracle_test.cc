@@ -92,8 +92,7 @@ Tally compareManifest(const fs::path& dir, const std::string& manifest) {
   std::getline(in, line);
   const auto header = split(line, '\t');
   const auto idx = [&](const char* name) {
-    return static_cast<std::size_t>(
-        std::find(header.begin(), header.end(), name) - header.begin());
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
   };
   const std::size_t i_name = idx("name");
   const std::size_t i_pcap = idx("pcap");

@@ -20,10 +20,11 @@ TEST(ConnectionTable, MemoryPerConnectionIsAtMost128BytesWithOverhead) {
   for (std::size_t cap : {std::size_t{1} << 16, std::size_t{1} << 20, std::size_t{1} << 22}) {
     ConnectionTable t(cap, 7);
     const double per = static_cast<double>(t.memoryBytes()) / static_cast<double>(t.capacity());
-    std::printf("capacity %zu: %.2f bytes per connection (slot %zu + 2 buckets of %zu), plus %zu "
-                "bytes for the table object\n",
-                t.capacity(), per, sizeof(Connection), sizeof(std::uint32_t),
-                ConnectionTable::fixedBytes());
+    std::printf(
+        "capacity %zu: %.2f bytes per connection (slot %zu + 2 buckets of %zu), plus %zu "
+        "bytes for the table object\n",
+        t.capacity(), per, sizeof(Connection), sizeof(std::uint32_t),
+        ConnectionTable::fixedBytes());
     EXPECT_LE(per, 128.0);
     EXPECT_LT(ConnectionTable::fixedBytes(), 1024U);
   }

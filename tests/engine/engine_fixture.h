@@ -29,8 +29,8 @@ struct EndRecord {
 class RecordingObserver : public ConnectionObserver {
  public:
   void onConnectionEnd(const Connection& c, EndCause cause) noexcept override {
-    ended.push_back({c.key, c.state, c.ep[0].state, c.ep[1].state,
-                     std::string(outcomeCode(c)), cause});
+    ended.push_back(
+        {c.key, c.state, c.ep[0].state, c.ep[1].state, std::string(outcomeCode(c)), cause});
   }
   std::vector<EndRecord> ended;
 };

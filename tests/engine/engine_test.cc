@@ -356,17 +356,21 @@ TEST_F(EngineTest, MalformedPacketsAreDroppedWithTheirReason) {
   auto bytes = c2s().syn().seq(1).build();
   bytes.resize(30);  // cut inside the TCP header
   EXPECT_EQ(eng().process(bytes), Verdict::drop(VerdictReason::kMalformed));
-  EXPECT_EQ(eng().stats().parse_errors[static_cast<std::size_t>(ParseError::kTotalLengthMismatch)] +
-                eng().stats().parse_errors[static_cast<std::size_t>(
-                    ParseError::kTruncatedTcpHeader)],
-            1U);
+  EXPECT_EQ(
+      eng().stats().parse_errors[static_cast<std::size_t>(ParseError::kTotalLengthMismatch)] +
+          eng().stats().parse_errors[static_cast<std::size_t>(ParseError::kTruncatedTcpHeader)],
+      1U);
   EXPECT_EQ(eng().table().size(), 0U);
 }
 
 TEST_F(EngineTest, Ipv6HandshakeAndClose) {
   using testing::PacketBuilder;
-  const auto a = [] { return PacketBuilder::ipv6("2001:db8::10", "2001:db8:1::1").tcp(50000, 443); };
-  const auto b = [] { return PacketBuilder::ipv6("2001:db8:1::1", "2001:db8::10").tcp(443, 50000); };
+  const auto a = [] {
+    return PacketBuilder::ipv6("2001:db8::10", "2001:db8:1::1").tcp(50000, 443);
+  };
+  const auto b = [] {
+    return PacketBuilder::ipv6("2001:db8:1::1", "2001:db8::10").tcp(443, 50000);
+  };
   EXPECT_EQ(send(a().syn().seq(7)), kTracked);
   EXPECT_EQ(eng().halfOpen().global(), 1U);
   EXPECT_EQ(send(b().syn().seq(70).ack(8)), kTracked);

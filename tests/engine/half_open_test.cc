@@ -60,8 +60,8 @@ namespace {
   for (std::size_t s = 0; s < kTcpStateCount; ++s) {
     if (by_state[s] != e.stats().connections_by_state[s]) {
       problem += std::string("by_state ") + std::string(toString(static_cast<TcpState>(s))) +
-                 " gauge " + std::to_string(e.stats().connections_by_state[s]) + " != " +
-                 std::to_string(by_state[s]) + "; ";
+                 " gauge " + std::to_string(e.stats().connections_by_state[s]) +
+                 " != " + std::to_string(by_state[s]) + "; ";
     }
   }
   if (!problem.empty()) {
@@ -72,13 +72,13 @@ namespace {
 
 TEST_F(EngineTest, HalfOpenCountersNeverDriftUnderRandomTraffic) {
   EngineConfig cfg;
-  cfg.table_capacity = 64;  // small: evictions and emergency mode happen all the time
+  cfg.table_capacity = 64;             // small: evictions and emergency mode happen all the time
   cfg.half_open.service_capacity = 8;  // small: entries are recycled and overflow is used
   cfg.half_open.source_capacity = 8;
   start(cfg);
   std::mt19937_64 rng(20261124);
-  const char* clients[] = {"192.0.2.1", "192.0.2.2", "192.0.2.200", "203.0.113.5",
-                           "203.0.113.77", "198.18.0.1", "198.18.1.1", "10.9.9.9"};
+  const char* clients[] = {"192.0.2.1",    "192.0.2.2",  "192.0.2.200", "203.0.113.5",
+                           "203.0.113.77", "198.18.0.1", "198.18.1.1",  "10.9.9.9"};
   const char* servers[] = {"198.51.100.1", "198.51.100.2", "198.51.100.3"};
   const std::uint16_t sports[] = {80, 443, 22};
   constexpr int kSteps = 1'000'000;
@@ -119,8 +119,8 @@ TEST_F(EngineTest, HalfOpenCountersNeverDriftUnderRandomTraffic) {
         (void)eng().process(down.fin().seq(sseq).ack(cseq).build());
         break;
       case 7:
-        (void)eng().process((rng() % 2 ? up.rst().seq(cseq) : down.rst().seq(sseq).ack(cseq))
-                                .build());
+        (void)eng().process(
+            (rng() % 2 ? up.rst().seq(cseq) : down.rst().seq(sseq).ack(cseq)).build());
         break;
       case 8:
         (void)eng().process(up.syn().seq(cseq).ack(sseq).build());

@@ -27,7 +27,7 @@ namespace {
 
 TEST_F(EngineTest, ThePacketPathDoesNotAllocate) {
   EngineConfig cfg;
-  cfg.table_capacity = 256;  // small: the loop below evicts
+  cfg.table_capacity = 256;                                    // small: the loop below evicts
   auto created = Engine::create(cfg, clock_, sink_, nullptr);  // the test observer allocates
   ASSERT_TRUE(created.has_value());
   engine_.reset();
@@ -37,14 +37,18 @@ TEST_F(EngineTest, ThePacketPathDoesNotAllocate) {
   for (std::uint32_t i = 0; i < 2000; ++i) {
     const std::string src = "203.0.113." + std::to_string(i % 250 + 1);
     const auto port = static_cast<std::uint16_t>(1024 + i);
-    packets.push_back(testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).syn().seq(i)
-                          .mss(1460).build());
-    packets.push_back(testing::PacketBuilder::ipv4(kServer, src).tcp(80, port).syn().seq(7)
-                          .ack(i + 1).build());
-    packets.push_back(testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).seq(i + 1)
-                          .ack(8).payload(100).build());
-    packets.push_back(testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).rst()
-                          .seq(i + 101).build());
+    packets.push_back(
+        testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).syn().seq(i).mss(1460).build());
+    packets.push_back(
+        testing::PacketBuilder::ipv4(kServer, src).tcp(80, port).syn().seq(7).ack(i + 1).build());
+    packets.push_back(testing::PacketBuilder::ipv4(src, kServer)
+                          .tcp(port, 80)
+                          .seq(i + 1)
+                          .ack(8)
+                          .payload(100)
+                          .build());
+    packets.push_back(
+        testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).rst().seq(i + 101).build());
   }
   const std::uint64_t before = g_allocations.load();
   for (const auto& p : packets) {

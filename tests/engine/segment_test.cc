@@ -26,8 +26,14 @@ ParseError parse(const std::vector<std::byte>& p, ParseOptions o = {}) {
 
 TEST(ParseSegment, Ipv4SynWithEveryOption) {
   Segment s;
-  const auto p = v4().syn().seq(0xfffffff0).window(29200).mss(1460).sackPermitted()
-                     .timestamps(111, 0).wscale(7).build();
+  const auto p = v4().syn()
+                     .seq(0xfffffff0)
+                     .window(29200)
+                     .mss(1460)
+                     .sackPermitted()
+                     .timestamps(111, 0)
+                     .wscale(7)
+                     .build();
   ASSERT_EQ(parse(p, s), ParseError::kNone);
   EXPECT_EQ(s.ip_version, 4);
   EXPECT_EQ(s.src, *IpAddress::parse("192.0.2.1"));
@@ -61,11 +67,14 @@ TEST(ParseSegment, Ipv6WithExtensionHeaderChainAndSackBlocks) {
       blocks.emplace_back(1000 * (i + 1), 1000 * (i + 1) + 500);
     }
     Segment s;
-    const auto p = v6().ack(5).seq(9)
+    const auto p = v6().ack(5)
+                       .seq(9)
                        .ipv6ExtensionHeader(0, {1, 4, 0, 0, 0, 0})   // Hop-by-Hop, PadN
                        .ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0})  // Destination Options
                        .ipv6ExtensionHeader(43, {0, 0, 0, 0, 0, 0})  // Routing, 0 segments left
-                       .sack(blocks).payload(100).build();
+                       .sack(blocks)
+                       .payload(100)
+                       .build();
     ASSERT_EQ(parse(p, s), ParseError::kNone) << n;
     EXPECT_EQ(s.ip_version, 6);
     EXPECT_EQ(s.payload_len, 100U);
@@ -93,8 +102,7 @@ TEST(ParseSegment, EveryMalformationHasItsReason) {
   EXPECT_EQ(parse(short_v4), ParseError::kTruncatedIpv4Header);
   EXPECT_EQ(parse(v4().syn().ihlOverride(4).build()), ParseError::kBadIhl);
   EXPECT_EQ(parse(v4().syn().ihlOverride(15).build()), ParseError::kTruncatedIpv4Header);
-  EXPECT_EQ(parse(v4().syn().ipTotalLengthOverride(19).build()),
-            ParseError::kTotalLengthMismatch);
+  EXPECT_EQ(parse(v4().syn().ipTotalLengthOverride(19).build()), ParseError::kTotalLengthMismatch);
   EXPECT_EQ(parse(v4().syn().ipTotalLengthOverride(1500).build()),
             ParseError::kTotalLengthMismatch);
   auto short_v6 = v6().syn().build();
@@ -102,8 +110,7 @@ TEST(ParseSegment, EveryMalformationHasItsReason) {
   EXPECT_EQ(parse(short_v6), ParseError::kTruncatedIpv6Header);
   EXPECT_EQ(parse(v6().syn().ipTotalLengthOverride(1500).build()),
             ParseError::kPayloadLengthMismatch);
-  EXPECT_EQ(parse(v6().syn().ipTotalLengthOverride(0).build()),
-            ParseError::kPayloadLengthMismatch);
+  EXPECT_EQ(parse(v6().syn().ipTotalLengthOverride(0).build()), ParseError::kPayloadLengthMismatch);
   auto trunc_ext = v6().syn().ipv6ExtensionHeader(0, {1, 4, 0, 0, 0, 0}).build();
   trunc_ext[41] = std::byte{10};  // the header now claims 88 bytes
   EXPECT_EQ(parse(trunc_ext), ParseError::kTruncatedExtensionHeader);
@@ -126,8 +133,7 @@ TEST(ParseSegment, EveryMalformationHasItsReason) {
   snapped.wire_length = 40;
   EXPECT_EQ(parse(short_tcp, snapped), ParseError::kTruncatedTcpHeader);
   EXPECT_EQ(parse(v4().syn().dataOffsetOverride(4).build()), ParseError::kBadDataOffset);
-  EXPECT_EQ(parse(v4().syn().dataOffsetOverride(15).build()),
-            ParseError::kDataOffsetBeyondPacket);
+  EXPECT_EQ(parse(v4().syn().dataOffsetOverride(15).build()), ParseError::kDataOffsetBeyondPacket);
   EXPECT_EQ(parse(v4().syn().rawOptions({1, 1, 1, 2}).build()), ParseError::kOptionOverrun);
   EXPECT_EQ(parse(v4().syn().rawOptions({8, 10, 0, 0}).build()), ParseError::kOptionOverrun);
   EXPECT_EQ(parse(v4().syn().rawOptions({30, 0, 0, 0}).build()), ParseError::kZeroLengthOption);
@@ -208,8 +214,10 @@ TEST(ParseSegment, NeverReadsOutOfBoundsOnRandomMutations) {
 TEST(Checksum, IncrementalUpdatesEqualFullRecomputes) {
   std::mt19937 rng(11);
   for (int i = 0; i < 20000; ++i) {
-    auto p = v4().ack(static_cast<std::uint32_t>(rng())).seq(static_cast<std::uint32_t>(rng()))
-                 .payload(rng() % 64).build();
+    auto p = v4().ack(static_cast<std::uint32_t>(rng()))
+                 .seq(static_cast<std::uint32_t>(rng()))
+                 .payload(rng() % 64)
+                 .build();
     const std::size_t csum_at = 20 + 16;
     const auto old_csum = static_cast<std::uint16_t>((std::to_integer<unsigned>(p[csum_at]) << 8) |
                                                      std::to_integer<unsigned>(p[csum_at + 1]));
@@ -220,7 +228,8 @@ TEST(Checksum, IncrementalUpdatesEqualFullRecomputes) {
                          std::to_integer<std::uint32_t>(p[27]);
     const auto new_seq = static_cast<std::uint32_t>(rng());
     for (int b = 0; b < 4; ++b) {
-      p[24 + static_cast<std::size_t>(b)] = std::byte(static_cast<std::uint8_t>(new_seq >> (24 - 8 * b)));
+      p[24 + static_cast<std::size_t>(b)] =
+          std::byte(static_cast<std::uint8_t>(new_seq >> (24 - 8 * b)));
     }
     const auto old_win = static_cast<std::uint16_t>((std::to_integer<unsigned>(p[34]) << 8) |
                                                     std::to_integer<unsigned>(p[35]));

@@ -9,13 +9,13 @@
 namespace synguard::engine {
 namespace {
 
-constexpr TcpState kAll[] = {TcpState::kClosed,      TcpState::kListen,    TcpState::kSynSent,
+constexpr TcpState kAll[] = {TcpState::kClosed,      TcpState::kListen,      TcpState::kSynSent,
                              TcpState::kSynReceived, TcpState::kEstablished, TcpState::kFinWait1,
-                             TcpState::kFinWait2,    TcpState::kCloseWait, TcpState::kClosing,
+                             TcpState::kFinWait2,    TcpState::kCloseWait,   TcpState::kClosing,
                              TcpState::kLastAck,     TcpState::kTimeWait};
-constexpr TcpEvent kEvents[] = {TcpEvent::kSyn,    TcpEvent::kSynAck,      TcpEvent::kAck,
-                                TcpEvent::kAckOfFin, TcpEvent::kFin,       TcpEvent::kFinAckOfFin,
-                                TcpEvent::kRst,    TcpEvent::kNone};
+constexpr TcpEvent kEvents[] = {TcpEvent::kSyn,      TcpEvent::kSynAck, TcpEvent::kAck,
+                                TcpEvent::kAckOfFin, TcpEvent::kFin,    TcpEvent::kFinAckOfFin,
+                                TcpEvent::kRst,      TcpEvent::kNone};
 
 // Every cell of the table, with the value RFC 9293 §3.3.2 / §3.10.7 leads to. I = invalid,
 // G = ignore. Rows are events, columns states in TcpState order.
@@ -27,10 +27,10 @@ struct Expect {
 
 TcpState decode(const std::string& c) {
   static const std::vector<std::pair<std::string, TcpState>> kCodes = {
-      {"CL", TcpState::kClosed},      {"LI", TcpState::kListen},    {"SS", TcpState::kSynSent},
+      {"CL", TcpState::kClosed},      {"LI", TcpState::kListen},      {"SS", TcpState::kSynSent},
       {"SR", TcpState::kSynReceived}, {"ES", TcpState::kEstablished}, {"F1", TcpState::kFinWait1},
-      {"F2", TcpState::kFinWait2},    {"CW", TcpState::kCloseWait}, {"CG", TcpState::kClosing},
-      {"LA", TcpState::kLastAck},     {"TW", TcpState::kTimeWait},  {"IV", TcpState::kInvalid},
+      {"F2", TcpState::kFinWait2},    {"CW", TcpState::kCloseWait},   {"CG", TcpState::kClosing},
+      {"LA", TcpState::kLastAck},     {"TW", TcpState::kTimeWait},    {"IV", TcpState::kInvalid},
       {"IG", TcpState::kIgnore}};
   for (const auto& [k, v] : kCodes) {
     if (k == c) {
@@ -71,8 +71,8 @@ TEST(TransitionTable, EveryCellMatchesTheRfcWalk) {
     ASSERT_EQ(codes.size(), kTcpStateCount) << toString(row.event);
     for (std::size_t s = 0; s < kTcpStateCount; ++s) {
       EXPECT_EQ(nextState(row.role, row.event, kAll[s]), decode(codes[s]))
-          << (row.role == Role::kSender ? "sender " : "receiver ") << toString(row.event)
-          << " in " << toString(kAll[s]);
+          << (row.role == Role::kSender ? "sender " : "receiver ") << toString(row.event) << " in "
+          << toString(kAll[s]);
       walked.emplace(static_cast<int>(row.role), static_cast<int>(row.event), static_cast<int>(s));
     }
   }

@@ -229,8 +229,9 @@ std::vector<std::byte> PacketBuilder::build() const {
     v[0] = static_cast<std::uint8_t>(0x40 | (ihl_override_ ? *ihl_override_ : 5));
     put16(v, 2, total_len_override_ ? *total_len_override_ : static_cast<std::uint16_t>(total));
     put16(v, 4, ip_id_);
-    put16(v, 6, static_cast<std::uint16_t>((df_ ? 0x4000 : 0) | (more_fragments_ ? 0x2000 : 0) |
-                                           (frag_offset_ & 0x1fff)));
+    put16(v, 6,
+          static_cast<std::uint16_t>((df_ ? 0x4000 : 0) | (more_fragments_ ? 0x2000 : 0) |
+                                     (frag_offset_ & 0x1fff)));
     v[8] = ttl_;
     v[9] = 6;
     for (std::size_t i = 0; i < 4; ++i) {
@@ -244,9 +245,9 @@ std::vector<std::byte> PacketBuilder::build() const {
     std::vector<std::pair<std::uint8_t, std::vector<std::uint8_t>>> chain = ext_headers_;
     if (frag_offset_ != 0 || more_fragments_) {
       const auto fo = static_cast<std::uint16_t>((frag_offset_ << 3) | (more_fragments_ ? 1 : 0));
-      chain.emplace_back(44, std::vector<std::uint8_t>{static_cast<std::uint8_t>(fo >> 8),
-                                                       static_cast<std::uint8_t>(fo & 0xff), 0,
-                                                       0, 0, 1});
+      chain.emplace_back(
+          44, std::vector<std::uint8_t>{static_cast<std::uint8_t>(fo >> 8),
+                                        static_cast<std::uint8_t>(fo & 0xff), 0, 0, 0, 1});
     }
     const std::uint8_t first_next = chain.empty() ? 6 : chain.front().first;
     for (std::size_t i = 0; i < chain.size(); ++i) {
@@ -266,7 +267,8 @@ std::vector<std::byte> PacketBuilder::build() const {
     const std::size_t payload_len = ext.size() + tcp_len;
     v.assign(40 + payload_len, 0);
     v[0] = 0x60;
-    put16(v, 4, total_len_override_ ? *total_len_override_ : static_cast<std::uint16_t>(payload_len));
+    put16(v, 4,
+          total_len_override_ ? *total_len_override_ : static_cast<std::uint16_t>(payload_len));
     v[6] = first_next;
     v[7] = ttl_;
     for (std::size_t i = 0; i < 16; ++i) {
@@ -282,8 +284,8 @@ std::vector<std::byte> PacketBuilder::build() const {
   put16(v, l4 + 2, dport_);
   put32(v, l4 + 4, seq_);
   put32(v, l4 + 8, ack_);
-  const std::uint8_t doff = doff_override_ ? *doff_override_
-                                           : static_cast<std::uint8_t>((20 + opts.size()) / 4);
+  const std::uint8_t doff =
+      doff_override_ ? *doff_override_ : static_cast<std::uint8_t>((20 + opts.size()) / 4);
   v[l4 + 12] = static_cast<std::uint8_t>(doff << 4);
   v[l4 + 13] = flags_;
   put16(v, l4 + 14, window_);

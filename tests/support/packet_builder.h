@@ -26,7 +26,7 @@ class PacketBuilder {
   PacketBuilder& psh();
   PacketBuilder& ack(std::uint32_t ack_number);  ///< sets the ACK flag and the number
   PacketBuilder& ackFlagOnly();
-  PacketBuilder& flags(std::uint8_t raw);         ///< replaces all flags
+  PacketBuilder& flags(std::uint8_t raw);  ///< replaces all flags
   PacketBuilder& seq(std::uint32_t s);
   PacketBuilder& window(std::uint16_t w);
   PacketBuilder& mss(std::uint16_t m);
