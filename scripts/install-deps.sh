@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables python3 procps
   # Later milestones (daemon, config, metrics, systemd):
