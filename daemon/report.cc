@@ -66,37 +66,24 @@ std::string jsonMap(const Map& m) {
   return out + "}";
 }
 
-std::map<std::string, std::uint64_t> nonZero(
-    const engine::EngineStats& st,
-    const std::array<std::uint64_t, engine::kVerdictReasonCount>& a) {
-  (void)st;
+/// Counters indexed by an enum, as name -> count for the non-zero ones.
+template <typename Enum, std::size_t N>
+std::map<std::string, std::uint64_t> byName(const std::array<std::uint64_t, N>& counters) {
   std::map<std::string, std::uint64_t> m;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != 0) {
-      m[std::string(engine::toString(static_cast<engine::VerdictReason>(i)))] = a[i];
+  for (std::size_t i = 0; i < N; ++i) {
+    if (counters[i] != 0) {
+      m[std::string(engine::toString(static_cast<Enum>(i)))] = counters[i];
     }
   }
   return m;
 }
 
 std::map<std::string, std::uint64_t> parseErrors(const engine::EngineStats& st) {
-  std::map<std::string, std::uint64_t> m;
-  for (std::size_t i = 0; i < st.parse_errors.size(); ++i) {
-    if (st.parse_errors[i] != 0) {
-      m[std::string(engine::toString(static_cast<engine::ParseError>(i)))] = st.parse_errors[i];
-    }
-  }
-  return m;
+  return byName<engine::ParseError>(st.parse_errors);
 }
 
 std::map<std::string, std::uint64_t> invalidReasons(const engine::EngineStats& st) {
-  std::map<std::string, std::uint64_t> m;
-  for (std::size_t i = 0; i < st.invalid.size(); ++i) {
-    if (st.invalid[i] != 0) {
-      m[std::string(engine::toString(static_cast<engine::InvalidReason>(i)))] = st.invalid[i];
-    }
-  }
-  return m;
+  return byName<engine::InvalidReason>(st.invalid);
 }
 
 std::string fmtTs(double ts) {
@@ -205,10 +192,10 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
   }
   os << "\n";
   os << "verdicts:\n";
-  for (const auto& [k, v] : nonZero(st, st.accepted)) {
+  for (const auto& [k, v] : byName<engine::VerdictReason>(st.accepted)) {
     os << "  accept  " << std::left << std::setw(20) << k << std::right << v << "\n";
   }
-  for (const auto& [k, v] : nonZero(st, st.dropped)) {
+  for (const auto& [k, v] : byName<engine::VerdictReason>(st.dropped)) {
     os << "  drop    " << std::left << std::setw(20) << k << std::right << v << "\n";
   }
   if (const auto pe = parseErrors(st); !pe.empty()) {
@@ -269,8 +256,8 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
   os << "  \"packets\": {\"total\": " << st.packets << ", \"tcp\": " << st.tcp_segments
      << ", \"bytes\": " << st.bytes << ", \"parse_errors\": " << jsonMap(parseErrors(st))
      << ", \"snaplen_truncated\": " << st.snaplen_truncated << "},\n";
-  os << "  \"verdicts\": {\"accept\": " << jsonMap(nonZero(st, st.accepted))
-     << ", \"drop\": " << jsonMap(nonZero(st, st.dropped)) << "},\n";
+  os << "  \"verdicts\": {\"accept\": " << jsonMap(byName<engine::VerdictReason>(st.accepted))
+     << ", \"drop\": " << jsonMap(byName<engine::VerdictReason>(st.dropped)) << "},\n";
   os << "  \"invalid\": " << jsonMap(invalidReasons(st)) << ",\n";
   os << "  \"suspicious\": {\"rst_in_window\": " << st.rst_in_window
      << ", \"syn_on_synchronized\": " << st.syn_on_synchronized << "},\n";
