@@ -44,6 +44,11 @@ std::uint64_t FlowHasher::operator()(const FlowKey& k) const noexcept {
   return mum(h ^ kP3, ((pa << 16) | pb) ^ seed_ ^ kP0);
 }
 
+std::uint64_t FlowHasher::one(const IpAddress& a, std::uint16_t port) const noexcept {
+  const std::uint64_t h = mum(a.word(0) ^ seed_ ^ kP0, a.word(1) ^ kP1);
+  return mum(h ^ kP3, std::uint64_t{port} ^ seed_ ^ kP2);
+}
+
 ConnectionTable::ConnectionTable(std::size_t capacity, std::uint64_t hash_seed)
     : hasher_(hash_seed) {
   const std::size_t cap = std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);

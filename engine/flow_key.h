@@ -27,6 +27,8 @@ class FlowHasher {
   constexpr explicit FlowHasher(std::uint64_t seed = 0x243f6a8885a308d3ULL) noexcept
       : seed_(seed) {}
   std::uint64_t operator()(const FlowKey& k) const noexcept;
+  /// One endpoint (a service, a source prefix): two keyed rounds, the port in the second.
+  std::uint64_t one(const IpAddress& a, std::uint16_t port) const noexcept;
 
  private:
   std::uint64_t seed_;

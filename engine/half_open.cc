@@ -14,7 +14,7 @@ CounterTable::CounterTable(std::size_t capacity, std::uint64_t seed) : hasher_(s
 }
 
 std::uint32_t CounterTable::bucketOf(const IpAddress& addr, std::uint16_t port) const noexcept {
-  return static_cast<std::uint32_t>(hasher_(FlowKey{addr, IpAddress{}, port, 0})) & bucket_mask_;
+  return static_cast<std::uint32_t>(hasher_.one(addr, port)) & bucket_mask_;
 }
 
 std::uint32_t CounterTable::find(const IpAddress& addr, std::uint16_t port) const noexcept {
