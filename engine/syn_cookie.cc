@@ -1,0 +1,123 @@
+#include "engine/syn_cookie.h"
+
+#include <algorithm>
+
+namespace synguard::engine {
+
+namespace {
+constexpr std::uint32_t kCounterShift = 27;  // 5 bits of time counter
+constexpr std::uint32_t kMssShift = 24;      // 3 bits of MSS index
+constexpr std::uint32_t kHashMask = 0x00ffffff;
+constexpr std::uint32_t kTsMask = 0x3f;   // low 6 TSval bits carry the options
+constexpr std::uint8_t kNoWscale = 0x0f;  // 4-bit "no window scale"
+
+void put32(std::uint8_t* p, std::uint32_t v) noexcept {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+}  // namespace
+
+std::string_view toString(CookieReject r) noexcept {
+  switch (r) {
+    case CookieReject::kNone:
+      return "none";
+    case CookieReject::kStale:
+      return "stale";
+    case CookieReject::kBadMssIndex:
+      return "bad_mss_index";
+    case CookieReject::kBadHash:
+      return "bad_hash";
+    case CookieReject::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::uint8_t MssTable::indexFor(std::uint16_t client_mss) const noexcept {
+  std::uint8_t best = 0;
+  for (std::uint8_t i = 0; i < size; ++i) {
+    if (values[i] <= client_mss) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+std::uint32_t SynCookies::hash(const SipKey& key, const FlowKey& t, std::uint32_t counter,
+                               SeqNum isn, std::uint32_t idx) const noexcept {
+  // addresses (32) | ports (4) | counter (4) | client ISN (4) | MSS index (1) = 45 bytes
+  std::array<std::uint8_t, 45> m{};
+  std::copy(t.orig_addr.bytes().begin(), t.orig_addr.bytes().end(), m.begin());
+  std::copy(t.resp_addr.bytes().begin(), t.resp_addr.bytes().end(), m.begin() + 16);
+  put32(m.data() + 32, (std::uint32_t{t.orig_port} << 16) | t.resp_port);
+  put32(m.data() + 36, counter);
+  put32(m.data() + 40, isn.raw());
+  m[44] = static_cast<std::uint8_t>(idx);
+  return static_cast<std::uint32_t>(sipHash24(key, m)) & kHashMask;
+}
+
+SynCookies::Made SynCookies::make(const FlowKey& tuple, SeqNum client_isn, std::uint16_t client_mss,
+                                  std::chrono::seconds cookie_time) const noexcept {
+  const MssTable& tbl = table(tuple);
+  const std::uint32_t idx = tbl.indexFor(client_mss);
+  const auto counter = static_cast<std::uint32_t>(cookie_time / cfg_.window);
+  const std::uint32_t cookie = ((counter & 0x1f) << kCounterShift) | (idx << kMssShift) |
+                               hash(keys_.current, tuple, counter, client_isn, idx);
+  return Made{SeqNum{cookie}, tbl.values[idx]};
+}
+
+SynCookies::Checked SynCookies::check(const FlowKey& tuple, SeqNum client_isn, SeqNum cookie,
+                                      std::chrono::seconds cookie_time) const noexcept {
+  const std::uint32_t c = cookie.raw();
+  const auto now = static_cast<std::uint32_t>(cookie_time / cfg_.window);
+  const std::uint32_t t5 = c >> kCounterShift;
+  // The full counter is the newest one within the accepted age whose low 5 bits match.
+  std::uint32_t counter = 0;
+  bool found = false;
+  for (std::uint32_t age = 0; age <= cfg_.max_age_windows && age < 32; ++age) {
+    if (((now - age) & 0x1f) == t5) {
+      counter = now - age;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    return Checked{CookieReject::kStale, 0};
+  }
+  const MssTable& tbl = table(tuple);
+  const std::uint32_t idx = (c >> kMssShift) & 0x7;
+  if (idx >= tbl.size) {
+    return Checked{CookieReject::kBadMssIndex, 0};
+  }
+  const std::uint32_t h = c & kHashMask;
+  if (hash(keys_.current, tuple, counter, client_isn, idx) == h ||
+      (keys_.has_previous && hash(keys_.previous, tuple, counter, client_isn, idx) == h)) {
+    return Checked{CookieReject::kNone, tbl.values[idx]};
+  }
+  return Checked{CookieReject::kBadHash, 0};
+}
+
+std::uint32_t encodeCookieTsval(std::uint32_t ts_now, const CookieTsOptions& o) noexcept {
+  std::uint32_t bits = o.has_wscale ? std::min<std::uint32_t>(o.wscale, 14) : kNoWscale;
+  bits |= o.sack_permitted ? 0x10U : 0U;
+  bits |= o.ecn ? 0x20U : 0U;
+  std::uint32_t ts = (ts_now & ~kTsMask) | bits;
+  if (SeqNum{ts}.after(SeqNum{ts_now})) {
+    ts -= kTsMask + 1;  // never a timestamp from the future (RFC 7323 PAWS at the client)
+  }
+  return ts;
+}
+
+CookieTsOptions decodeCookieTsecr(std::uint32_t tsecr) noexcept {
+  CookieTsOptions o;
+  const std::uint32_t ws = tsecr & 0x0f;
+  o.has_wscale = ws != kNoWscale;
+  o.wscale = o.has_wscale ? static_cast<std::uint8_t>(ws) : 0;
+  o.sack_permitted = (tsecr & 0x10U) != 0;
+  o.ecn = (tsecr & 0x20U) != 0;
+  return o;
+}
+
+}  // namespace synguard::engine
