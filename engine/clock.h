@@ -24,6 +24,10 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual MonotonicTime now() const noexcept = 0;
+  /// Wall-clock time since the Unix epoch, for what gateways sharing a cookie key must agree
+  /// on (the cookie's time counter, key rotation, the cookie timestamp clock). Read only when a
+  /// cookie is made or checked. Defaults to now() (replay: capture time is wall time).
+  virtual std::chrono::nanoseconds wall() const noexcept { return now().since_epoch; }
 };
 
 }  // namespace synguard::engine

@@ -52,6 +52,7 @@ enum ConnFlag : std::uint8_t {
   kConnSynSeen = 0x02,          ///< created by (or has seen) the originator's SYN
   kConnPickedUp = 0x04,         ///< picked up mid-stream: window checks are liberal
   kConnWindowLiberal = 0x08,    ///< skip sequence-window checks (pickup; see window.h)
+  kConnProxied = 0x10,  ///< proxied after a valid cookie: source_idx is its ProxyTable entry
 };
 
 constexpr std::uint32_t kNoIndex = 0xffffffffU;
@@ -68,7 +69,8 @@ struct Connection {
   std::uint32_t lru_next;      // 4
   std::uint32_t hash_next;     // 4: next slot in the same bucket (free-list link when free)
   std::uint32_t service_idx;   // 4: HalfOpen service entry holding a reference, or kNoIndex
-  std::uint32_t source_idx;    // 4: HalfOpen source entry holding a reference, or kNoIndex
+  std::uint32_t source_idx;    // 4: HalfOpen source entry holding a reference, or kNoIndex;
+                               //    for kConnProxied (never half-open counted) its ProxyTable entry
   TcpState state;              // 1: connectionState(ep[0].state, ep[1].state)
   std::uint8_t flags;          // 1: ConnFlag bits
   std::uint8_t list;           // 1: which timer list it is on (a TcpState), or kNoList

@@ -86,17 +86,54 @@ Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink&
   if (cfg.half_open.source_prefix_v4 > 32 || cfg.half_open.source_prefix_v6 > 128) {
     return Unexpected{Error{"source prefix length out of range"}};
   }
-  return Engine(cfg, clock, sink, observer);
+  const ProtectionConfig& pc = cfg.protection;
+  if (pc.cookies.window.count() <= 0 || pc.key_rotation.count() <= 0) {
+    return Unexpected{Error{"cookie window and key rotation period must be positive"}};
+  }
+  for (const MssTable* t : {&pc.cookies.v4, &pc.cookies.v6}) {
+    if (t->size == 0 || t->size > 8 ||
+        !std::is_sorted(t->values.begin(), t->values.begin() + t->size)) {
+      return Unexpected{Error{"MSS tables need 1 to 8 ascending entries"}};
+    }
+  }
+  if (pc.proxy.capacity == 0 || pc.proxy.capacity > (std::size_t{1} << 26)) {
+    return Unexpected{Error{"proxy capacity must be between 1 and 2^26"}};
+  }
+  if (pc.proxy.server_timeout <= std::chrono::milliseconds(0) ||
+      pc.proxy.max_ack_delay < std::chrono::milliseconds(0) ||
+      pc.proxy.max_ack_delay >= pc.proxy.server_timeout) {
+    return Unexpected{Error{"proxy: need 0 <= max ACK delay < server timeout"}};
+  }
+  auto services = ServiceMap::create(pc.services);
+  if (!services) {
+    return Unexpected{services.error()};
+  }
+  std::vector<ServiceRuntime> runtime;
+  for (const ServiceConfig& s : pc.services) {
+    auto mode = AdaptiveMode::create(s.mode, s.thresholds);
+    if (!mode) {
+      return Unexpected{Error{"service '" + s.name + "': " + mode.error().message}};
+    }
+    runtime.emplace_back(*mode);
+  }
+  return Engine(cfg, clock, sink, observer, std::move(*services), std::move(runtime));
 }
 
 Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
-               ConnectionObserver* observer)
+               ConnectionObserver* observer, ServiceMap services,
+               std::vector<ServiceRuntime> runtime)
     : cfg_(cfg),
       clock_(&clock),
       sink_(&sink),
       observer_(observer),
       table_(std::make_unique<ConnectionTable>(cfg.table_capacity, cfg.hash_seed)),
-      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, cfg.hash_seed)) {
+      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, cfg.hash_seed)),
+      services_(std::move(services)),
+      runtime_(std::move(runtime)),
+      proxies_(std::make_unique<ProxyTable>(
+          runtime_.empty() ? 1 : cfg.protection.proxy.capacity,
+          runtime_.empty() ? 0 : cfg.protection.proxy.early_segment_buffers)),
+      cookies_(cfg.protection.cookies, CookieKeys{}) {
   const auto cap = static_cast<double>(table_->capacity());
   emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
   emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
@@ -144,6 +181,10 @@ void Engine::expire() noexcept {
 
 void Engine::expireUntil(std::uint32_t tick) noexcept {
   last_expire_tick_ = tick;
+  runProxyDeadlines(tick);
+  for (std::uint32_t s = 0; s < runtime_.size(); ++s) {
+    updateMode(s, tick, latest_);
+  }
   for (std::size_t l = 0; l < kTcpStateCount; ++l) {
     const auto state = static_cast<TcpState>(l);
     const auto timeout = static_cast<std::int64_t>(timeoutFor(state).count());
@@ -168,7 +209,12 @@ void Engine::flush() noexcept {
 
 void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
   Connection& c = table_->at(idx);
-  half_open_->leave(c);
+  leaveHalfOpen(c);
+  if ((c.flags & kConnProxied) != 0) {
+    proxies_->release(c.source_idx);
+    c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
+    c.source_idx = kNoIndex;
+  }
   --stats_.connections_by_state[static_cast<std::size_t>(c.state)];
   ++stats_.connections_ended[static_cast<std::size_t>(cause)];
   if (observer_ != nullptr) {
@@ -245,7 +291,7 @@ void Engine::setState(Connection& c, TcpState next) noexcept {
   const bool was_half_open = isHalfOpen(prev) && (c.flags & kConnSynSeen) != 0;
   const bool is_half_open = isHalfOpen(next) && (c.flags & kConnSynSeen) != 0;
   if (was_half_open && !is_half_open) {
-    half_open_->leave(c);
+    leaveHalfOpen(c);
   }
   switch (next) {
     case TcpState::kEstablished:
@@ -266,6 +312,33 @@ void Engine::setState(Connection& c, TcpState next) noexcept {
     case TcpState::kInvalid:
     case TcpState::kIgnore:
       break;
+  }
+}
+
+void Engine::enterHalfOpen(Connection& c, const HalfOpenAccounting::SynRefs& refs) noexcept {
+  if ((c.flags & kConnHalfOpenCounted) != 0) {
+    return;
+  }
+  half_open_->enter(c, refs);
+  if (!runtime_.empty()) {
+    const std::uint32_t svc = services_.find(c.key.resp_addr, c.key.resp_port);
+    if (svc != ServiceMap::kNone) {
+      ServiceRuntime& rt = runtime_[svc];
+      rt.peak_half_open = std::max(rt.peak_half_open, ++rt.half_open);
+    }
+  }
+}
+
+void Engine::leaveHalfOpen(Connection& c) noexcept {
+  if ((c.flags & kConnHalfOpenCounted) == 0) {
+    return;
+  }
+  half_open_->leave(c);
+  if (!runtime_.empty()) {
+    const std::uint32_t svc = services_.find(c.key.resp_addr, c.key.resp_port);
+    if (svc != ServiceMap::kNone && runtime_[svc].half_open > 0) {
+      --runtime_[svc].half_open;
+    }
   }
 }
 
@@ -317,6 +390,16 @@ void Engine::prefetch(std::span<const std::byte> p, bool deep) const noexcept {
 }
 
 Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_length) noexcept {
+  return processImpl(packet, nullptr, PacketMeta{wire_length, false});
+}
+
+Verdict Engine::processMutable(std::span<std::byte> packet, const PacketMeta& meta) noexcept {
+  return processImpl(packet, packet.data(), meta);
+}
+
+Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writable,
+                            const PacketMeta& meta) noexcept {
+  const std::size_t wire_length = meta.wire_length;
   ++stats_.packets;
   stats_.bytes += wire_length != 0 ? wire_length : packet.size();
   const MonotonicTime now = advanceClock();
@@ -377,13 +460,33 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
   const bool syn_only = seg.has(kSyn) && !seg.has(kAck);
   HalfOpenAccounting::SynRefs refs;
   const bool syn_flags_ok = syn_only && validFlags(seg.flags);
+  // The configured service this segment is addressed to (client -> service direction).
+  std::uint32_t svc = ServiceMap::kNone;
+  if (!runtime_.empty() &&
+      (syn_flags_ok || found.idx == kNoIndex || !cfg_.protection.deny.empty())) {
+    svc = services_.find(seg.dst, seg.dst_port);
+  }
+  if (svc != ServiceMap::kNone && !cfg_.protection.deny.empty() &&
+      cfg_.protection.deny.contains(seg.src)) {
+    if (const Verdict v = dropOrWould(svc, VerdictReason::kDenied); v.action == Action::kDrop) {
+      return v;
+    }
+  }
   if (syn_flags_ok) {
-    refs = half_open_->recordSyn(tuple, tick);
+    refs = half_open_->recordSyn(
+        tuple, tick,
+        svc == ServiceMap::kNone ? std::uint16_t{0} : static_cast<std::uint16_t>(svc + 1));
   }
 
   if (found.idx != kNoIndex) {
     Connection& c = table_->at(found.idx);
     const bool from_orig = !found.reply;
+    if ((c.flags & kConnProxied) != 0 &&
+        !(syn_flags_ok && from_orig &&
+          (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed))) {
+      ++c.pkts[from_orig ? 0 : 1];
+      return proxied(found.idx, from_orig, seg, packet, writable, meta, tick);
+    }
     const bool attempt_over =
         cfg_.attempt_timeout.count() > 0 && c.ep[1].observed == Observed::kInactive &&
         (c.ep[0].observed == Observed::kSynSent || c.ep[0].observed == Observed::kSynAckSent) &&
@@ -400,7 +503,25 @@ Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_leng
     } else {
       ++c.pkts[from_orig ? 0 : 1];
       observeSegment(c, from_orig, seg);
-      return track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
+      const Verdict v = track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
+      if (!from_orig && seg.has(kSyn) && seg.has(kAck) && !runtime_.empty() &&
+          v.reason == VerdictReason::kTracked) {
+        learnProfile(table_->at(found.idx), seg);
+      }
+      return v;
+    }
+  }
+
+  // A new connection to a protected service: cookies, limits and lists decide first.
+  if (svc != ServiceMap::kNone) {
+    if (syn_flags_ok) {
+      if (const auto v = admitSyn(svc, tuple, seg, refs, tick, now)) {
+        return *v;
+      }
+    } else if (seg.has(kAck) && !seg.has(kSyn) && !seg.has(kRst)) {
+      if (const auto v = admitAck(svc, tuple, hash, seg, packet, tick)) {
+        return *v;
+      }
     }
   }
 
@@ -571,7 +692,7 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
   setState(c, connectionState(c.ep[0].state, c.ep[1].state));
   if (syn_refs != nullptr && from_orig && isHalfOpen(c.state) && (c.flags & kConnSynSeen) != 0 &&
       !isHalfOpen(before)) {
-    half_open_->enter(c, *syn_refs);
+    enterHalfOpen(c, *syn_refs);
     half_open_->notePeakTime(latest_.since_epoch.count());
   }
   table_->touch(idx, listOf(c.state), tick);

@@ -4,15 +4,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "engine/clock.h"
 #include "engine/connection_table.h"
 #include "engine/half_open.h"
 #include "engine/packet_sink.h"
+#include "engine/protection.h"
+#include "engine/proxy_table.h"
 #include "engine/result.h"
 #include "engine/segment.h"
 #include "engine/stats.h"
+#include "engine/tcp_writer.h"
 #include "engine/verdict.h"
 
 namespace synguard::engine {
@@ -69,6 +74,8 @@ struct EngineConfig {
   /// connection lives for its SYN-SENT timeout.
   std::chrono::milliseconds attempt_timeout{0};
   ParseOptions parse;
+  /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (issue #3).
+  ProtectionConfig protection;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
 };
 
@@ -77,6 +84,17 @@ class ConnectionObserver {
  public:
   virtual ~ConnectionObserver() = default;
   virtual void onConnectionEnd(const Connection& c, EndCause cause) noexcept = 0;
+  /// A service changed mode (adaptive protection), with the numbers that caused it.
+  virtual void onModeChange(std::size_t /*service*/, const ModeChange& /*change*/) noexcept {}
+};
+
+/// Per-packet facts from the interceptor.
+struct PacketMeta {
+  /// Datagram length on the wire when the buffer was truncated by a capture (0: whole packet).
+  std::size_t wire_length = 0;
+  /// The kernel handed the packet over with CHECKSUM_PARTIAL (NFQA_SKB_CSUMNOTREADY): its TCP
+  /// checksum field holds only the pseudo-header sum. A rewritten packet gets a full one.
+  bool checksum_partial = false;
 };
 
 /// The packet-processing core: parse, look up, track state, account half-open connections,
@@ -90,6 +108,10 @@ class Engine {
   /// One IP packet. `wire_length` is the datagram's length on the wire when the buffer was
   /// truncated by a capture (0: the buffer is the whole packet).
   Verdict process(std::span<const std::byte> ip_packet, std::size_t wire_length = 0) noexcept;
+  /// The same for a packet the caller lets the engine rewrite in place: segments of proxied
+  /// connections are translated (Verdict::rewritten) and must be passed on as rewritten.
+  /// (Through the read-only overload they are classified alike but left untouched.)
+  Verdict processMutable(std::span<std::byte> ip_packet, const PacketMeta& meta = {}) noexcept;
   /// A hint that `ip_packet` will be processed soon (a few packets from now): starts loading the
   /// cache lines its lookup will touch. `deep` also follows the bucket to its first slot — call
   /// it for packets nearer in line, whose bucket an earlier shallow hint has loaded. Lookahead
@@ -99,6 +121,24 @@ class Engine {
   void expire() noexcept;
   /// Ends every connection (cause kFlushed), reporting each to the observer.
   void flush() noexcept;
+  /// When expire() next has work that is not a timeout (a delayed ACK or a proxy give-up), so
+  /// the caller's loop can wake for it; nullopt when nothing is scheduled.
+  std::optional<MonotonicTime> nextDeadline() const noexcept;
+
+  std::size_t serviceCount() const noexcept { return runtime_.size(); }
+  const ServiceRuntime& service(std::size_t i) const noexcept { return runtime_[i]; }
+  const ServiceConfig& serviceConfig(std::size_t i) const noexcept {
+    return cfg_.protection.services[i];
+  }
+  /// The configured service a destination belongs to (ServiceMap::kNone if none).
+  std::uint32_t findService(const IpAddress& dst, std::uint16_t port) const noexcept {
+    return services_.find(dst, port);
+  }
+  const ProxyTable& proxies() const noexcept { return *proxies_; }
+  /// A proxied connection's translation state, or nullptr.
+  const ProxyEntry* proxyOf(const Connection& c) const noexcept {
+    return (c.flags & kConnProxied) != 0 ? &proxies_->at(c.source_idx) : nullptr;
+  }
 
   const EngineStats& stats() const noexcept { return stats_; }
   const ConnectionTable& table() const noexcept { return *table_; }
@@ -114,7 +154,8 @@ class Engine {
   std::chrono::milliseconds timeoutFor(TcpState s) const noexcept;
 
  private:
-  Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink, ConnectionObserver* observer);
+  Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink, ConnectionObserver* observer,
+         ServiceMap services, std::vector<ServiceRuntime> runtime);
 
   MonotonicTime advanceClock() noexcept;
   void expireUntil(std::uint32_t tick) noexcept;
@@ -125,6 +166,39 @@ class Engine {
                 const HalfOpenAccounting::SynRefs* syn_refs) noexcept;
   Verdict invalid(InvalidReason r) noexcept;
   void setState(Connection& c, TcpState next) noexcept;
+  Verdict processImpl(std::span<const std::byte> packet, std::byte* writable,
+                      const PacketMeta& meta) noexcept;
+  void leaveHalfOpen(Connection& c) noexcept;
+  void enterHalfOpen(Connection& c, const HalfOpenAccounting::SynRefs& refs) noexcept;
+
+  // Protection (engine_protect.cc).
+  Verdict dropOrWould(std::uint32_t svc, VerdictReason r) noexcept;
+  bool monitoring(std::uint32_t svc) const noexcept;
+  void updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now) noexcept;
+  /// A SYN that may start a connection to service `svc`: deny/allow lists, per-source limits,
+  /// cookie mode. Returns a verdict when the SYN is handled here, nullopt to track it.
+  std::optional<Verdict> admitSyn(std::uint32_t svc, const FlowKey& tuple, const Segment& seg,
+                                  const HalfOpenAccounting::SynRefs& refs, std::uint32_t tick,
+                                  MonotonicTime now) noexcept;
+  /// An ACK with no connection, to a protected service: a returning cookie?
+  std::optional<Verdict> admitAck(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
+                                  const Segment& seg, std::span<const std::byte> packet,
+                                  std::uint32_t tick) noexcept;
+  void readWall() noexcept;
+  std::uint32_t cookieTsNow() const noexcept;
+  ServerProfile profileFor(std::uint32_t svc) const noexcept;
+  void learnProfile(const Connection& c, const Segment& synack) noexcept;
+  Verdict proxied(std::uint32_t idx, bool from_orig, Segment& seg,
+                  std::span<const std::byte> packet, std::byte* writable, const PacketMeta& meta,
+                  std::uint32_t tick) noexcept;
+  void sendServerSyn(ProxyEntry& p, const Connection& c) noexcept;
+  void sendServerAck(const ProxyEntry& p, const Connection& c) noexcept;
+  void completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept;
+  void abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
+                  std::uint32_t tick) noexcept;
+  void learnFrom(std::uint32_t svc, const Segment& synack) noexcept;
+  void runProxyDeadlines(std::uint32_t tick) noexcept;
+  void emit(Direction dir, const TcpOut& seg) noexcept;
 
   EngineConfig cfg_;
   Clock* clock_;
@@ -139,6 +213,15 @@ class Engine {
   std::uint32_t last_expire_tick_ = 0;
   std::size_t emergency_enter_ = 0;
   std::size_t emergency_leave_ = 0;
+
+  ServiceMap services_;
+  std::vector<ServiceRuntime> runtime_;
+  std::unique_ptr<ProxyTable> proxies_;
+  SynCookies cookies_;
+  std::int64_t key_period_ = -1;
+  std::chrono::seconds cookie_time_{0};  ///< wall seconds, read when a cookie is made or checked
+  std::chrono::nanoseconds wall_{0};
+  WrittenPacket out_{};
 };
 
 }  // namespace synguard::engine

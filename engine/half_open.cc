@@ -140,12 +140,12 @@ IpAddress HalfOpenAccounting::sourcePrefix(const IpAddress& a) const noexcept {
   return a.masked(sourcePrefixLength(a));
 }
 
-HalfOpenAccounting::SynRefs HalfOpenAccounting::recordSyn(const FlowKey& key,
-                                                          std::uint32_t tick) noexcept {
+HalfOpenAccounting::SynRefs HalfOpenAccounting::recordSyn(const FlowKey& key, std::uint32_t tick,
+                                                          std::uint16_t source_tag) noexcept {
   ++global_syns_;
   global_syn_rate_.add(tick);
   SynRefs refs{services_.findOrInsert(key.resp_addr, key.resp_port),
-               sources_.findOrInsert(sourcePrefix(key.orig_addr), 0)};
+               sources_.findOrInsert(sourcePrefix(key.orig_addr), source_tag)};
   services_.recordSyn(refs.service, tick);
   sources_.recordSyn(refs.source, tick);
   return refs;

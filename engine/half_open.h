@@ -8,6 +8,7 @@
 #include "engine/flow_key.h"
 #include "engine/ip_address.h"
 #include "engine/rate_meter.h"
+#include "engine/token_bucket.h"
 
 namespace synguard::engine {
 
@@ -21,6 +22,7 @@ struct CounterEntry {
   std::uint32_t peak_half_open = 0;
   std::uint64_t syns = 0;
   RateMeter syn_rate;
+  TokenBucket bucket;  ///< per-source SYN-rate limit (source entries of a configured service)
   std::uint32_t hash_next = kNoIndex;
   std::uint32_t idle_prev = kNoIndex;
   std::uint32_t idle_next = kNoIndex;
@@ -98,7 +100,9 @@ class HalfOpenAccounting {
     std::uint32_t source = kNoIndex;
   };
   /// A SYN from the originator of `key` at `tick`: updates the SYN counts and rates.
-  SynRefs recordSyn(const FlowKey& key, std::uint32_t tick) noexcept;
+  /// `source_tag` splits source counters (0: one per prefix; the engine passes the configured
+  /// service + 1, so per-source limits count per service).
+  SynRefs recordSyn(const FlowKey& key, std::uint32_t tick, std::uint16_t source_tag = 0) noexcept;
   /// The connection becomes half-open: counts it at all three levels, on the entries its SYN
   /// was recorded on (same packet, so they are still the connection's).
   void enter(Connection& c, SynRefs refs) noexcept;

@@ -41,4 +41,23 @@ Result<void> PrefixSet::add(std::string_view cidr) {
   return {};
 }
 
+bool PrefixSet::overlaps(const PrefixSet& other) const noexcept {
+  for (const Group& g : groups_) {
+    for (const Group& h : other.groups_) {
+      if (g.v4 != h.v4) {
+        continue;
+      }
+      const unsigned len = std::min(g.len, h.len);
+      for (const IpAddress& a : g.prefixes) {
+        for (const IpAddress& b : h.prefixes) {
+          if (a.masked(len) == b.masked(len)) {
+            return true;
+          }
+        }
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace synguard::engine

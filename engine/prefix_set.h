@@ -29,6 +29,8 @@ class PrefixSet {
     return false;
   }
   bool empty() const noexcept { return groups_.empty(); }
+  /// Whether some address is in both sets (configuration checks: services must not overlap).
+  bool overlaps(const PrefixSet& other) const noexcept;
 
  private:
   struct Group {

@@ -76,6 +76,24 @@ std::string_view toString(VerdictReason r) noexcept {
       return "fragment";
     case VerdictReason::kMalformed:
       return "malformed";
+    case VerdictReason::kCookieSent:
+      return "cookie_sent";
+    case VerdictReason::kCookieInvalid:
+      return "cookie_invalid";
+    case VerdictReason::kDenied:
+      return "denied";
+    case VerdictReason::kSourceRate:
+      return "source_syn_rate";
+    case VerdictReason::kSourceHalfOpen:
+      return "source_half_open";
+    case VerdictReason::kProxied:
+      return "proxied";
+    case VerdictReason::kProxyHandshake:
+      return "proxy_handshake";
+    case VerdictReason::kProxyHeld:
+      return "proxy_held";
+    case VerdictReason::kProxyFull:
+      return "proxy_full";
     case VerdictReason::kCount:
       break;
   }

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "engine/segment.h"
+#include "engine/syn_cookie.h"
 #include "engine/tcp_state.h"
 #include "engine/verdict.h"
 
@@ -67,6 +68,29 @@ struct EngineStats {
 
   std::uint64_t emergency_entered = 0;
   bool emergency = false;
+
+  // SYN cookies and the proxy (issue #3).
+  std::uint64_t cookies_sent = 0;
+  std::uint64_t cookies_validated = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(CookieReject::kCount)> cookies_rejected{};
+  std::uint64_t key_rotations = 0;
+  std::uint64_t mode_changes = 0;
+  /// Monitor mode (a service's `monitor` or the global dry run): what would have been dropped,
+  /// by reason, and how many SYNs would have been answered with a cookie. Those packets passed.
+  std::array<std::uint64_t, kVerdictReasonCount> would_drop{};
+  std::uint64_t would_cookie = 0;
+  std::uint64_t proxied_total = 0;
+  std::uint64_t proxy_completed = 0;       ///< server handshakes completed
+  std::uint64_t proxy_refused = 0;         ///< the server answered our SYN with a RST
+  std::uint64_t proxy_server_timeout = 0;  ///< the server never answered: RST to the client
+  std::uint64_t proxy_syn_resent = 0;
+  std::uint64_t proxy_duplicate_acks = 0;  ///< client retransmissions during the server handshake
+  std::uint64_t proxy_ack_delayed = 0;     ///< server ACKs delayed by the client's RTT
+  std::uint64_t proxy_early_kept = 0;      ///< client segments kept for the server
+  std::uint64_t proxy_early_dropped = 0;   ///< ... and dropped for want of room
+  std::uint64_t proxy_client_aborted = 0;  ///< the client reset during the server handshake
+  std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
+  std::uint64_t learned_profiles = 0;      ///< server SYN-ACKs that updated a service profile
 };
 
 }  // namespace synguard::engine

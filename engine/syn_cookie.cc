@@ -8,8 +8,8 @@ namespace {
 constexpr std::uint32_t kCounterShift = 27;  // 5 bits of time counter
 constexpr std::uint32_t kMssShift = 24;      // 3 bits of MSS index
 constexpr std::uint32_t kHashMask = 0x00ffffff;
-constexpr std::uint32_t kTsMask = 0x3f;   // low 6 TSval bits carry the options
-constexpr std::uint8_t kNoWscale = 0x0f;  // 4-bit "no window scale"
+constexpr std::uint32_t kTsMask = (1U << kCookieTsBits) - 1;  // low TSval bits carry the options
+constexpr std::uint8_t kNoWscale = 0x0f;                      // 4-bit "no window scale"
 
 void put32(std::uint8_t* p, std::uint32_t v) noexcept {
   p[0] = static_cast<std::uint8_t>(v >> 24);
@@ -103,6 +103,7 @@ std::uint32_t encodeCookieTsval(std::uint32_t ts_now, const CookieTsOptions& o) 
   std::uint32_t bits = o.has_wscale ? std::min<std::uint32_t>(o.wscale, 14) : kNoWscale;
   bits |= o.sack_permitted ? 0x10U : 0U;
   bits |= o.ecn ? 0x20U : 0U;
+  bits |= (o.has_our_wscale ? std::min<std::uint32_t>(o.our_wscale, 14) : kNoWscale) << 6;
   std::uint32_t ts = (ts_now & ~kTsMask) | bits;
   if (SeqNum{ts}.after(SeqNum{ts_now})) {
     ts -= kTsMask + 1;  // never a timestamp from the future (RFC 7323 PAWS at the client)
@@ -117,6 +118,9 @@ CookieTsOptions decodeCookieTsecr(std::uint32_t tsecr) noexcept {
   o.wscale = o.has_wscale ? static_cast<std::uint8_t>(ws) : 0;
   o.sack_permitted = (tsecr & 0x10U) != 0;
   o.ecn = (tsecr & 0x20U) != 0;
+  const std::uint32_t ours = (tsecr >> 6) & 0x0f;
+  o.has_our_wscale = ours != kNoWscale;
+  o.our_wscale = o.has_our_wscale ? static_cast<std::uint8_t>(ours) : 0;
   return o;
 }
 

@@ -98,16 +98,25 @@ class SynCookies {
   CookieKeys keys_;
 };
 
-/// SYN-ACK TSval encoding of what a client's SYN offered, so nothing is lost without per-SYN
-/// state (as Linux's cookie_init_timestamp): the low 6 bits of our TSval carry the window scale
-/// (4 bits, 0xF = none), SACK-permitted and ECN; the client echoes them in its ACK's TSecr.
+/// SYN-ACK TSval encoding of what a client's SYN offered and what we answered, so nothing is
+/// lost without per-SYN state (as Linux's cookie_init_timestamp, plus our own window scale,
+/// which the proxy must know to translate windows). The client echoes it in its ACK's TSecr:
+///
+///     9       6 5   4   3        0
+///    +---------+---+----+----------+
+///    | our ws  |ECN|SACK| client ws|   (4-bit shifts, 0xF = none; above bit 9: the clock)
+///    +---------+---+----+----------+
 struct CookieTsOptions {
   bool has_wscale = false;
   std::uint8_t wscale = 0;
   bool sack_permitted = false;
   bool ecn = false;
+  bool has_our_wscale = false;
+  std::uint8_t our_wscale = 0;
 };
-/// Our TSval: `ts_now` with its low 6 bits replaced, never ahead of `ts_now`.
+/// Low bits of the TSval the encoding takes (the timestamp clock's resolution is 2^10 ticks).
+constexpr std::uint32_t kCookieTsBits = 10;
+/// Our TSval: `ts_now` with its low 10 bits replaced, never ahead of `ts_now`.
 std::uint32_t encodeCookieTsval(std::uint32_t ts_now, const CookieTsOptions& o) noexcept;
 CookieTsOptions decodeCookieTsecr(std::uint32_t tsecr) noexcept;
 

@@ -11,14 +11,23 @@ enum class Action : std::uint8_t { kAccept, kDrop };
 /// Why a packet got its verdict. Finer detail (which parse error, which invalid reason) is in
 /// EngineStats.
 enum class VerdictReason : std::uint8_t {
-  kTracked,    ///< accept: a valid segment of a tracked connection
-  kIgnored,    ///< accept: plausible but changes nothing (SYN on a synchronized connection,
-               ///< in-window RST left for the endpoint's challenge ACK, retransmissions)
-  kInvalid,    ///< accept (tracking-only policy): out of window or out of state, counted
-  kUntracked,  ///< accept: no table slot (full of established connections) or no pickup
-  kNotTcp,     ///< accept: not TCP, nothing for the tracker
-  kFragment,   ///< accept: IP fragment, counted, not reassembled
-  kMalformed,  ///< drop: the packet does not parse (see ParseError)
+  kTracked,         ///< accept: a valid segment of a tracked connection
+  kIgnored,         ///< accept: plausible but changes nothing (SYN on a synchronized connection,
+                    ///< in-window RST left for the endpoint's challenge ACK, retransmissions)
+  kInvalid,         ///< accept (tracking-only policy): out of window or out of state, counted
+  kUntracked,       ///< accept: no table slot (full of established connections) or no pickup
+  kNotTcp,          ///< accept: not TCP, nothing for the tracker
+  kFragment,        ///< accept: IP fragment, counted, not reassembled
+  kMalformed,       ///< drop: the packet does not parse (see ParseError)
+  kCookieSent,      ///< drop: a SYN to a service in cookie mode, answered with a SYN cookie
+  kCookieInvalid,   ///< drop: an ACK with no connection and no valid cookie, in cookie mode
+  kDenied,          ///< drop: the source is on the deny list
+  kSourceRate,      ///< drop: the source prefix exceeded its SYN rate for the service
+  kSourceHalfOpen,  ///< drop: the source prefix holds its maximum of half-open connections
+  kProxied,         ///< accept: a segment of a proxied connection, translated
+  kProxyHandshake,  ///< drop: consumed by the proxy (the cookie ACK, the server's SYN-ACK)
+  kProxyHeld,  ///< drop: client data kept (or, with no room, dropped) until the server is ready
+  kProxyFull,  ///< drop: a valid cookie but no room for another proxied connection
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);
@@ -26,9 +35,11 @@ constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReas
 struct Verdict {
   Action action = Action::kAccept;
   VerdictReason reason = VerdictReason::kTracked;
+  /// The packet was rewritten in place (proxied connections): pass the new bytes on.
+  bool rewritten = false;
 
-  static constexpr Verdict accept(VerdictReason r) noexcept { return {Action::kAccept, r}; }
-  static constexpr Verdict drop(VerdictReason r) noexcept { return {Action::kDrop, r}; }
+  static constexpr Verdict accept(VerdictReason r) noexcept { return {Action::kAccept, r, false}; }
+  static constexpr Verdict drop(VerdictReason r) noexcept { return {Action::kDrop, r, false}; }
   constexpr bool operator==(const Verdict&) const noexcept = default;
 };
 

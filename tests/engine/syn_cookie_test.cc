@@ -141,7 +141,7 @@ TEST(CookieTimestamps, CarryTheClientsOptionsAndNeverRunAhead) {
     const CookieTsOptions in{true, 7, true, false};
     const std::uint32_t tsval = encodeCookieTsval(now, in);
     EXPECT_FALSE(SeqNum{tsval}.after(SeqNum{now})) << now;
-    EXPECT_LT(SeqNum{now} - SeqNum{tsval}, 64);
+    EXPECT_LT(SeqNum{now} - SeqNum{tsval}, 1024);
     const CookieTsOptions out = decodeCookieTsecr(tsval);
     EXPECT_TRUE(out.has_wscale);
     EXPECT_EQ(out.wscale, 7);
@@ -151,6 +151,12 @@ TEST(CookieTimestamps, CarryTheClientsOptionsAndNeverRunAhead) {
   const CookieTsOptions none = decodeCookieTsecr(encodeCookieTsval(1000, {false, 0, false, true}));
   EXPECT_FALSE(none.has_wscale);
   EXPECT_TRUE(none.ecn);
+  EXPECT_FALSE(none.has_our_wscale);
+  const CookieTsOptions both =
+      decodeCookieTsecr(encodeCookieTsval(0x7654321U, {true, 14, false, false, true, 9}));
+  EXPECT_EQ(both.wscale, 14);
+  EXPECT_TRUE(both.has_our_wscale);
+  EXPECT_EQ(both.our_wscale, 9);
 }
 
 TEST(MssTable, PicksTheLargestEntryNotAboveTheClient) {
