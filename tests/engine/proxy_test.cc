@@ -1,0 +1,810 @@
+// End-to-end tests of the SYN-cookie proxy: a simulated client and server (PacketBuilder) drive
+// whole connections through an engine in cookie mode; every packet the engine emits or
+// rewrites is parsed back and checked field by field, checksums included.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/checksum.h"
+#include "engine/engine.h"
+#include "tests/support/capturing_sink.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/packet_builder.h"
+
+namespace synguard::engine {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::PacketBuilder;
+
+constexpr std::uint32_t kClientIsn = 1000;
+constexpr std::uint32_t kServerIsn = 900000000;  // far from the cookie: translation shows
+constexpr std::uint32_t kClientTs = 5000;
+constexpr std::uint32_t kServerTs = 777777;
+
+/// A packet the engine emitted or rewrote, parsed, with both checksums verified.
+struct Parsed {
+  Segment seg;
+  std::vector<std::byte> bytes;
+};
+
+Parsed parseChecked(const std::vector<std::byte>& bytes) {
+  Parsed p{{}, bytes};
+  EXPECT_EQ(parseSegment(p.bytes, p.seg), ParseError::kNone);
+  EXPECT_EQ(tcpChecksum(p.bytes, p.seg.tcp_offset, p.bytes.size() - p.seg.tcp_offset), 0)
+      << "TCP checksum";
+  if (p.seg.ip_version == 4) {
+    EXPECT_EQ(internetChecksum(std::span<const std::byte>(p.bytes.data(), 20)), 0) << "IP";
+  }
+  return p;
+}
+
+struct Options {
+  bool ts = true;
+  bool ws = true;
+  bool sack = true;
+};
+
+std::string name(const Options& o) {
+  return std::string(o.ts ? "TS" : "noTS") + (o.ws ? "_WS" : "_noWS") +
+         (o.sack ? "_SACK" : "_noSACK");
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kClient = "192.0.2.10";
+  static constexpr const char* kServer = "198.51.100.1";
+  static constexpr std::uint16_t kCport = 40000;
+  static constexpr std::uint16_t kSport = 443;
+
+  static EngineConfig config(ProtectionMode mode = ProtectionMode::kAlways) {
+    EngineConfig cfg;
+    cfg.table_capacity = 1024;
+    ServiceConfig s;
+    s.name = "web";
+    EXPECT_TRUE(s.addresses.add("198.51.100.0/24").has_value());
+    EXPECT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
+    s.ports = {{443, 443}, {8000, 8100}};
+    s.mode = mode;
+    s.thresholds.half_open_on = 100;
+    s.thresholds.half_open_off = 50;
+    s.thresholds.syn_rate_on = 1000;
+    s.thresholds.syn_rate_off = 100;
+    s.thresholds.hold = seconds(10);
+    cfg.protection.services.push_back(s);
+    cfg.protection.master_key = SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    cfg.protection.proxy.capacity = 64;
+    cfg.protection.proxy.early_segment_buffers = 16;
+    return cfg;
+  }
+
+  void SetUp() override { start(config()); }
+
+  void start(const EngineConfig& cfg) {
+    clock_.set(MonotonicTime{seconds(1'800'000'000)});
+    auto r = Engine::create(cfg, clock_, sink_);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    engine_.reset();
+    engine_.emplace(std::move(r).value());
+    sink_.clear();
+  }
+
+  Engine& eng() { return *engine_; }
+  PacketBuilder c2s() const { return PacketBuilder::ipv4(kClient, kServer).tcp(kCport, kSport); }
+  PacketBuilder s2c() const { return PacketBuilder::ipv4(kServer, kClient).tcp(kSport, kCport); }
+
+  Verdict send(const PacketBuilder& b) { return eng().process(b.build()); }
+  /// Sends through the rewriting entry point; returns the verdict and the bytes as passed on.
+  std::pair<Verdict, std::vector<std::byte>> pass(const PacketBuilder& b) {
+    auto bytes = b.build();
+    const Verdict v = eng().processMutable(bytes);
+    return {v, bytes};
+  }
+  /// Pops the single packet emitted since the last call, checking its direction.
+  Parsed emitted(Direction dir) {
+    EXPECT_EQ(sink_.packets().size(), 1U);
+    if (sink_.packets().empty()) {
+      return {};
+    }
+    EXPECT_EQ(sink_.directions()[0], dir);
+    Parsed p = parseChecked(sink_.packets()[0]);
+    sink_.clear();
+    return p;
+  }
+  std::uint64_t stat(VerdictReason r, bool dropped = true) const {
+    return dropped ? engine_->stats().dropped[static_cast<std::size_t>(r)]
+                   : engine_->stats().accepted[static_cast<std::size_t>(r)];
+  }
+
+  PacketBuilder clientSyn(const Options& o) const {
+    PacketBuilder b = c2s().syn().seq(kClientIsn).mss(1460).window(64240);
+    if (o.sack) {
+      b.sackPermitted();
+    }
+    if (o.ts) {
+      b.timestamps(kClientTs, 0);
+    }
+    if (o.ws) {
+      b.wscale(7);
+    }
+    return b;
+  }
+
+  /// Client SYN -> our cookie SYN-ACK (checked); returns it.
+  Parsed cookieSynAck(const Options& o) {
+    EXPECT_EQ(send(clientSyn(o)), Verdict::drop(VerdictReason::kCookieSent));
+    Parsed sa = emitted(Direction::kToClient);
+    const Segment& s = sa.seg;
+    EXPECT_EQ(s.src, *IpAddress::parse(kServer));
+    EXPECT_EQ(s.dst, *IpAddress::parse(kClient));
+    EXPECT_EQ(s.src_port, kSport);
+    EXPECT_EQ(s.dst_port, kCport);
+    EXPECT_EQ(s.flags, kSyn | kAck);
+    EXPECT_EQ(s.ack.raw(), kClientIsn + 1);  // SYN consumes a sequence number
+    EXPECT_TRUE(s.options.has_mss);
+    EXPECT_EQ(s.options.mss, 1460);
+    EXPECT_EQ(s.window, 0);  // held until the server is ready
+    EXPECT_EQ(s.options.has_timestamps, o.ts);
+    // Without timestamps the cookie cannot remember window scale or SACK: neither is offered.
+    EXPECT_EQ(s.options.has_wscale, o.ts && o.ws);
+    EXPECT_EQ(s.options.sack_permitted, o.ts && o.sack);
+    if (o.ts) {
+      EXPECT_EQ(s.options.ts_ecr, kClientTs);
+    }
+    return sa;
+  }
+
+  /// The client's final ACK for `sa` (our SYN-ACK).
+  PacketBuilder clientAck(const Parsed& sa, const Options& o, std::uint16_t window = 502) const {
+    PacketBuilder b = c2s().seq(kClientIsn + 1).ack(sa.seg.seq.raw() + 1).window(window);
+    if (o.ts) {
+      b.timestamps(kClientTs + 10, sa.seg.options.ts_val);
+    }
+    return b;
+  }
+
+  /// The server's SYN-ACK to our SYN.
+  PacketBuilder serverSynAck(const Parsed& syn, std::uint8_t server_ws = 7, bool server_ts = true,
+                             std::uint16_t window = 65160) const {
+    PacketBuilder b =
+        s2c().syn().seq(kServerIsn).ack(syn.seg.seq.raw() + 1).window(window).mss(1460);
+    if (syn.seg.options.sack_permitted) {
+      b.sackPermitted();
+    }
+    if (syn.seg.options.has_timestamps && server_ts) {
+      b.timestamps(kServerTs, syn.seg.options.ts_val);
+    }
+    if (syn.seg.options.has_wscale) {
+      b.wscale(server_ws);
+    }
+    return b;
+  }
+
+  struct Joined {
+    Parsed synack;      ///< ours, to the client
+    Parsed server_syn;  ///< ours, to the server
+    Parsed server_ack;  ///< ours, to the server
+    Parsed window_update;
+  };
+
+  /// The whole proxied handshake; the client RTT is `rtt` (clock advanced between SYN-ACK and
+  /// the client's ACK).
+  Joined join(const Options& o, milliseconds rtt = milliseconds(0), std::uint8_t server_ws = 7,
+              bool server_ts = true) {
+    Joined j;
+    j.synack = cookieSynAck(o);
+    clock_.advance(rtt);
+    EXPECT_EQ(send(clientAck(j.synack, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+    j.server_syn = emitted(Direction::kToServer);
+    EXPECT_EQ(send(serverSynAck(j.server_syn, server_ws, server_ts)),
+              Verdict::drop(VerdictReason::kProxyHandshake));
+    if (rtt.count() >= 1 && o.ts) {
+      EXPECT_TRUE(sink_.packets().empty()) << "the ACK to the server waits out the client RTT";
+      clock_.advance(rtt);
+      eng().expire();
+    }
+    EXPECT_EQ(sink_.packets().size(), 2U);
+    if (sink_.packets().size() == 2) {
+      EXPECT_EQ(sink_.directions()[0], Direction::kToServer);
+      EXPECT_EQ(sink_.directions()[1], Direction::kToClient);
+      j.server_ack = parseChecked(sink_.packets()[0]);
+      j.window_update = parseChecked(sink_.packets()[1]);
+    }
+    sink_.clear();
+    return j;
+  }
+
+  testing::ManualClock clock_;
+  testing::CapturingSink sink_;
+  std::optional<Engine> engine_;
+};
+
+class ProxyOptionsTest : public ProxyTest, public ::testing::WithParamInterface<Options> {};
+
+TEST_P(ProxyOptionsTest, WholeConnectionIsJoinedAndTranslated) {
+  const Options o = GetParam();
+  const Joined j = join(o);
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+
+  // Our SYN to the server: the client's ISN and what it offered (MSS from the cookie's table).
+  const Segment& syn = j.server_syn.seg;
+  EXPECT_EQ(syn.flags, kSyn);
+  EXPECT_EQ(syn.src, *IpAddress::parse(kClient));
+  EXPECT_EQ(syn.src_port, kCport);
+  EXPECT_EQ(syn.dst_port, kSport);
+  EXPECT_EQ(syn.seq.raw(), kClientIsn);
+  EXPECT_EQ(syn.options.mss, 1460);
+  EXPECT_EQ(syn.options.has_wscale, o.ts && o.ws);
+  if (syn.options.has_wscale) {
+    EXPECT_EQ(syn.options.wscale, 7);
+  }
+  EXPECT_EQ(syn.options.sack_permitted, o.ts && o.sack);
+  EXPECT_EQ(syn.options.has_timestamps, o.ts);
+  if (o.ts) {
+    EXPECT_EQ(syn.options.ts_val, kClientTs + 10);
+  }
+
+  // Our ACK to the server completes its handshake.
+  const Segment& ack = j.server_ack.seg;
+  EXPECT_EQ(ack.flags, kAck);
+  EXPECT_EQ(ack.seq.raw(), kClientIsn + 1);
+  EXPECT_EQ(ack.ack.raw(), kServerIsn + 1);
+  if (o.ts) {
+    EXPECT_EQ(ack.options.ts_ecr, kServerTs);
+  }
+  // The window update releases the client: same sequence point, the server's window.
+  const Segment& wu = j.window_update.seg;
+  EXPECT_EQ(wu.flags, kAck);
+  EXPECT_EQ(wu.seq.raw(), cookie + 1);
+  EXPECT_EQ(wu.ack.raw(), kClientIsn + 1);
+  EXPECT_EQ(wu.window, (o.ts && o.ws) ? 65160 >> 7 : 65160);
+  if (o.ts) {
+    EXPECT_EQ(wu.options.ts_val, j.synack.seg.options.ts_val);
+  }
+
+  // Data client -> server: ACK number into the server's space, TSecr onto the server's clock.
+  const std::uint32_t seq_delta = kServerIsn - cookie;
+  PacketBuilder data = c2s().seq(kClientIsn + 1).ack(cookie + 1).psh().payload(100).window(502);
+  if (o.ts) {
+    data.timestamps(kClientTs + 20, j.synack.seg.options.ts_val);
+  }
+  auto [v1, b1] = pass(data);
+  EXPECT_EQ(v1.action, Action::kAccept);
+  EXPECT_EQ(v1.reason, VerdictReason::kProxied);
+  EXPECT_TRUE(v1.rewritten);
+  const Parsed d1 = parseChecked(b1);
+  EXPECT_EQ(d1.seg.seq.raw(), kClientIsn + 1);
+  EXPECT_EQ(d1.seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(d1.seg.payload_len, 100U);
+  if (o.ts) {
+    EXPECT_EQ(d1.seg.options.ts_val, kClientTs + 20);
+    EXPECT_EQ(d1.seg.options.ts_ecr, kServerTs);
+  }
+
+  // Data server -> client: sequence number into the cookie's space, TSval continued.
+  PacketBuilder reply =
+      s2c().seq(kServerIsn + 1).ack(kClientIsn + 101).psh().payload(300).window(500);
+  if (o.ts) {
+    reply.timestamps(kServerTs + 3, kClientTs + 20);
+  }
+  auto [v2, b2] = pass(reply);
+  EXPECT_EQ(v2.reason, VerdictReason::kProxied);
+  EXPECT_TRUE(v2.rewritten);
+  const Parsed d2 = parseChecked(b2);
+  EXPECT_EQ(d2.seg.seq.raw(), cookie + 1);
+  EXPECT_EQ(d2.seg.ack.raw(), kClientIsn + 101);
+  EXPECT_EQ(d2.seg.window, 500);  // same shift on both sides
+  if (o.ts) {
+    EXPECT_EQ(d2.seg.options.ts_val, j.synack.seg.options.ts_val + 3);
+    EXPECT_EQ(d2.seg.options.ts_ecr, kClientTs + 20);
+  }
+  EXPECT_EQ(seq_delta, d1.seg.ack.raw() - (cookie + 1));
+
+  // Close: client FIN, server ACK+FIN, client last ACK: TIME-WAIT in the tracker.
+  auto [v3, b3] = pass(c2s().seq(kClientIsn + 101).ack(cookie + 301).fin());
+  EXPECT_EQ(v3.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b3).seg.ack.raw(), kServerIsn + 301);
+  auto [v4, b4] = pass(s2c().seq(kServerIsn + 301).ack(kClientIsn + 102).fin());
+  EXPECT_EQ(v4.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b4).seg.seq.raw(), cookie + 301);
+  auto [v5, b5] = pass(c2s().seq(kClientIsn + 102).ack(cookie + 302));
+  EXPECT_EQ(v5.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b5).seg.ack.raw(), kServerIsn + 302);
+  const FlowKey k{*IpAddress::parse(kClient), *IpAddress::parse(kServer), kCport, kSport};
+  const auto f = eng().table().find(k);
+  ASSERT_NE(f.idx, kNoIndex);
+  EXPECT_EQ(eng().table().at(f.idx).state, TcpState::kTimeWait);
+  EXPECT_EQ(eng().stats().invalid[static_cast<std::size_t>(InvalidReason::kOutOfState)], 0U);
+  EXPECT_EQ(eng().stats().proxy_completed, 1U);
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOptionCombinations, ProxyOptionsTest,
+                         ::testing::Values(Options{true, true, true}, Options{true, true, false},
+                                           Options{true, false, true}, Options{true, false, false},
+                                           Options{false, true, true}, Options{false, true, false},
+                                           Options{false, false, true},
+                                           Options{false, false, false}),
+                         [](const ::testing::TestParamInfo<Options>& i) { return name(i.param); });
+
+TEST_F(ProxyTest, SackBlocksAfterLossMoveIntoTheServersSpace) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  const std::uint32_t ts_val = j.synack.seg.options.ts_val;
+  // Server sends three segments; the first is lost; the client SACKs the other two.
+  for (std::uint32_t i = 1; i < 3; ++i) {
+    auto [v, b] = pass(s2c()
+                           .seq(kServerIsn + 1 + i * 1000)
+                           .ack(kClientIsn + 1)
+                           .payload(1000)
+                           .timestamps(kServerTs + i, kClientTs));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  }
+  auto [v, b] = pass(c2s()
+                         .seq(kClientIsn + 1)
+                         .ack(cookie + 1)
+                         .timestamps(kClientTs + 30, ts_val + 2)
+                         .sack({{cookie + 1001, cookie + 3001}}));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  const Parsed p = parseChecked(b);
+  ASSERT_EQ(p.seg.options.sack_count, 1);
+  EXPECT_EQ(p.seg.options.sack[0].left.raw(), kServerIsn + 1001);
+  EXPECT_EQ(p.seg.options.sack[0].right.raw(), kServerIsn + 3001);
+  EXPECT_EQ(p.seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(p.seg.options.ts_ecr, kServerTs + 2);
+}
+
+TEST_F(ProxyTest, HalfCloseLetsTheCloseWaitSideKeepSending) {
+  const Joined j = join({false, false, false});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  EXPECT_EQ(pass(c2s().seq(kClientIsn + 1).ack(cookie + 1).fin()).first.reason,
+            VerdictReason::kProxied);
+  EXPECT_EQ(pass(s2c().seq(kServerIsn + 1).ack(kClientIsn + 2)).first.reason,
+            VerdictReason::kProxied);
+  // The server, in CLOSE-WAIT, still sends data; the client acknowledges it.
+  auto [v, b] = pass(s2c().seq(kServerIsn + 1).ack(kClientIsn + 2).payload(500));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b).seg.seq.raw(), cookie + 1);
+  EXPECT_EQ(pass(c2s().seq(kClientIsn + 2).ack(cookie + 501)).first.reason,
+            VerdictReason::kProxied);
+  const FlowKey k{*IpAddress::parse(kClient), *IpAddress::parse(kServer), kCport, kSport};
+  const Connection& c = eng().table().at(eng().table().find(k).idx);
+  EXPECT_EQ(c.ep[0].state, TcpState::kFinWait2);
+  EXPECT_EQ(c.ep[1].state, TcpState::kCloseWait);
+  EXPECT_EQ(eng().stats().invalid[static_cast<std::size_t>(InvalidReason::kSeqAboveWindow)], 0U);
+}
+
+TEST_F(ProxyTest, ResetsBothWaysAreTranslated) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  auto [v, b] = pass(s2c().rst().seq(kServerIsn + 1).ack(kClientIsn + 1));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b).seg.seq.raw(), cookie + 1);  // exact: the client accepts it
+
+  start(config());
+  const Joined j2 = join({});
+  const std::uint32_t cookie2 = j2.synack.seg.seq.raw();
+  auto [v2, b2] = pass(c2s().rst().seq(kClientIsn + 1).ack(cookie2 + 1));
+  EXPECT_EQ(v2.reason, VerdictReason::kProxied);
+  const Parsed r = parseChecked(b2);
+  EXPECT_EQ(r.seg.seq.raw(), kClientIsn + 1);
+  EXPECT_EQ(r.seg.ack.raw(), kServerIsn + 1);
+}
+
+TEST_F(ProxyTest, RetransmittedFinalAckMakesNoSecondServerConnection) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_TRUE(sink_.packets().empty()) << "a duplicate within the resend interval sends nothing";
+  EXPECT_EQ(eng().stats().proxied_total, 1U);
+  EXPECT_EQ(eng().proxies().size(), 1U);
+  EXPECT_EQ(eng().stats().proxy_duplicate_acks, 1U);
+  // The server answers once: one completion.
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(sink_.packets().size(), 2U);
+  sink_.clear();
+  // A late duplicate of the client's ACK is now just a proxied segment.
+  auto [v, b] = pass(clientAck(sa, o));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b).seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(eng().stats().proxy_completed, 1U);
+}
+
+TEST_F(ProxyTest, ServerRefusalResetsTheClient) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  emitted(Direction::kToServer);
+  EXPECT_EQ(send(s2c().rst().seq(0).ack(kClientIsn + 1)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed rst = emitted(Direction::kToClient);
+  EXPECT_EQ(rst.seg.flags, kRst | kAck);
+  EXPECT_EQ(rst.seg.seq.raw(), sa.seg.seq.raw() + 1);  // the client's RCV.NXT exactly
+  EXPECT_EQ(rst.seg.dst_port, kCport);
+  EXPECT_EQ(eng().stats().proxy_refused, 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+}
+
+TEST_F(ProxyTest, SilentServerGetsTheSynAgainThenTheClientIsReset) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn1 = emitted(Direction::kToServer);
+  // The client, held at zero window, probes after its RTO: the SYN goes out again.
+  clock_.advance(milliseconds(600));
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn2 = emitted(Direction::kToServer);
+  EXPECT_EQ(syn2.seg.seq, syn1.seg.seq);
+  EXPECT_EQ(syn2.seg.flags, kSyn);
+  EXPECT_EQ(eng().stats().proxy_syn_resent, 1U);
+  // Nothing for the whole server timeout: RST to the client (and to the server, in case).
+  clock_.advance(seconds(5));
+  eng().expire();
+  ASSERT_EQ(sink_.packets().size(), 2U);
+  const Parsed to_client = parseChecked(sink_.packets()[0]);
+  EXPECT_EQ(sink_.directions()[0], Direction::kToClient);
+  EXPECT_EQ(to_client.seg.flags, kRst | kAck);
+  EXPECT_EQ(to_client.seg.seq.raw(), sa.seg.seq.raw() + 1);
+  const Parsed to_server = parseChecked(sink_.packets()[1]);
+  EXPECT_EQ(to_server.seg.flags, kRst);
+  EXPECT_EQ(to_server.seg.seq.raw(), kClientIsn + 1);
+  EXPECT_EQ(eng().stats().proxy_server_timeout, 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+}
+
+TEST_F(ProxyTest, ServerAckWaitsForTheClientsRoundTripTime) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  clock_.advance(milliseconds(40));  // client RTT 40 ms
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  clock_.advance(milliseconds(1));  // server RTT 1 ms
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_TRUE(sink_.packets().empty());
+  const auto next = eng().nextDeadline();
+  ASSERT_TRUE(next.has_value());
+  // Delayed by the measured 40 ms (to the cookie clock's millisecond), not microseconds.
+  EXPECT_GE(*next - clock_.now(), milliseconds(39));
+  EXPECT_LE(*next - clock_.now(), milliseconds(41));
+  clock_.advance(milliseconds(30));
+  eng().expire();
+  EXPECT_TRUE(sink_.packets().empty());
+  clock_.advance(milliseconds(11));
+  eng().expire();
+  ASSERT_EQ(sink_.packets().size(), 2U);
+  EXPECT_EQ(parseChecked(sink_.packets()[0]).seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(eng().stats().proxy_ack_delayed, 1U);
+}
+
+TEST_F(ProxyTest, AckDelayIsBounded) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  clock_.advance(milliseconds(900));
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_TRUE(eng().nextDeadline().has_value());
+  EXPECT_EQ(*eng().nextDeadline() - clock_.now(), milliseconds(200));  // max_ack_delay
+}
+
+TEST_F(ProxyTest, EarlyDataIsKeptAndDeliveredWhenNotHolding) {
+  EngineConfig cfg = config();
+  cfg.protection.proxy.hold_with_zero_window = false;
+  start(cfg);
+  const Options o;
+  EXPECT_EQ(send(clientSyn(o)), Verdict::drop(VerdictReason::kCookieSent));
+  const Parsed sa = emitted(Direction::kToClient);
+  EXPECT_EQ(sa.seg.window, 65535);
+  // The client speaks first, in its final ACK and right after.
+  EXPECT_EQ(send(clientAck(sa, o).psh().payload("GET / HTTP/1.1\r\n")),
+            Verdict::drop(VerdictReason::kProxyHeld));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_EQ(send(c2s()
+                     .seq(kClientIsn + 17)
+                     .ack(sa.seg.seq.raw() + 1)
+                     .psh()
+                     .payload("Host: x\r\n\r\n")
+                     .timestamps(kClientTs + 11, sa.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHeld));
+  EXPECT_TRUE(sink_.packets().empty());
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  // ACK, then both kept segments in order, translated; no window update (not held).
+  ASSERT_EQ(sink_.packets().size(), 3U);
+  const Parsed ack = parseChecked(sink_.packets()[0]);
+  EXPECT_EQ(ack.seg.payload_len, 0U);
+  const Parsed d1 = parseChecked(sink_.packets()[1]);
+  const Parsed d2 = parseChecked(sink_.packets()[2]);
+  EXPECT_EQ(d1.seg.seq.raw(), kClientIsn + 1);
+  EXPECT_EQ(d1.seg.payload_len, 16U);
+  EXPECT_EQ(d1.seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(d2.seg.seq.raw(), kClientIsn + 17);
+  EXPECT_EQ(d2.seg.ack.raw(), kServerIsn + 1);
+  EXPECT_EQ(d2.seg.options.ts_ecr, kServerTs);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(sink_.directions()[static_cast<std::size_t>(i)], Direction::kToServer);
+  }
+  EXPECT_EQ(eng().stats().proxy_early_kept, 2U);
+  EXPECT_EQ(eng().proxies().earlyBuffersInUse(), 0U);
+}
+
+TEST_F(ProxyTest, ServerWithAnotherWindowScaleGetsWindowsRescaled) {
+  const Joined j = join({}, milliseconds(0), /*server_ws=*/9);
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  EXPECT_EQ(j.synack.seg.options.wscale, 7);  // the default until a SYN-ACK teaches otherwise
+  // Server window 100 << 9 = 51200 bytes; the client reads it with our shift 7: 400.
+  auto [v, b] = pass(s2c()
+                         .seq(kServerIsn + 1)
+                         .ack(kClientIsn + 1)
+                         .window(100)
+                         .timestamps(kServerTs + 1, kClientTs));
+  EXPECT_EQ(parseChecked(b).seg.window, 400);
+  // The client's windows: same shift (7) on both sides, untouched.
+  auto [v2, b2] = pass(c2s()
+                           .seq(kClientIsn + 1)
+                           .ack(cookie + 1)
+                           .window(333)
+                           .timestamps(kClientTs + 40, j.synack.seg.options.ts_val + 1));
+  EXPECT_EQ(parseChecked(b2).seg.window, 333);
+}
+
+TEST_F(ProxyTest, ServerWithoutWindowScalingReadsUnscaledWindows) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  // A server that does not scale: its SYN-ACK has no window scale option.
+  EXPECT_EQ(send(s2c()
+                     .syn()
+                     .seq(kServerIsn)
+                     .ack(kClientIsn + 1)
+                     .window(29200)
+                     .mss(1460)
+                     .sackPermitted()
+                     .timestamps(kServerTs, syn.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_EQ(sink_.packets().size(), 2U);
+  const Parsed ack = parseChecked(sink_.packets()[0]);
+  EXPECT_EQ(ack.seg.window, 502 << 7);  // the client's scaled window, in bytes for the server
+  sink_.clear();
+  auto [v, b] = pass(c2s()
+                         .seq(kClientIsn + 1)
+                         .ack(sa.seg.seq.raw() + 1)
+                         .window(100)
+                         .timestamps(kClientTs + 50, sa.seg.options.ts_val));
+  EXPECT_EQ(parseChecked(b).seg.window, 12800);  // 100 << 7, unscaled for the server
+  auto [v2, b2] = pass(s2c()
+                           .seq(kServerIsn + 1)
+                           .ack(kClientIsn + 1)
+                           .window(29200)
+                           .timestamps(kServerTs + 1, kClientTs + 50));
+  EXPECT_EQ(parseChecked(b2).seg.window, 29200 >> 7);
+}
+
+TEST_F(ProxyTest, ASynInTimeWaitOfAProxiedConnectionStartsANewOne) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  const std::uint32_t tv = j.synack.seg.options.ts_val;
+  pass(c2s().seq(kClientIsn + 1).ack(cookie + 1).fin().timestamps(kClientTs + 60, tv));
+  pass(s2c()
+           .seq(kServerIsn + 1)
+           .ack(kClientIsn + 2)
+           .fin()
+           .timestamps(kServerTs + 1, kClientTs + 60));
+  pass(c2s().seq(kClientIsn + 2).ack(cookie + 2).timestamps(kClientTs + 61, tv + 1));
+  const FlowKey k{*IpAddress::parse(kClient), *IpAddress::parse(kServer), kCport, kSport};
+  ASSERT_EQ(eng().table().at(eng().table().find(k).idx).state, TcpState::kTimeWait);
+  clock_.advance(seconds(1));
+  EXPECT_EQ(send(c2s().syn().seq(kClientIsn + 100000).mss(1460).timestamps(kClientTs + 2000, 0)),
+            Verdict::drop(VerdictReason::kCookieSent));
+  const Parsed sa = emitted(Direction::kToClient);
+  EXPECT_EQ(sa.seg.ack.raw(), kClientIsn + 100001);
+  EXPECT_EQ(eng().stats().connections_reopened, 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+  EXPECT_EQ(send(c2s()
+                     .seq(kClientIsn + 100001)
+                     .ack(sa.seg.seq.raw() + 1)
+                     .timestamps(kClientTs + 2001, sa.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(emitted(Direction::kToServer).seg.seq.raw(), kClientIsn + 100000);
+  EXPECT_EQ(eng().proxies().size(), 1U);
+}
+
+TEST_F(ProxyTest, InvalidCookiesAreDroppedWithTheirReason) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(c2s().seq(kClientIsn + 1).ack(sa.seg.seq.raw() + 2)),
+            Verdict::drop(VerdictReason::kCookieInvalid));
+  EXPECT_EQ(send(c2s().seq(kClientIsn + 2).ack(sa.seg.seq.raw() + 1)),
+            Verdict::drop(VerdictReason::kCookieInvalid));
+  // Three minutes later the cookie is stale (64 s windows, one previous accepted).
+  clock_.advance(seconds(200));
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kCookieInvalid));
+  const auto& rej = eng().stats().cookies_rejected;
+  EXPECT_EQ(rej[static_cast<std::size_t>(CookieReject::kBadHash)], 2U);
+  EXPECT_EQ(rej[static_cast<std::size_t>(CookieReject::kStale)], 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
+TEST_F(ProxyTest, RandomAcksFromAFloodOpenNothing) {
+  // An ACK flood with random cookies: 2^-28 per ACK to pass (docs/ENGINE.md), so 200k ACKs
+  // open nothing and reach nobody.
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  const auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t r = next();
+    const auto sport = static_cast<std::uint16_t>(1024 + (r & 0x7fff));
+    const auto v = send(PacketBuilder::ipv4("203.0.113.7", kServer)
+                            .tcp(sport, kSport)
+                            .seq(static_cast<std::uint32_t>(r >> 16))
+                            .ack(static_cast<std::uint32_t>(r >> 32)));
+    ASSERT_EQ(v, Verdict::drop(VerdictReason::kCookieInvalid));
+  }
+  EXPECT_EQ(eng().stats().proxied_total, 0U);
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
+TEST_F(ProxyTest, GatewaysSharingTheKeyFileValidateEachOthersCookies) {
+  // Two engines (gateways behind ECMP) with the same master key: B completes what A began.
+  testing::CapturingSink sink_b;
+  auto b = Engine::create(config(), clock_, sink_b);
+  ASSERT_TRUE(b.has_value());
+  const Options o;
+  const Parsed sa = cookieSynAck(o);  // answered by A
+  const auto ack = clientAck(sa, o).build();
+  EXPECT_EQ(b->process(ack), Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_EQ(sink_b.packets().size(), 1U);
+  EXPECT_EQ(parseChecked(sink_b.packets()[0]).seg.seq.raw(), kClientIsn);
+  // A third gateway with another key does not.
+  EngineConfig other = config();
+  other.protection.master_key.k0 ^= 1;
+  testing::CapturingSink sink_c;
+  auto c = Engine::create(other, clock_, sink_c);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->process(ack), Verdict::drop(VerdictReason::kCookieInvalid));
+}
+
+TEST_F(ProxyTest, KeysRotateAndThePreviousKeyStillValidates) {
+  EngineConfig cfg = config();
+  cfg.protection.key_rotation = seconds(60);
+  start(cfg);
+  // 5 s before a rotation boundary (and a cookie-window boundary: both are 64/60 s multiples).
+  const std::int64_t now_s = 1'800'000'000;
+  clock_.set(MonotonicTime{seconds(now_s - now_s % 60 + 55)});
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  clock_.advance(seconds(10));  // the key has rotated
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(eng().stats().key_rotations, 1U);
+  // A cookie two rotations old fails even though its 64 s window would still pass... with a
+  // key rotation shorter than the cookie window the key decides.
+  start(cfg);
+  clock_.set(MonotonicTime{seconds(now_s - now_s % 60 + 55)});
+  const Parsed sa2 = cookieSynAck(o);
+  clock_.advance(seconds(70));
+  EXPECT_EQ(send(clientAck(sa2, o)), Verdict::drop(VerdictReason::kCookieInvalid));
+}
+
+TEST_F(ProxyTest, LearnedServerProfileIsUsedInCookieSynAcks) {
+  start(config(ProtectionMode::kAdaptive));
+  // Normal mode: a real handshake teaches the service's MSS and window scale.
+  EXPECT_EQ(send(c2s().syn().seq(1).mss(1460).wscale(7).sackPermitted().timestamps(1, 0)),
+            Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(send(s2c().syn().seq(2).ack(2).mss(1400).wscale(10).sackPermitted().timestamps(9, 1)),
+            Verdict::accept(VerdictReason::kTracked));
+  EXPECT_TRUE(eng().service(0).profile.learned);
+  EXPECT_EQ(eng().service(0).profile.mss, 1400);
+  // A flood switches the service to cookies (rate threshold 1000/s).
+  for (int i = 0; i < 1000; ++i) {
+    send(PacketBuilder::ipv4("203.0.113.9", kServer)
+             .tcp(static_cast<std::uint16_t>(2000 + i), kSport)
+             .syn()
+             .seq(7));
+  }
+  EXPECT_EQ(eng().service(0).mode.mode(), ServiceMode::kCookie);
+  sink_.clear();
+  EXPECT_EQ(send(c2s().tcp(41000, kSport).syn().seq(1).mss(1460).wscale(7).timestamps(1, 0)),
+            Verdict::drop(VerdictReason::kCookieSent));
+  ASSERT_FALSE(sink_.packets().empty());
+  const Parsed sa = parseChecked(sink_.packets().back());
+  EXPECT_EQ(sa.seg.options.mss, 1400);
+  EXPECT_EQ(sa.seg.options.wscale, 10);
+}
+
+TEST_F(ProxyTest, Ipv6ConnectionsAreProxiedToo) {
+  const char* c6 = "2001:db8:c::10";
+  const char* s6 = "2001:db8:5::10";
+  EXPECT_EQ(send(PacketBuilder::ipv6(c6, s6)
+                     .tcp(50000, 443)
+                     .syn()
+                     .seq(kClientIsn)
+                     .mss(1440)
+                     .wscale(8)
+                     .sackPermitted()
+                     .timestamps(kClientTs, 0)),
+            Verdict::drop(VerdictReason::kCookieSent));
+  const Parsed sa = emitted(Direction::kToClient);
+  EXPECT_EQ(sa.seg.ip_version, 6);
+  EXPECT_EQ(sa.seg.options.mss, 1440);
+  EXPECT_EQ(send(PacketBuilder::ipv6(c6, s6)
+                     .tcp(50000, 443)
+                     .seq(kClientIsn + 1)
+                     .ack(sa.seg.seq.raw() + 1)
+                     .timestamps(kClientTs + 1, sa.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_EQ(syn.seg.ip_version, 6);
+  EXPECT_EQ(syn.seg.options.mss, 1440);  // from the IPv6 MSS table
+  EXPECT_EQ(syn.seg.options.wscale, 8);
+  EXPECT_EQ(send(PacketBuilder::ipv6(s6, c6)
+                     .tcp(443, 50000)
+                     .syn()
+                     .seq(kServerIsn)
+                     .ack(kClientIsn + 1)
+                     .mss(1440)
+                     .wscale(7)
+                     .sackPermitted()
+                     .timestamps(kServerTs, syn.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_EQ(sink_.packets().size(), 2U);
+  sink_.clear();
+  auto bytes = PacketBuilder::ipv6(s6, c6)
+                   .tcp(443, 50000)
+                   .seq(kServerIsn + 1)
+                   .ack(kClientIsn + 1)
+                   .payload(1200)
+                   .timestamps(kServerTs + 1, kClientTs + 1)
+                   .build();
+  const Verdict v = eng().processMutable(bytes);
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(bytes).seg.seq.raw(), sa.seg.seq.raw() + 1);
+}
+
+TEST_F(ProxyTest, PartialChecksumsAreCompletedWhenRewritten) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  auto bytes = c2s()
+                   .seq(kClientIsn + 1)
+                   .ack(cookie + 1)
+                   .payload(64)
+                   .timestamps(kClientTs + 5, j.synack.seg.options.ts_val)
+                   .build();
+  // As the kernel hands over a CHECKSUM_PARTIAL packet: the field holds the pseudo-header sum.
+  Segment s;
+  ASSERT_EQ(parseSegment(bytes, s), ParseError::kNone);
+  bytes[s.tcp_offset + 16] = std::byte{0x12};
+  bytes[s.tcp_offset + 17] = std::byte{0x34};
+  const Verdict v = eng().processMutable(bytes, PacketMeta{0, true});
+  EXPECT_TRUE(v.rewritten);
+  EXPECT_EQ(parseChecked(bytes).seg.ack.raw(), kServerIsn + 1);
+}
+
+TEST_F(ProxyTest, ReadOnlyProcessingClassifiesButDoesNotRewrite) {
+  const Joined j = join({});
+  const auto bytes = c2s().seq(kClientIsn + 1).ack(j.synack.seg.seq.raw() + 1).build();
+  const Verdict v = eng().process(bytes);
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_FALSE(v.rewritten);
+}
+
+TEST_F(ProxyTest, TranslationStateHasABoundedCost) {
+  EXPECT_LE(sizeof(ProxyEntry), 96U);
+  // Entry, heap share and early-segment pool share: report in docs/ENGINE.md.
+  EXPECT_LT(eng().proxies().bytesPerConnection(), 1024U);
+}
+
+}  // namespace
+}  // namespace synguard::engine
