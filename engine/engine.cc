@@ -182,9 +182,6 @@ void Engine::expire() noexcept {
 void Engine::expireUntil(std::uint32_t tick) noexcept {
   last_expire_tick_ = tick;
   runProxyDeadlines(tick);
-  for (std::uint32_t s = 0; s < runtime_.size(); ++s) {
-    updateMode(s, tick, latest_);
-  }
   for (std::size_t l = 0; l < kTcpStateCount; ++l) {
     const auto state = static_cast<TcpState>(l);
     const auto timeout = static_cast<std::int64_t>(timeoutFor(state).count());
@@ -196,6 +193,10 @@ void Engine::expireUntil(std::uint32_t tick) noexcept {
       }
       endConnection(idx, EndCause::kTimeout);
     }
+  }
+  // After the timeouts: half-open connections that just expired no longer hold a mode up.
+  for (std::uint32_t s = 0; s < runtime_.size(); ++s) {
+    updateMode(s, tick, latest_);
   }
 }
 
@@ -325,6 +326,7 @@ void Engine::enterHalfOpen(Connection& c, const HalfOpenAccounting::SynRefs& ref
     if (svc != ServiceMap::kNone) {
       ServiceRuntime& rt = runtime_[svc];
       rt.peak_half_open = std::max(rt.peak_half_open, ++rt.half_open);
+      updateMode(svc, tickOf(latest_), latest_);  // the threshold may be this connection
     }
   }
 }

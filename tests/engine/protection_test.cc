@@ -1,0 +1,399 @@
+// Adaptive protection under synthetic floods: thresholds, hysteresis and hold time, monitor
+// mode, per-source limits, allow and deny lists, and configuration checks.
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tests/support/capturing_sink.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/packet_builder.h"
+
+namespace synguard::engine {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::PacketBuilder;
+
+class ModeLog : public ConnectionObserver {
+ public:
+  void onConnectionEnd(const Connection&, EndCause) noexcept override {}
+  void onModeChange(std::size_t service, const ModeChange& c) noexcept override {
+    changes.push_back({service, c});
+  }
+  std::vector<std::pair<std::size_t, ModeChange>> changes;
+};
+
+class ProtectionTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kServer = "198.51.100.1";
+
+  static ServiceConfig service(ProtectionMode mode = ProtectionMode::kAdaptive) {
+    ServiceConfig s;
+    s.name = "web";
+    EXPECT_TRUE(s.addresses.add("198.51.100.0/24").has_value());
+    s.ports = {{80, 80}};
+    s.mode = mode;
+    s.thresholds.half_open_on = 100;
+    s.thresholds.half_open_off = 50;
+    s.thresholds.syn_rate_on = 1e9;  // half-open decides unless a test says otherwise
+    s.thresholds.syn_rate_off = 1e8;
+    s.thresholds.hold = seconds(10);
+    return s;
+  }
+
+  static EngineConfig config(const ServiceConfig& s) {
+    EngineConfig cfg;
+    cfg.table_capacity = 1 << 16;
+    cfg.protection.services.push_back(s);
+    cfg.protection.master_key = SipKey{1, 2};
+    return cfg;
+  }
+
+  void start(const EngineConfig& cfg) {
+    clock_.set(MonotonicTime{seconds(1'800'000'000)});
+    auto r = Engine::create(cfg, clock_, sink_, &log_);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    engine_.reset();
+    engine_.emplace(std::move(r).value());
+    sink_.clear();
+  }
+
+  Engine& eng() { return *engine_; }
+
+  /// A SYN from a distinct spoofed source (one per /24 so per-source limits stay out of it).
+  Verdict spoofedSyn(std::uint32_t n, const char* dst = kServer, std::uint16_t port = 80) {
+    const std::string src =
+        "10." + std::to_string((n >> 8) & 0xff) + "." + std::to_string(n & 0xff) + ".1";
+    return eng().process(PacketBuilder::ipv4(src, dst)
+                             .tcp(static_cast<std::uint16_t>(1024 + n % 50000), port)
+                             .syn()
+                             .seq(n)
+                             .build());
+  }
+  Verdict synFrom(const char* src, std::uint16_t sport, const char* dst = kServer) {
+    return eng().process(PacketBuilder::ipv4(src, dst).tcp(sport, 80).syn().seq(sport).build());
+  }
+  std::uint64_t dropped(VerdictReason r) const {
+    return engine_->stats().dropped[static_cast<std::size_t>(r)];
+  }
+  std::uint64_t would(VerdictReason r) const {
+    return engine_->stats().would_drop[static_cast<std::size_t>(r)];
+  }
+  ServiceMode mode() const { return engine_->service(0).mode.mode(); }
+
+  testing::ManualClock clock_;
+  testing::CapturingSink sink_;
+  ModeLog log_;
+  std::optional<Engine> engine_;
+};
+
+TEST_F(ProtectionTest, HalfOpenThresholdSwitchesToCookiesAndSynsBeforeItAreTracked) {
+  start(config(service()));
+  for (std::uint32_t i = 0; i < 99; ++i) {
+    clock_.advance(milliseconds(10));
+    ASSERT_EQ(spoofedSyn(i), Verdict::accept(VerdictReason::kTracked)) << i;
+  }
+  EXPECT_EQ(eng().service(0).half_open, 99U);
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  EXPECT_TRUE(sink_.packets().empty());
+  // The 100th half-open connection is the threshold: the next SYN is answered with a cookie.
+  ASSERT_EQ(spoofedSyn(99), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(spoofedSyn(100), Verdict::drop(VerdictReason::kCookieSent));
+  EXPECT_EQ(mode(), ServiceMode::kCookie);
+  EXPECT_EQ(sink_.packets().size(), 1U);
+  EXPECT_EQ(eng().service(0).half_open, 100U) << "cookie SYNs leave no state";
+  ASSERT_EQ(log_.changes.size(), 1U);
+  EXPECT_EQ(log_.changes[0].second.to, ServiceMode::kCookie);
+  EXPECT_EQ(log_.changes[0].second.half_open, 100U);
+  EXPECT_EQ(eng().stats().mode_changes, 1U);
+}
+
+TEST_F(ProtectionTest, SynRateThresholdSwitchesWithinTheSecond) {
+  ServiceConfig s = service();
+  s.thresholds.half_open_on = 1'000'000;
+  s.thresholds.half_open_off = 500'000;
+  s.thresholds.syn_rate_on = 1000;
+  s.thresholds.syn_rate_off = 100;
+  start(config(s));
+  std::uint32_t n = 0;
+  for (; n < 999; ++n) {
+    clock_.advance(std::chrono::microseconds(500));  // 2000 SYNs/s
+    ASSERT_EQ(spoofedSyn(n), Verdict::accept(VerdictReason::kTracked));
+  }
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  // The 1000th SYN of the open second reaches the threshold (half a second into the flood,
+  // long before the smoothed rate would) and is itself answered with a cookie.
+  EXPECT_EQ(spoofedSyn(n++), Verdict::drop(VerdictReason::kCookieSent));
+  EXPECT_EQ(mode(), ServiceMode::kCookie);
+  ASSERT_EQ(log_.changes.size(), 1U);
+  EXPECT_GE(log_.changes[0].second.syn_rate, 1000.0);
+}
+
+TEST_F(ProtectionTest, LeavesCookieModeOnlyAfterTheHoldTimeUnderTheOffThresholds) {
+  ServiceConfig s = service();
+  s.thresholds.half_open_on = 1'000'000;
+  s.thresholds.half_open_off = 500'000;
+  s.thresholds.syn_rate_on = 1000;
+  s.thresholds.syn_rate_off = 100;
+  start(config(s));
+  std::uint32_t n = 0;
+  // A 3-second flood at 5000 SYNs/s.
+  for (; n < 15000; ++n) {
+    clock_.advance(milliseconds(1) / 5);
+    spoofedSyn(n);
+  }
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  // The flood stops. The smoothed rate decays under 100/s after a dozen seconds; the hold of
+  // 10 s counts from then, so nothing flips in the first 15 s...
+  for (int i = 0; i < 15; ++i) {
+    clock_.advance(seconds(1));
+    eng().expire();
+    ASSERT_EQ(mode(), ServiceMode::kCookie) << i;
+  }
+  // ...and it flips back once the rate has stayed low for the hold.
+  for (int i = 0; i < 40 && mode() == ServiceMode::kCookie; ++i) {
+    clock_.advance(seconds(1));
+    eng().expire();
+  }
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  ASSERT_EQ(log_.changes.size(), 2U);
+  EXPECT_LT(log_.changes[1].second.syn_rate, 100.0);
+  EXPECT_GE(log_.changes[1].second.at - log_.changes[0].second.at, seconds(10));
+  // Normal again: SYNs pass to the server and are tracked.
+  EXPECT_EQ(spoofedSyn(n++), Verdict::accept(VerdictReason::kTracked));
+}
+
+TEST_F(ProtectionTest, AnExcursionDuringTheHoldRestartsIt) {
+  EngineConfig cfg = config(service());
+  ASSERT_TRUE(cfg.protection.allow.add("192.0.2.0/24").has_value());
+  start(cfg);
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    spoofedSyn(i);
+  }
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  // The flood's half-open connections time out (SYN-SENT, 120 s): calm from then on.
+  clock_.advance(seconds(121));
+  eng().expire();
+  EXPECT_EQ(eng().service(0).half_open, 0U);
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  // 5 s into the hold, allow-listed clients (they skip cookies) open 60 half-open
+  // connections: above the "off" mark of 50, so the hold starts over.
+  clock_.advance(seconds(5));
+  for (std::uint16_t i = 0; i < 60; ++i) {
+    ASSERT_EQ(synFrom("192.0.2.10", static_cast<std::uint16_t>(30000 + i)),
+              Verdict::accept(VerdictReason::kTracked));
+  }
+  EXPECT_EQ(eng().service(0).half_open, 60U);
+  // 10 s after the first calm moment: without the excursion it would have flipped by now.
+  clock_.advance(seconds(6));
+  eng().expire();
+  EXPECT_EQ(mode(), ServiceMode::kCookie);
+  // The 60 complete their handshakes; the hold runs its full 10 s again from there.
+  for (std::uint16_t i = 0; i < 60; ++i) {
+    const auto port = static_cast<std::uint16_t>(30000 + i);
+    eng().process(PacketBuilder::ipv4(kServer, "192.0.2.10")
+                      .tcp(80, port)
+                      .syn()
+                      .seq(9)
+                      .ack(port + 1U)
+                      .build());
+  }
+  EXPECT_EQ(eng().service(0).half_open, 60U) << "SYN-RECEIVED is still half-open";
+  for (std::uint16_t i = 0; i < 60; ++i) {
+    const auto port = static_cast<std::uint16_t>(30000 + i);
+    eng().process(
+        PacketBuilder::ipv4("192.0.2.10", kServer).tcp(port, 80).seq(port + 1U).ack(10).build());
+  }
+  EXPECT_EQ(eng().service(0).half_open, 0U);
+  clock_.advance(seconds(1));
+  eng().expire();  // calm again from here
+  clock_.advance(seconds(9));
+  eng().expire();
+  EXPECT_EQ(mode(), ServiceMode::kCookie);
+  clock_.advance(seconds(1));
+  eng().expire();
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  ASSERT_EQ(log_.changes.size(), 2U);
+  EXPECT_EQ(log_.changes[1].second.half_open, 0U);
+}
+
+TEST_F(ProtectionTest, MonitorModeCountsWhatItWouldDoAndAcceptsEverything) {
+  ServiceConfig s = service(ProtectionMode::kAlways);
+  s.monitor = true;
+  s.per_source.syn_rate = 1;
+  s.per_source.syn_burst = 1;
+  start(config(s));
+  EXPECT_EQ(synFrom("192.0.2.10", 40000), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(synFrom("192.0.2.10", 40001), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_TRUE(sink_.packets().empty());
+  EXPECT_EQ(eng().stats().would_cookie, 2U);
+  EXPECT_EQ(would(VerdictReason::kSourceRate), 1U);
+  EXPECT_EQ(eng().service(0).would_cookie, 2U);
+  // A random ACK to a cookie-mode service would be dropped as an invalid cookie: counted, passed.
+  EXPECT_EQ(
+      eng()
+          .process(PacketBuilder::ipv4("192.0.2.77", kServer).tcp(5555, 80).seq(1).ack(2).build())
+          .action,
+      Action::kAccept);
+  EXPECT_EQ(would(VerdictReason::kCookieInvalid), 1U);
+  EXPECT_EQ(dropped(VerdictReason::kCookieInvalid), 0U);
+}
+
+TEST_F(ProtectionTest, GlobalDryRunMonitorsEveryService) {
+  EngineConfig cfg = config(service(ProtectionMode::kAlways));
+  cfg.protection.dry_run = true;
+  ASSERT_TRUE(cfg.protection.deny.add("203.0.113.0/24").has_value());
+  start(cfg);
+  EXPECT_EQ(synFrom("203.0.113.5", 1000), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(would(VerdictReason::kDenied), 1U);
+  EXPECT_EQ(eng().stats().would_cookie, 1U);
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
+TEST_F(ProtectionTest, PerSourceSynRateIsATokenBucketPerPrefix) {
+  ServiceConfig s = service();
+  s.per_source.syn_rate = 10;
+  s.per_source.syn_burst = 5;
+  start(config(s));
+  for (std::uint16_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(synFrom("192.0.2.10", static_cast<std::uint16_t>(40000 + i)),
+              Verdict::accept(VerdictReason::kTracked));
+  }
+  // The burst is spent, for every address of the /24.
+  EXPECT_EQ(synFrom("192.0.2.99", 41000), Verdict::drop(VerdictReason::kSourceRate));
+  // Another prefix has its own bucket.
+  EXPECT_EQ(synFrom("192.0.3.10", 41000), Verdict::accept(VerdictReason::kTracked));
+  // 100 ms later one token (10/s) has come back.
+  clock_.advance(milliseconds(100));
+  EXPECT_EQ(synFrom("192.0.2.10", 41001), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(synFrom("192.0.2.10", 41002), Verdict::drop(VerdictReason::kSourceRate));
+  EXPECT_EQ(dropped(VerdictReason::kSourceRate), 2U);
+}
+
+TEST_F(ProtectionTest, PerSourceHalfOpenLimitFreesAsHandshakesComplete) {
+  ServiceConfig s = service();
+  s.per_source.max_half_open = 3;
+  start(config(s));
+  for (std::uint16_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(synFrom("192.0.2.10", static_cast<std::uint16_t>(40000 + i)),
+              Verdict::accept(VerdictReason::kTracked));
+  }
+  EXPECT_EQ(synFrom("192.0.2.11", 40003), Verdict::drop(VerdictReason::kSourceHalfOpen));
+  EXPECT_EQ(synFrom("192.0.3.1", 40003), Verdict::accept(VerdictReason::kTracked));
+  // One of them completes: the prefix may open another.
+  eng().process(
+      PacketBuilder::ipv4(kServer, "192.0.2.10").tcp(80, 40000).syn().seq(9).ack(40001).build());
+  eng().process(
+      PacketBuilder::ipv4("192.0.2.10", kServer).tcp(40000, 80).seq(40001).ack(10).build());
+  EXPECT_EQ(synFrom("192.0.2.11", 40004), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(eng().service(0).half_open, 4U);
+}
+
+TEST_F(ProtectionTest, AllowedSourcesSkipCookiesAndDeniedOnesAreDropped) {
+  EngineConfig cfg = config(service(ProtectionMode::kAlways));
+  ASSERT_TRUE(cfg.protection.allow.add("192.0.2.0/28").has_value());
+  ASSERT_TRUE(cfg.protection.allow.add("2001:db8:c::/48").has_value());
+  ASSERT_TRUE(cfg.protection.deny.add("203.0.113.0/24").has_value());
+  start(cfg);
+  EXPECT_EQ(synFrom("192.0.2.10", 40000), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(synFrom("192.0.2.20", 40000), Verdict::drop(VerdictReason::kCookieSent));
+  EXPECT_EQ(synFrom("203.0.113.9", 40000), Verdict::drop(VerdictReason::kDenied));
+  // Denied sources lose every segment to the service, not only SYNs.
+  EXPECT_EQ(
+      eng().process(PacketBuilder::ipv4("203.0.113.9", kServer).tcp(1, 80).seq(1).ack(1).build()),
+      Verdict::drop(VerdictReason::kDenied));
+  EXPECT_EQ(dropped(VerdictReason::kDenied), 2U);
+  EXPECT_EQ(sink_.packets().size(), 1U);
+}
+
+TEST_F(ProtectionTest, OnlyConfiguredServicesAreProtected) {
+  start(config(service(ProtectionMode::kAlways)));
+  EXPECT_EQ(synFrom("192.0.2.10", 40000, "198.51.100.1"),
+            Verdict::drop(VerdictReason::kCookieSent));
+  EXPECT_EQ(synFrom("192.0.2.10", 40000, "198.51.101.1"), Verdict::accept(VerdictReason::kTracked));
+  EXPECT_EQ(
+      eng().process(PacketBuilder::ipv4("192.0.2.10", kServer).tcp(40001, 22).syn().seq(1).build()),
+      Verdict::accept(VerdictReason::kTracked));
+}
+
+TEST_F(ProtectionTest, OffTracksOnlyWhateverTheFlood) {
+  start(config(service(ProtectionMode::kOff)));
+  for (std::uint32_t i = 0; i < 500; ++i) {
+    ASSERT_EQ(spoofedSyn(i), Verdict::accept(VerdictReason::kTracked));
+  }
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  EXPECT_EQ(eng().service(0).half_open, 500U);
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
+TEST_F(ProtectionTest, ValidCookiesStillJoinAfterTheFloodEnds) {
+  // A client answered with a cookie just before the service went back to normal must still
+  // get its connection: valid cookies are honoured in any mode but "off".
+  ServiceConfig s = service();
+  s.thresholds.hold = seconds(0);
+  EngineConfig cfg = config(s);
+  cfg.timeouts.syn_sent = seconds(5);
+  start(cfg);
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    spoofedSyn(i);
+  }
+  ASSERT_EQ(synFrom("192.0.2.10", 40000), Verdict::drop(VerdictReason::kCookieSent));
+  Segment sa;
+  ASSERT_EQ(parseSegment(sink_.packets().back(), sa), ParseError::kNone);
+  clock_.advance(seconds(6));
+  eng().expire();
+  ASSERT_EQ(mode(), ServiceMode::kNormal);
+  sink_.clear();
+  EXPECT_EQ(eng().process(PacketBuilder::ipv4("192.0.2.10", kServer)
+                              .tcp(40000, 80)
+                              .seq(40001)
+                              .ack(sa.seq.raw() + 1)
+                              .build()),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_EQ(sink_.packets().size(), 1U);
+  EXPECT_EQ(sink_.directions()[0], Direction::kToServer);
+  // A stale or forged one, in normal mode, is an ordinary mid-stream pickup.
+  EXPECT_EQ(eng().process(PacketBuilder::ipv4("192.0.2.10", kServer)
+                              .tcp(40001, 80)
+                              .seq(40001)
+                              .ack(sa.seq.raw() + 1)
+                              .build()),
+            Verdict::accept(VerdictReason::kTracked));
+}
+
+TEST_F(ProtectionTest, ConfigurationMistakesAreRejected) {
+  EngineConfig cfg = config(service());
+  ServiceConfig other = service();
+  other.name = "api";
+  other.addresses = PrefixSet{};
+  ASSERT_TRUE(other.addresses.add("198.51.100.128/25").has_value());
+  cfg.protection.services.push_back(other);
+  auto r = Engine::create(cfg, clock_, sink_);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("overlap"), std::string::npos);
+
+  cfg.protection.services[1].ports = {{8080, 8080}};
+  EXPECT_TRUE(Engine::create(cfg, clock_, sink_).has_value()) << "same prefix, other port";
+
+  EngineConfig bad = config(service());
+  bad.protection.services[0].thresholds.half_open_off = 100;
+  auto r2 = Engine::create(bad, clock_, sink_);
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_NE(r2.error().message.find("web"), std::string::npos);
+
+  EngineConfig noports = config(service());
+  noports.protection.services[0].ports.clear();
+  EXPECT_FALSE(Engine::create(noports, clock_, sink_).has_value());
+
+  EngineConfig delay = config(service());
+  delay.protection.proxy.max_ack_delay = seconds(10);
+  EXPECT_FALSE(Engine::create(delay, clock_, sink_).has_value());
+}
+
+}  // namespace
+}  // namespace synguard::engine
