@@ -136,6 +136,31 @@ TEST(SynCookies, RandomAcksAreAcceptedNoMoreOftenThanTheBound) {
   EXPECT_NEAR(static_cast<double>(bad_idx) / kTrials, 2.0 / 32 / 2, 0.002);
 }
 
+// An informed attacker knows the time (so the counter) and the layout (so a valid MSS index):
+// only the 24-bit hash is left to guess, against two keys: p = 2 * 2^-24 = 2^-23 per ACK.
+// Eight million such ACKs expect 0.95 acceptances; P(7 or more) < 1e-4 (fixed seed).
+TEST(SynCookies, InformedForgeriesAreBoundedByTheHashWidth) {
+  const SynCookies sc({}, CookieKeys{key(4), key(5), true});
+  const seconds now{1'800'000'000};
+  const std::uint32_t counter = static_cast<std::uint32_t>(now.count() / 64) & 31U;
+  std::mt19937_64 rng(99);
+  int accepted = 0;
+  constexpr int kTrials = 8'000'000;
+  const FlowKey t = tuple();
+  for (int i = 0; i < kTrials; ++i) {
+    const auto r = rng();
+    const std::uint32_t cookie = (counter << 27) | (static_cast<std::uint32_t>(r % 4) << 24) |
+                                 static_cast<std::uint32_t>((r >> 8) & 0xffffff);
+    const auto res = sc.check(t, SeqNum{static_cast<std::uint32_t>(r >> 32)}, SeqNum{cookie}, now);
+    ASSERT_NE(res.reject, CookieReject::kStale);
+    ASSERT_NE(res.reject, CookieReject::kBadMssIndex);
+    accepted += res.reject == CookieReject::kNone ? 1 : 0;
+  }
+  std::printf("informed forgeries: %d accepted of %d (2^-23 per ACK -> %.2f expected)\n", accepted,
+              kTrials, kTrials / 8388608.0);
+  EXPECT_LE(accepted, 6);
+}
+
 TEST(CookieTimestamps, CarryTheClientsOptionsAndNeverRunAhead) {
   for (std::uint32_t now : {0x12345678U, 0x40U, 0xffffffffU}) {
     const CookieTsOptions in{true, 7, true, false};
