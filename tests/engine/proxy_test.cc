@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -801,6 +802,10 @@ TEST_F(ProxyTest, ReadOnlyProcessingClassifiesButDoesNotRewrite) {
 }
 
 TEST_F(ProxyTest, TranslationStateHasABoundedCost) {
+  std::printf("proxy entry %zu bytes; %zu bytes per proxied connection with this config\n",
+              sizeof(ProxyEntry), eng().proxies().bytesPerConnection());
+  const ProxyTable defaults(ProxyConfig{}.capacity, ProxyConfig{}.early_segment_buffers);
+  std::printf("defaults: %zu bytes per proxied connection\n", defaults.bytesPerConnection());
   EXPECT_LE(sizeof(ProxyEntry), 96U);
   // Entry, heap share and early-segment pool share: report in docs/ENGINE.md.
   EXPECT_LT(eng().proxies().bytesPerConnection(), 1024U);
