@@ -7,8 +7,10 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "daemon/replay.h"
+#include "daemon/service_spec.h"
 
 namespace {
 
@@ -26,6 +28,15 @@ constexpr const char* kUsage =
     "      --no-attempt-split        keep an unanswered attempt as one connection until its\n"
     "                                SYN-SENT timeout (default: conclude it after 5 s, as Zeek)\n"
     "      --progress / --no-progress  progress line on stderr (default: when a terminal)\n"
+    "      --protect [NAME=]PREFIX[,PREFIX..]:PORT[-PORT][,..]  a protected service, run in\n"
+    "                                monitor mode: the report shows when it would have switched\n"
+    "                                to SYN cookies and what it would have dropped (repeatable)\n"
+    "      --mode adaptive|always    protection mode of the --protect services (adaptive)\n"
+    "      --half-open-on N / --half-open-off N   thresholds (defaults 1000 / 500)\n"
+    "      --syn-rate-on R / --syn-rate-off R     SYNs a second (defaults 5000 / 2000)\n"
+    "      --hold SECONDS            time under both 'off' values before leaving (30)\n"
+    "      --source-syn-rate R       per source prefix SYN-rate limit (0: none)\n"
+    "      --source-half-open N      per source prefix half-open limit (0: none)\n"
     "  version                       print the version\n"
     "  help                          this text\n";
 
@@ -43,7 +54,28 @@ bool parseSize(const char* s, std::size_t& out) {
 int cmdReplay(int argc, char** argv) {
   synguard::daemon::ReplayOptions opts;
   opts.progress = isatty(STDERR_FILENO) != 0;
-  enum { kConnLog = 1, kJson, kVerify, kTable, kNoPickup, kTop, kProgress, kNoProgress, kNoSplit };
+  enum {
+    kConnLog = 1,
+    kJson,
+    kVerify,
+    kTable,
+    kNoPickup,
+    kTop,
+    kProgress,
+    kNoProgress,
+    kNoSplit,
+    kProtect,
+    kMode,
+    kHalfOpenOn,
+    kHalfOpenOff,
+    kSynRateOn,
+    kSynRateOff,
+    kHold,
+    kSourceRate,
+    kSourceHalfOpen,
+  };
+  std::vector<synguard::engine::ServiceConfig> services;
+  synguard::engine::ServiceConfig proto;  // thresholds and limits for every --protect
   static const option kLong[] = {
       {"conn-log", required_argument, nullptr, kConnLog},
       {"json", no_argument, nullptr, kJson},
@@ -54,6 +86,15 @@ int cmdReplay(int argc, char** argv) {
       {"progress", no_argument, nullptr, kProgress},
       {"no-progress", no_argument, nullptr, kNoProgress},
       {"no-attempt-split", no_argument, nullptr, kNoSplit},
+      {"protect", required_argument, nullptr, kProtect},
+      {"mode", required_argument, nullptr, kMode},
+      {"half-open-on", required_argument, nullptr, kHalfOpenOn},
+      {"half-open-off", required_argument, nullptr, kHalfOpenOff},
+      {"syn-rate-on", required_argument, nullptr, kSynRateOn},
+      {"syn-rate-off", required_argument, nullptr, kSynRateOff},
+      {"hold", required_argument, nullptr, kHold},
+      {"source-syn-rate", required_argument, nullptr, kSourceRate},
+      {"source-half-open", required_argument, nullptr, kSourceHalfOpen},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -98,6 +139,63 @@ int cmdReplay(int argc, char** argv) {
       case kNoSplit:
         opts.attempt_timeout = false;
         break;
+      case kProtect: {
+        auto s = synguard::daemon::parseServiceSpec(optarg);
+        if (!s) {
+          std::cerr << "synguard: --protect: " << s.error().message << "\n";
+          return 2;
+        }
+        services.push_back(std::move(*s));
+        break;
+      }
+      case kMode:
+        if (std::strcmp(optarg, "adaptive") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kAdaptive;
+        } else if (std::strcmp(optarg, "always") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kAlways;
+        } else if (std::strcmp(optarg, "off") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kOff;
+        } else {
+          std::cerr << "synguard: --mode: expected adaptive, always or off, got '" << optarg
+                    << "'\n";
+          return 2;
+        }
+        break;
+      case kHalfOpenOn:
+      case kHalfOpenOff:
+      case kHold:
+      case kSourceRate:
+      case kSourceHalfOpen: {
+        std::size_t v = 0;
+        if (!parseSize(optarg, v) || v > 0xffffffffULL) {
+          std::cerr << "synguard: expected a number, got '" << optarg << "'\n";
+          return 2;
+        }
+        const auto v32 = static_cast<std::uint32_t>(v);
+        if (c == kHalfOpenOn) {
+          proto.thresholds.half_open_on = v32;
+        } else if (c == kHalfOpenOff) {
+          proto.thresholds.half_open_off = v32;
+        } else if (c == kHold) {
+          proto.thresholds.hold = std::chrono::seconds(v32);
+        } else if (c == kSourceRate) {
+          proto.per_source.syn_rate = v32;
+        } else {
+          proto.per_source.max_half_open = v32;
+        }
+        break;
+      }
+      case kSynRateOn:
+      case kSynRateOff: {
+        char* end = nullptr;
+        const double v = std::strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !(v >= 0)) {
+          std::cerr << "synguard: expected a rate, got '" << optarg << "'\n";
+          return 2;
+        }
+        (c == kSynRateOn ? proto.thresholds.syn_rate_on : proto.thresholds.syn_rate_off) = v;
+        break;
+      }
       case 'h':
         std::cout << kUsage;
         return 0;
@@ -108,6 +206,12 @@ int cmdReplay(int argc, char** argv) {
   }
   for (int i = optind; i < argc; ++i) {
     opts.captures.emplace_back(argv[i]);
+  }
+  for (auto& s : services) {
+    s.mode = proto.mode;
+    s.thresholds = proto.thresholds;
+    s.per_source = proto.per_source;
+    opts.engine.protection.services.push_back(std::move(s));
   }
   if (opts.captures.empty()) {
     std::cerr << "synguard replay: no capture given\n" << kUsage;

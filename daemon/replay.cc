@@ -49,6 +49,17 @@ class ConnLog : public engine::ConnectionObserver {
   }
   void setEngine(const engine::Engine* eng) { engine_ = eng; }
 
+  void onModeChange(std::size_t service, const engine::ModeChange& c) noexcept override {
+    if (engine_ == nullptr || summary_.mode_changes.size() >= kMaxModeChanges) {
+      return;
+    }
+    summary_.mode_changes.push_back(
+        ModeChangeRow{engine_->serviceConfig(service).name, toSeconds(c.at.since_epoch.count()),
+                      std::string(engine::toString(c.from)), std::string(engine::toString(c.to)),
+                      c.half_open, c.syn_rate});
+  }
+  static constexpr std::size_t kMaxModeChanges = 10000;
+
   void onConnectionEnd(const engine::Connection& c, engine::EndCause cause) noexcept override {
     const std::string_view outcome = engine::outcomeCode(c);
     const std::string_view state = engine::toString(c.state);
@@ -125,6 +136,9 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   engine::EngineConfig cfg = opts.engine;
   cfg.parse.allow_zero_ip_length = true;  // captures taken on TSO hosts record IP length 0
   cfg.record_stray = true;                // an analyst wants the lone RST in the log too
+  // A capture cannot be answered: protected services run in monitor mode, so the report shows
+  // when they would have switched to cookies and what they would have dropped.
+  cfg.protection.dry_run = true;
   if (opts.attempt_timeout) {
     cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
   }
@@ -251,6 +265,12 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   summary.syn_rate_peak = eng.halfOpen().globalSynRate().peak();
   summary.table_capacity = eng.table().capacity();
   collectTop(eng, opts.top_n, summary);
+  for (std::size_t i = 0; i < eng.serviceCount(); ++i) {
+    const engine::ServiceRuntime& rt = eng.service(i);
+    summary.services.push_back(
+        ServiceRow{eng.serviceConfig(i).name, std::string(engine::toString(rt.mode.mode())),
+                   rt.syns, rt.peak_half_open, rt.mode_changes, rt.would_cookie, rt.would_drop});
+  }
   eng.flush();
   conn_log.finish();
   summary.stats = eng.stats();

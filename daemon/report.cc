@@ -237,6 +237,19 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
      << (st.emergency_entered > 0 ? std::to_string(st.emergency_entered) + " times" : "") << "\n\n";
   printRows(os, "top services by half-open:", s.top_services, true);
   printRows(os, "top source prefixes by half-open:", s.top_sources, false);
+  if (!s.services.empty()) {
+    os << "protected services (monitor mode: nothing was dropped):\n";
+    for (const auto& r : s.services) {
+      os << "  " << r.name << ": SYNs " << r.syns << ", half-open peak " << r.half_open_peak
+         << ", mode changes " << r.mode_changes << ", would cookie " << r.would_cookie
+         << ", would drop " << r.would_drop << ", mode at the end " << r.mode << "\n";
+    }
+    for (const auto& m : s.mode_changes) {
+      os << "  " << fmtTs(m.ts) << "  " << m.service << ": " << m.from << " -> " << m.to
+         << " (half-open " << m.half_open << ", SYN rate " << std::setprecision(0) << m.syn_rate
+         << "/s)\n";
+    }
+  }
 }
 
 void printJson(const ReplaySummary& s, std::ostream& os) {
@@ -295,6 +308,22 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
   };
   rows("top_services", s.top_services, true, false);
   rows("top_sources", s.top_sources, false, false);
+  os << "  \"protected_services\": [";
+  for (std::size_t i = 0; i < s.services.size(); ++i) {
+    const auto& r = s.services[i];
+    os << (i == 0 ? "" : ",") << "\n    {\"name\": " << q(r.name) << ", \"mode\": " << q(r.mode)
+       << ", \"syns\": " << r.syns << ", \"half_open_peak\": " << r.half_open_peak
+       << ", \"mode_changes\": " << r.mode_changes << ", \"would_cookie\": " << r.would_cookie
+       << ", \"would_drop\": " << r.would_drop << "}";
+  }
+  os << "\n  ],\n  \"mode_changes\": [";
+  for (std::size_t i = 0; i < s.mode_changes.size(); ++i) {
+    const auto& m = s.mode_changes[i];
+    os << (i == 0 ? "" : ",") << "\n    {\"service\": " << q(m.service)
+       << ", \"ts\": " << fmtTs(m.ts) << ", \"from\": " << q(m.from) << ", \"to\": " << q(m.to)
+       << ", \"half_open\": " << m.half_open << ", \"syn_rate\": " << num(m.syn_rate) << "}";
+  }
+  os << "\n  ],\n";
   os << "  \"time\": {\"first_ts\": " << fmtTs(s.first_ts) << ", \"last_ts\": " << fmtTs(s.last_ts)
      << ", \"wall_seconds\": " << num(s.wall_seconds) << "}\n}\n";
 }

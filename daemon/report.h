@@ -32,6 +32,27 @@ struct CounterRow {
   double syn_rate_peak = 0;
 };
 
+/// A mode transition of a protected service (replay runs them in monitor mode).
+struct ModeChangeRow {
+  std::string service;
+  double ts = 0;  ///< capture time
+  std::string from;
+  std::string to;
+  std::uint32_t half_open = 0;
+  double syn_rate = 0;
+};
+
+/// A protected service (`--protect`) at the end of the replay.
+struct ServiceRow {
+  std::string name;
+  std::string mode;  ///< at the end
+  std::uint64_t syns = 0;
+  std::uint32_t half_open_peak = 0;
+  std::uint64_t mode_changes = 0;
+  std::uint64_t would_cookie = 0;
+  std::uint64_t would_drop = 0;
+};
+
 /// Everything `synguard replay` reports, filled from the engine and the capture readers.
 struct ReplaySummary {
   std::vector<CaptureSummary> captures;
@@ -51,6 +72,8 @@ struct ReplaySummary {
   double wall_seconds = 0;
   std::vector<CounterRow> top_services;
   std::vector<CounterRow> top_sources;
+  std::vector<ServiceRow> services;
+  std::vector<ModeChangeRow> mode_changes;
 };
 
 /// Fills the top-N service and source rows from the engine's half-open tables.
