@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/cookie_key_file.h"
 #include "daemon/replay.h"
 #include "daemon/service_spec.h"
 
@@ -37,6 +38,9 @@ constexpr const char* kUsage =
     "      --hold SECONDS            time under both 'off' values before leaving (30)\n"
     "      --source-syn-rate R       per source prefix SYN-rate limit (0: none)\n"
     "      --source-half-open N      per source prefix half-open limit (0: none)\n"
+    "  cookie-key FILE               create the SYN-cookie master key file (0600, random) if\n"
+    "                                it is missing, else check it; copy it to every gateway\n"
+    "                                behind the same ECMP route\n"
     "  version                       print the version\n"
     "  help                          this text\n";
 
@@ -230,6 +234,19 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "replay") {
     return cmdReplay(argc - 1, argv + 1);
+  }
+  if (cmd == "cookie-key") {
+    if (argc != 3) {
+      std::cerr << "usage: synguard cookie-key FILE\n";
+      return 2;
+    }
+    auto k = synguard::daemon::loadOrCreateCookieKey(argv[2]);
+    if (!k) {
+      std::cerr << "synguard: " << k.error().message << "\n";
+      return 1;
+    }
+    std::cout << argv[2] << ": " << (k->created ? "created a new key" : "key is valid") << "\n";
+    return 0;
   }
   if (cmd == "version" || cmd == "--version") {
     std::cout << "synguard " << SYNGUARD_VERSION << "\n";
