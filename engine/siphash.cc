@@ -70,4 +70,26 @@ std::uint64_t sipHash24(const SipKey& key, std::span<const std::uint8_t> data) n
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
+std::uint64_t sipHash24Words(const SipKey& key, std::span<const std::uint64_t> words) noexcept {
+  State s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL,
+          key.k0 ^ 0x6c7967656e657261ULL, key.k1 ^ 0x7465646279746573ULL};
+  for (const std::uint64_t m : words) {
+    s.v3 ^= m;
+    s.round();
+    s.round();
+    s.v0 ^= m;
+  }
+  const std::uint64_t b = static_cast<std::uint64_t>((words.size() * 8) & 0xff) << 56;
+  s.v3 ^= b;
+  s.round();
+  s.round();
+  s.v0 ^= b;
+  s.v2 ^= 0xff;
+  s.round();
+  s.round();
+  s.round();
+  s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
 }  // namespace synguard::engine

@@ -11,11 +11,13 @@ constexpr std::uint32_t kHashMask = 0x00ffffff;
 constexpr std::uint32_t kTsMask = (1U << kCookieTsBits) - 1;  // low TSval bits carry the options
 constexpr std::uint8_t kNoWscale = 0x0f;                      // 4-bit "no window scale"
 
-void put32(std::uint8_t* p, std::uint32_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
+/// Eight address bytes as SipHash reads a message: little-endian, whatever the host.
+std::uint64_t le64(const std::array<std::uint8_t, 16>& b, std::size_t at) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t k = 8; k-- > 0;) {
+    v = (v << 8) | b[at + k];
+  }
+  return v;
 }
 }  // namespace
 
@@ -47,15 +49,24 @@ std::uint8_t MssTable::indexFor(std::uint16_t client_mss) const noexcept {
 
 std::uint32_t SynCookies::hash(const SipKey& key, const FlowKey& t, std::uint32_t counter,
                                SeqNum isn, std::uint32_t idx) const noexcept {
-  // addresses (32) | ports (4) | counter (4) | client ISN (4) | MSS index (1) = 45 bytes
-  std::array<std::uint8_t, 45> m{};
-  std::copy(t.orig_addr.bytes().begin(), t.orig_addr.bytes().end(), m.begin());
-  std::copy(t.resp_addr.bytes().begin(), t.resp_addr.bytes().end(), m.begin() + 16);
-  put32(m.data() + 32, (std::uint32_t{t.orig_port} << 16) | t.resp_port);
-  put32(m.data() + 36, counter);
-  put32(m.data() + 40, isn.raw());
-  m[44] = static_cast<std::uint8_t>(idx);
-  return static_cast<std::uint32_t>(sipHash24(key, m)) & kHashMask;
+  // The message, as 64-bit words (SipHash reads them little-endian):
+  //   IPv4: [orig addr | resp addr] [ports | counter] [ISN | family 4 | MSS index]   24 bytes
+  //   IPv6: [orig addr: 2 words] [resp addr: 2 words] [ports | counter] [ISN | 6 | idx] 48 bytes
+  const std::uint64_t ports_counter =
+      (std::uint64_t{(std::uint32_t{t.orig_port} << 16) | t.resp_port} << 32) | counter;
+  if (t.orig_addr.isV4()) {
+    const std::array<std::uint64_t, 3> m{
+        (std::uint64_t{t.orig_addr.v4HostOrder()} << 32) | t.resp_addr.v4HostOrder(), ports_counter,
+        (std::uint64_t{isn.raw()} << 32) | (4U << 8) | idx};
+    return static_cast<std::uint32_t>(sipHash24Words(key, m)) & kHashMask;
+  }
+  const std::array<std::uint64_t, 6> m{le64(t.orig_addr.bytes(), 0),
+                                       le64(t.orig_addr.bytes(), 8),
+                                       le64(t.resp_addr.bytes(), 0),
+                                       le64(t.resp_addr.bytes(), 8),
+                                       ports_counter,
+                                       (std::uint64_t{isn.raw()} << 32) | (6U << 8) | idx};
+  return static_cast<std::uint32_t>(sipHash24Words(key, m)) & kHashMask;
 }
 
 SynCookies::Made SynCookies::make(const FlowKey& tuple, SeqNum client_isn, std::uint16_t client_mss,

@@ -35,6 +35,22 @@ TEST(SipHash, ReferenceVectors) {
   EXPECT_EQ(sipHash24(k, msg), 0xa129ca6149be45e5ULL);
 }
 
+TEST(SipHash, WordsAreTheLittleEndianBytes) {
+  const SipKey k = key(3);
+  for (std::size_t n = 0; n < 8; ++n) {
+    std::vector<std::uint64_t> words;
+    std::vector<std::uint8_t> bytes;
+    for (std::size_t w = 0; w < n; ++w) {
+      const std::uint64_t v = 0x0123456789abcdefULL * (w + 1);
+      words.push_back(v);
+      for (int b = 0; b < 8; ++b) {
+        bytes.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+      }
+    }
+    EXPECT_EQ(sipHash24Words(k, words), sipHash24(k, bytes)) << n;
+  }
+}
+
 TEST(SynCookies, RoundTripCarriesTheMss) {
   const SynCookies sc({}, CookieKeys{key(1), {}, false});
   const seconds now{1'800'000'000};
