@@ -1,23 +1,51 @@
 #include "engine/checksum.h"
 
+#include <bit>
+
 namespace synguard::engine {
 
 std::uint32_t checksumPartial(std::span<const std::byte> data, std::uint32_t sum) noexcept {
-  std::size_t i = 0;
-  const std::size_t n = data.size();
-  // 64-bit accumulator: no carry handling needed inside the loop for any IP-sized buffer.
-  std::uint64_t acc = sum;
-  for (; i + 1 < n; i += 2) {
-    acc += (std::uint32_t{std::to_integer<std::uint8_t>(data[i])} << 8) |
-           std::to_integer<std::uint8_t>(data[i + 1]);
+  // RFC 1071 §2(B): the one's-complement sum is byte-order independent, so sum native-order
+  // words eight bytes at a time and swap the folded result once (on little-endian hosts).
+  const std::byte* p = data.data();
+  std::size_t n = data.size();
+  std::uint64_t acc = 0;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, p, 8);
+    acc += (w & 0xffffffffULL) + (w >> 32);  // each term < 2^32: no overflow below 2^32 words
   }
-  if (i < n) {
-    acc += std::uint32_t{std::to_integer<std::uint8_t>(data[i])} << 8;  // pad odd byte
+  if (n >= 4) {
+    std::uint32_t w;
+    __builtin_memcpy(&w, p, 4);
+    acc += w;
+    p += 4;
+    n -= 4;
   }
-  while ((acc >> 32) != 0) {
-    acc = (acc & 0xffffffffULL) + (acc >> 32);
+  if (n >= 2) {
+    std::uint16_t w;
+    __builtin_memcpy(&w, p, 2);
+    acc += w;
+    p += 2;
+    n -= 2;
   }
-  return static_cast<std::uint32_t>(acc);
+  if (n == 1) {
+    // The odd byte is the high byte of a big-endian word padded with zero (RFC 1071).
+    const auto b = std::to_integer<std::uint16_t>(p[0]);
+    acc += std::endian::native == std::endian::little ? b : static_cast<std::uint16_t>(b << 8);
+  }
+  while ((acc >> 16) != 0) {
+    acc = (acc & 0xffff) + (acc >> 16);
+  }
+  auto folded = static_cast<std::uint16_t>(acc);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
+  }
+  std::uint64_t total = std::uint64_t{sum} + folded;
+  while ((total >> 32) != 0) {
+    total = (total & 0xffffffffULL) + (total >> 32);
+  }
+  return static_cast<std::uint32_t>(total);
 }
 
 std::uint16_t checksumFinish(std::uint32_t sum) noexcept {

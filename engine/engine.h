@@ -221,6 +221,7 @@ class Engine {
   std::int64_t key_period_ = -1;
   std::chrono::seconds cookie_time_{0};  ///< wall seconds, read when a cookie is made or checked
   std::chrono::nanoseconds wall_{0};
+  std::uint32_t cookie_counter_ = 0;  ///< cookie time counter for cookie_time_
   WrittenPacket out_{};
 };
 

@@ -56,7 +56,12 @@ void Engine::updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now
 
 void Engine::readWall() noexcept {
   wall_ = clock_->wall();
-  cookie_time_ = std::chrono::duration_cast<std::chrono::seconds>(wall_);
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wall_);
+  if (secs == cookie_time_ && key_period_ >= 0) {
+    return;  // same second: same counter, same keys
+  }
+  cookie_time_ = secs;
+  cookie_counter_ = cookies_.counterOf(secs);
   const std::int64_t period = cookie_time_.count() / cfg_.protection.key_rotation.count();
   if (period != key_period_) {
     if (key_period_ >= 0) {
@@ -168,7 +173,7 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
   const bool v4 = seg.ip_version == 4;
   const std::uint16_t client_mss =
       seg.options.has_mss ? seg.options.mss : (v4 ? kDefaultMssV4 : kDefaultMssV6);
-  const SynCookies::Made made = cookies_.make(tuple, seg.seq, client_mss, cookie_time_);
+  const SynCookies::Made made = cookies_.make(tuple, seg.seq, client_mss, cookie_counter_);
   TcpOut o;
   o.src = seg.dst;
   o.dst = seg.src;
@@ -217,7 +222,7 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
     return std::nullopt;
   }
   readWall();
-  const SynCookies::Checked chk = cookies_.check(tuple, seg.seq - 1, seg.ack - 1, cookie_time_);
+  const SynCookies::Checked chk = cookies_.check(tuple, seg.seq - 1, seg.ack - 1, cookie_counter_);
   if (chk.reject != CookieReject::kNone) {
     if (rt.mode.mode() != ServiceMode::kCookie) {
       return std::nullopt;  // normal mode: a mid-stream pickup, as ever

@@ -29,25 +29,19 @@ IpAddress IpAddress::v6(const std::uint8_t* b16) noexcept {
   return a;
 }
 
-bool IpAddress::isV4() const noexcept {
-  return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), b_.begin());
-}
-
 std::uint32_t IpAddress::v4HostOrder() const noexcept {
   return (std::uint32_t{b_[12]} << 24) | (std::uint32_t{b_[13]} << 16) |
          (std::uint32_t{b_[14]} << 8) | std::uint32_t{b_[15]};
 }
 
 IpAddress IpAddress::masked(unsigned prefix_len) const noexcept {
-  IpAddress out = *this;
-  unsigned bits = isV4() ? 96 + std::min(prefix_len, 32U) : std::min(prefix_len, 128U);
-  for (unsigned i = 0; i < 16; ++i) {
-    const unsigned byte_start = i * 8;
-    if (bits >= byte_start + 8) {
-      continue;
-    }
-    const unsigned keep = bits > byte_start ? bits - byte_start : 0;
-    out.b_[i] = static_cast<std::uint8_t>(out.b_[i] & static_cast<std::uint8_t>(0xff00U >> keep));
+  const unsigned bits = isV4() ? 96 + std::min(prefix_len, 32U) : std::min(prefix_len, 128U);
+  const std::uint64_t hi = bits >= 64 ? ~0ULL : (bits == 0 ? 0ULL : ~0ULL << (64 - bits));
+  const std::uint64_t lo = bits >= 128 ? ~0ULL : (bits <= 64 ? 0ULL : ~0ULL << (128 - bits));
+  const std::uint64_t w[2] = {be(0) & hi, be(1) & lo};
+  IpAddress out;
+  for (std::size_t i = 0; i < 16; ++i) {
+    out.b_[i] = static_cast<std::uint8_t>(w[i / 8] >> (56 - 8 * (i % 8)));
   }
   return out;
 }

@@ -34,7 +34,7 @@ Result<void> PrefixSet::add(std::string_view cidr) {
     groups_.push_back(Group{v4, len, {}});
     it = groups_.end() - 1;
   }
-  const auto pos = std::lower_bound(it->prefixes.begin(), it->prefixes.end(), net);
+  const auto pos = std::lower_bound(it->prefixes.begin(), it->prefixes.end(), net, IpAddress::less);
   if (pos == it->prefixes.end() || !(*pos == net)) {
     it->prefixes.insert(pos, net);
   }

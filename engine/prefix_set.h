@@ -22,7 +22,8 @@ class PrefixSet {
       if (a.isV4() != g.v4) {
         continue;
       }
-      if (std::binary_search(g.prefixes.begin(), g.prefixes.end(), a.masked(g.len))) {
+      if (std::binary_search(g.prefixes.begin(), g.prefixes.end(), a.masked(g.len),
+                             IpAddress::less)) {
         return true;
       }
     }

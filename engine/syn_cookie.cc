@@ -70,19 +70,17 @@ std::uint32_t SynCookies::hash(const SipKey& key, const FlowKey& t, std::uint32_
 }
 
 SynCookies::Made SynCookies::make(const FlowKey& tuple, SeqNum client_isn, std::uint16_t client_mss,
-                                  std::chrono::seconds cookie_time) const noexcept {
+                                  std::uint32_t counter) const noexcept {
   const MssTable& tbl = table(tuple);
   const std::uint32_t idx = tbl.indexFor(client_mss);
-  const auto counter = static_cast<std::uint32_t>(cookie_time / cfg_.window);
   const std::uint32_t cookie = ((counter & 0x1f) << kCounterShift) | (idx << kMssShift) |
                                hash(keys_.current, tuple, counter, client_isn, idx);
   return Made{SeqNum{cookie}, tbl.values[idx]};
 }
 
 SynCookies::Checked SynCookies::check(const FlowKey& tuple, SeqNum client_isn, SeqNum cookie,
-                                      std::chrono::seconds cookie_time) const noexcept {
+                                      std::uint32_t now) const noexcept {
   const std::uint32_t c = cookie.raw();
-  const auto now = static_cast<std::uint32_t>(cookie_time / cfg_.window);
   const std::uint32_t t5 = c >> kCounterShift;
   // The full counter is the newest one within the accepted age whose low 5 bits match.
   std::uint32_t counter = 0;

@@ -76,7 +76,16 @@ class SynCookies {
   };
   /// The cookie for a client's SYN. `tuple` is client -> server as the SYN travelled.
   Made make(const FlowKey& tuple, SeqNum client_isn, std::uint16_t client_mss,
-            std::chrono::seconds cookie_time) const noexcept;
+            std::chrono::seconds cookie_time) const noexcept {
+    return make(tuple, client_isn, client_mss, counterOf(cookie_time));
+  }
+  /// The same with the time counter precomputed (it changes once a window: callers on the
+  /// packet path compute it once a second, not per SYN).
+  Made make(const FlowKey& tuple, SeqNum client_isn, std::uint16_t client_mss,
+            std::uint32_t counter) const noexcept;
+  std::uint32_t counterOf(std::chrono::seconds cookie_time) const noexcept {
+    return static_cast<std::uint32_t>(cookie_time / cfg_.window);
+  }
 
   struct Checked {
     CookieReject reject = CookieReject::kNone;
@@ -85,7 +94,11 @@ class SynCookies {
   /// Validates the client's ACK: `tuple` client -> server, `client_isn` = ACK.seq - 1,
   /// `cookie` = ACK.ack - 1.
   Checked check(const FlowKey& tuple, SeqNum client_isn, SeqNum cookie,
-                std::chrono::seconds cookie_time) const noexcept;
+                std::chrono::seconds cookie_time) const noexcept {
+    return check(tuple, client_isn, cookie, counterOf(cookie_time));
+  }
+  Checked check(const FlowKey& tuple, SeqNum client_isn, SeqNum cookie,
+                std::uint32_t now_counter) const noexcept;
 
  private:
   std::uint32_t hash(const SipKey& key, const FlowKey& t, std::uint32_t counter, SeqNum isn,
