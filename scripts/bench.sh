@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs synguard's benchmarks and prints the figures docs/BENCHMARKS.md reports:
-#   1. engine per-packet cost (Google Benchmark, tests/bench/engine_bench.cc)
+#   1. engine per-packet cost (Google Benchmark, tests/bench/engine_bench.cc and
+#      tests/bench/protect_bench.cc for cookies, the proxy and translation)
 #   2. end-to-end replay of a generated 10-million-packet spoofed SYN flood (3 runs, median)
 #   3. memory per tracked connection
 # Usage: scripts/bench.sh [PACKETS]   (needs ~650 MB in $TMPDIR for the capture)
@@ -17,6 +18,10 @@ echo "kernel $(uname -r), $(g++ --version | head -1)"
 
 echo "== engine (one core)"
 "$build/tests/bench/synguard_engine_bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median|Benchmark"
+
+echo "== SYN-flood defense (one core): cookies, proxy setup, translation"
+"$build/tests/bench/synguard_protect_bench" --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median|Benchmark"
 
 echo "== replay of a generated $packets-packet spoofed SYN flood ($packets distinct sources)"
