@@ -5,12 +5,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "daemon/cookie_key_file.h"
 #include "daemon/replay.h"
+#include "daemon/run.h"
 #include "daemon/service_spec.h"
 
 namespace {
@@ -38,6 +40,23 @@ constexpr const char* kUsage =
     "      --hold SECONDS            time under both 'off' values before leaving (30)\n"
     "      --source-syn-rate R       per source prefix SYN-rate limit (0: none)\n"
     "      --source-half-open N      per source prefix half-open limit (0: none)\n"
+    "  run [options]                 protect services inline: NFQUEUE, raw sockets, nftables\n"
+    "      --protect SPEC, --mode, thresholds and per-source limits as for replay (enforced)\n"
+    "      --monitor                 count what would be dropped or answered, accept everything\n"
+    "      --queues N                worker queues/threads (default: one per CPU)\n"
+    "      --first-queue N           first NFQUEUE number (default 0)\n"
+    "      --local                   protect this host's own services (also queue its replies)\n"
+    "      --key-file FILE           SYN-cookie master key (default /var/lib/synguard/cookie.key)\n"
+    "      --key-rotation SECONDS    cookie key period (default 3600)\n"
+    "      --table-size N            connection table capacity per queue (default 1048576)\n"
+    "      --proxy-capacity N        proxied connections per queue (default 65536)\n"
+    "      --no-zero-window          do not hold cookie clients at a zero window; buffer early "
+    "data\n"
+    "      --max-ack-delay MS        bound on the RTT delay of the server ACK (default 200)\n"
+    "      --table NAME              nftables table name (family inet; default synguard)\n"
+    "      --print-rules             print the nftables ruleset and exit (dry run)\n"
+    "      --stats-interval SECONDS  a stats line on stderr this often (default: none)\n"
+    "      --user NAME               drop to this user after setup (keeps CAP_NET_ADMIN/RAW)\n"
     "  cookie-key FILE               create the SYN-cookie master key file (0600, random) if\n"
     "                                it is missing, else check it; copy it to every gateway\n"
     "                                behind the same ECMP route\n"
@@ -55,6 +74,117 @@ bool parseSize(const char* s, std::size_t& out) {
   return true;
 }
 
+/// The options that declare protected services, shared by replay and run.
+struct ProtectArgs {
+  enum : int {
+    kProtect = 1000,  // above every character getopt can return
+    kMode,
+    kHalfOpenOn,
+    kHalfOpenOff,
+    kSynRateOn,
+    kSynRateOff,
+    kHold,
+    kSourceRate,
+    kSourceHalfOpen,
+  };
+  static constexpr option kLong[] = {
+      {"protect", required_argument, nullptr, kProtect},
+      {"mode", required_argument, nullptr, kMode},
+      {"half-open-on", required_argument, nullptr, kHalfOpenOn},
+      {"half-open-off", required_argument, nullptr, kHalfOpenOff},
+      {"syn-rate-on", required_argument, nullptr, kSynRateOn},
+      {"syn-rate-off", required_argument, nullptr, kSynRateOff},
+      {"hold", required_argument, nullptr, kHold},
+      {"source-syn-rate", required_argument, nullptr, kSourceRate},
+      {"source-half-open", required_argument, nullptr, kSourceHalfOpen},
+  };
+  std::vector<synguard::engine::ServiceConfig> services;
+  synguard::engine::ServiceConfig proto;  // thresholds and limits for every --protect
+
+  /// 0: handled; 1: not a protection option; 2: bad value (reported).
+  int handle(int c, const char* arg) {
+    switch (c) {
+      case kProtect: {
+        auto s = synguard::daemon::parseServiceSpec(arg);
+        if (!s) {
+          std::cerr << "synguard: --protect: " << s.error().message << "\n";
+          return 2;
+        }
+        services.push_back(std::move(*s));
+        return 0;
+      }
+      case kMode:
+        if (std::strcmp(arg, "adaptive") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kAdaptive;
+        } else if (std::strcmp(arg, "always") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kAlways;
+        } else if (std::strcmp(arg, "off") == 0) {
+          proto.mode = synguard::engine::ProtectionMode::kOff;
+        } else {
+          std::cerr << "synguard: --mode: expected adaptive, always or off, got '" << arg << "'\n";
+          return 2;
+        }
+        return 0;
+      case kHalfOpenOn:
+      case kHalfOpenOff:
+      case kHold:
+      case kSourceRate:
+      case kSourceHalfOpen: {
+        std::size_t v = 0;
+        if (!parseSize(arg, v) || v > 0xffffffffULL) {
+          std::cerr << "synguard: expected a number, got '" << arg << "'\n";
+          return 2;
+        }
+        const auto v32 = static_cast<std::uint32_t>(v);
+        if (c == kHalfOpenOn) {
+          proto.thresholds.half_open_on = v32;
+        } else if (c == kHalfOpenOff) {
+          proto.thresholds.half_open_off = v32;
+        } else if (c == kHold) {
+          proto.thresholds.hold = std::chrono::seconds(v32);
+        } else if (c == kSourceRate) {
+          proto.per_source.syn_rate = v32;
+        } else {
+          proto.per_source.max_half_open = v32;
+        }
+        return 0;
+      }
+      case kSynRateOn:
+      case kSynRateOff: {
+        char* end = nullptr;
+        const double v = std::strtod(arg, &end);
+        if (end == arg || *end != '\0' || !(v >= 0)) {
+          std::cerr << "synguard: expected a rate, got '" << arg << "'\n";
+          return 2;
+        }
+        (c == kSynRateOn ? proto.thresholds.syn_rate_on : proto.thresholds.syn_rate_off) = v;
+        return 0;
+      }
+      default:
+        return 1;
+    }
+  }
+  void apply(synguard::engine::ProtectionConfig& pc) {
+    for (auto& s : services) {
+      s.mode = proto.mode;
+      s.thresholds = proto.thresholds;
+      s.per_source = proto.per_source;
+      pc.services.push_back(std::move(s));
+    }
+    services.clear();
+  }
+};
+
+/// getopt_long's table: `own` followed by the protection options.
+std::vector<option> withProtect(std::initializer_list<option> own) {
+  std::vector<option> v(own);
+  for (const option& o : ProtectArgs::kLong) {
+    v.push_back(o);
+  }
+  v.push_back(option{nullptr, 0, nullptr, 0});
+  return v;
+}
+
 int cmdReplay(int argc, char** argv) {
   synguard::daemon::ReplayOptions opts;
   opts.progress = isatty(STDERR_FILENO) != 0;
@@ -68,19 +198,9 @@ int cmdReplay(int argc, char** argv) {
     kProgress,
     kNoProgress,
     kNoSplit,
-    kProtect,
-    kMode,
-    kHalfOpenOn,
-    kHalfOpenOff,
-    kSynRateOn,
-    kSynRateOff,
-    kHold,
-    kSourceRate,
-    kSourceHalfOpen,
   };
-  std::vector<synguard::engine::ServiceConfig> services;
-  synguard::engine::ServiceConfig proto;  // thresholds and limits for every --protect
-  static const option kLong[] = {
+  ProtectArgs protect;
+  const std::vector<option> kLong = withProtect({
       {"conn-log", required_argument, nullptr, kConnLog},
       {"json", no_argument, nullptr, kJson},
       {"verify-checksums", no_argument, nullptr, kVerify},
@@ -90,21 +210,11 @@ int cmdReplay(int argc, char** argv) {
       {"progress", no_argument, nullptr, kProgress},
       {"no-progress", no_argument, nullptr, kNoProgress},
       {"no-attempt-split", no_argument, nullptr, kNoSplit},
-      {"protect", required_argument, nullptr, kProtect},
-      {"mode", required_argument, nullptr, kMode},
-      {"half-open-on", required_argument, nullptr, kHalfOpenOn},
-      {"half-open-off", required_argument, nullptr, kHalfOpenOff},
-      {"syn-rate-on", required_argument, nullptr, kSynRateOn},
-      {"syn-rate-off", required_argument, nullptr, kSynRateOff},
-      {"hold", required_argument, nullptr, kHold},
-      {"source-syn-rate", required_argument, nullptr, kSourceRate},
-      {"source-half-open", required_argument, nullptr, kSourceHalfOpen},
       {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
-  };
+  });
   optind = 1;
   for (;;) {
-    const int c = getopt_long(argc, argv, "h", kLong, nullptr);
+    const int c = getopt_long(argc, argv, "h", kLong.data(), nullptr);
     if (c == -1) {
       break;
     }
@@ -143,67 +253,16 @@ int cmdReplay(int argc, char** argv) {
       case kNoSplit:
         opts.attempt_timeout = false;
         break;
-      case kProtect: {
-        auto s = synguard::daemon::parseServiceSpec(optarg);
-        if (!s) {
-          std::cerr << "synguard: --protect: " << s.error().message << "\n";
-          return 2;
-        }
-        services.push_back(std::move(*s));
-        break;
-      }
-      case kMode:
-        if (std::strcmp(optarg, "adaptive") == 0) {
-          proto.mode = synguard::engine::ProtectionMode::kAdaptive;
-        } else if (std::strcmp(optarg, "always") == 0) {
-          proto.mode = synguard::engine::ProtectionMode::kAlways;
-        } else if (std::strcmp(optarg, "off") == 0) {
-          proto.mode = synguard::engine::ProtectionMode::kOff;
-        } else {
-          std::cerr << "synguard: --mode: expected adaptive, always or off, got '" << optarg
-                    << "'\n";
-          return 2;
-        }
-        break;
-      case kHalfOpenOn:
-      case kHalfOpenOff:
-      case kHold:
-      case kSourceRate:
-      case kSourceHalfOpen: {
-        std::size_t v = 0;
-        if (!parseSize(optarg, v) || v > 0xffffffffULL) {
-          std::cerr << "synguard: expected a number, got '" << optarg << "'\n";
-          return 2;
-        }
-        const auto v32 = static_cast<std::uint32_t>(v);
-        if (c == kHalfOpenOn) {
-          proto.thresholds.half_open_on = v32;
-        } else if (c == kHalfOpenOff) {
-          proto.thresholds.half_open_off = v32;
-        } else if (c == kHold) {
-          proto.thresholds.hold = std::chrono::seconds(v32);
-        } else if (c == kSourceRate) {
-          proto.per_source.syn_rate = v32;
-        } else {
-          proto.per_source.max_half_open = v32;
-        }
-        break;
-      }
-      case kSynRateOn:
-      case kSynRateOff: {
-        char* end = nullptr;
-        const double v = std::strtod(optarg, &end);
-        if (end == optarg || *end != '\0' || !(v >= 0)) {
-          std::cerr << "synguard: expected a rate, got '" << optarg << "'\n";
-          return 2;
-        }
-        (c == kSynRateOn ? proto.thresholds.syn_rate_on : proto.thresholds.syn_rate_off) = v;
-        break;
-      }
       case 'h':
         std::cout << kUsage;
         return 0;
       default:
+        if (const int r = protect.handle(c, optarg); r != 1) {
+          if (r == 2) {
+            return 2;
+          }
+          break;
+        }
         std::cerr << kUsage;
         return 2;
     }
@@ -211,17 +270,151 @@ int cmdReplay(int argc, char** argv) {
   for (int i = optind; i < argc; ++i) {
     opts.captures.emplace_back(argv[i]);
   }
-  for (auto& s : services) {
-    s.mode = proto.mode;
-    s.thresholds = proto.thresholds;
-    s.per_source = proto.per_source;
-    opts.engine.protection.services.push_back(std::move(s));
-  }
+  protect.apply(opts.engine.protection);
   if (opts.captures.empty()) {
     std::cerr << "synguard replay: no capture given\n" << kUsage;
     return 2;
   }
   return synguard::daemon::runReplay(opts, std::cout, std::cerr);
+}
+
+int cmdRun(int argc, char** argv) {
+  synguard::daemon::RunOptions opts;
+  ProtectArgs protect;
+  enum : int {
+    kMonitor = 1,
+    kQueues,
+    kFirstQueue,
+    kLocal,
+    kKeyFile,
+    kKeyRotation,
+    kTable,
+    kProxyCapacity,
+    kNoZeroWindow,
+    kMaxAckDelay,
+    kTableName,
+    kPrintRules,
+    kStats,
+    kUser,
+  };
+  const std::vector<option> kLong = withProtect({
+      {"monitor", no_argument, nullptr, kMonitor},
+      {"queues", required_argument, nullptr, kQueues},
+      {"first-queue", required_argument, nullptr, kFirstQueue},
+      {"local", no_argument, nullptr, kLocal},
+      {"key-file", required_argument, nullptr, kKeyFile},
+      {"key-rotation", required_argument, nullptr, kKeyRotation},
+      {"table-size", required_argument, nullptr, kTable},
+      {"proxy-capacity", required_argument, nullptr, kProxyCapacity},
+      {"no-zero-window", no_argument, nullptr, kNoZeroWindow},
+      {"max-ack-delay", required_argument, nullptr, kMaxAckDelay},
+      {"table", required_argument, nullptr, kTableName},
+      {"print-rules", no_argument, nullptr, kPrintRules},
+      {"stats-interval", required_argument, nullptr, kStats},
+      {"user", required_argument, nullptr, kUser},
+      {"help", no_argument, nullptr, 'h'},
+  });
+  optind = 1;
+  for (;;) {
+    const int c = getopt_long(argc, argv, "h", kLong.data(), nullptr);
+    if (c == -1) {
+      break;
+    }
+    std::size_t v = 0;
+    const auto number = [&](std::size_t max) {
+      if (!parseSize(optarg, v) || v > max) {
+        std::cerr << "synguard: expected a number up to " << max << ", got '" << optarg << "'\n";
+        return false;
+      }
+      return true;
+    };
+    switch (c) {
+      case kMonitor:
+        opts.engine.protection.dry_run = true;
+        break;
+      case kQueues:
+        if (!number(64) || v == 0) {
+          return 2;
+        }
+        opts.queues = static_cast<std::uint16_t>(v);
+        break;
+      case kFirstQueue:
+        if (!number(65000)) {
+          return 2;
+        }
+        opts.first_queue = static_cast<std::uint16_t>(v);
+        break;
+      case kLocal:
+        opts.rule_mode = synguard::daemon::RuleMode::kLocal;
+        break;
+      case kKeyFile:
+        opts.key_file = optarg;
+        break;
+      case kKeyRotation:
+        if (!number(86400 * 365) || v == 0) {
+          return 2;
+        }
+        opts.engine.protection.key_rotation = std::chrono::seconds(v);
+        break;
+      case kTable:
+        if (!number(std::size_t{1} << 31) || v == 0) {
+          return 2;
+        }
+        opts.engine.table_capacity = v;
+        break;
+      case kProxyCapacity:
+        if (!number(std::size_t{1} << 26) || v == 0) {
+          return 2;
+        }
+        opts.engine.protection.proxy.capacity = v;
+        break;
+      case kNoZeroWindow:
+        opts.engine.protection.proxy.hold_with_zero_window = false;
+        break;
+      case kMaxAckDelay:
+        if (!number(4000)) {
+          return 2;
+        }
+        opts.engine.protection.proxy.max_ack_delay = std::chrono::milliseconds(v);
+        break;
+      case kTableName:
+        opts.table = optarg;
+        break;
+      case kPrintRules:
+        opts.print_rules = true;
+        break;
+      case kStats: {
+        char* end = nullptr;
+        opts.stats_interval = std::strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !(opts.stats_interval >= 0)) {
+          std::cerr << "synguard: --stats-interval: expected seconds, got '" << optarg << "'\n";
+          return 2;
+        }
+        break;
+      }
+      case kUser:
+        opts.user = optarg;
+        break;
+      case 'h':
+        std::cout << kUsage;
+        return 0;
+      default:
+        if (const int r = protect.handle(c, optarg); r != 1) {
+          if (r == 2) {
+            return 2;
+          }
+          break;
+        }
+        std::cerr << kUsage;
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    std::cerr << "synguard run: unexpected argument '" << argv[optind] << "'\n";
+    return 2;
+  }
+  protect.apply(opts.engine.protection);
+  return synguard::daemon::runDaemon(opts);
 }
 
 }  // namespace
@@ -234,6 +427,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "replay") {
     return cmdReplay(argc - 1, argv + 1);
+  }
+  if (cmd == "run") {
+    return cmdRun(argc - 1, argv + 1);
   }
   if (cmd == "cookie-key") {
     if (argc != 3) {

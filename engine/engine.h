@@ -88,6 +88,17 @@ class ConnectionObserver {
   virtual void onModeChange(std::size_t /*service*/, const ModeChange& /*change*/) noexcept {}
 };
 
+/// Load on each service counted by *other* engines (a daemon with several queues runs one
+/// engine per queue; a service's flows spread over them). The mode machine decides on the sum,
+/// so every queue switches on the service's whole load. Implementations read what the other
+/// workers published; they must not block.
+class ServiceLoadSource {
+ public:
+  virtual ~ServiceLoadSource() = default;
+  virtual void othersLoad(std::size_t service, std::uint32_t& half_open,
+                          double& syn_rate) const noexcept = 0;
+};
+
 /// Per-packet facts from the interceptor.
 struct PacketMeta {
   /// Datagram length on the wire when the buffer was truncated by a capture (0: whole packet).
@@ -126,6 +137,10 @@ class Engine {
   std::optional<MonotonicTime> nextDeadline() const noexcept;
 
   std::size_t serviceCount() const noexcept { return runtime_.size(); }
+  /// Adds other engines' load to this engine's mode decisions (nullptr: this engine alone).
+  void setLoadSource(const ServiceLoadSource* source) noexcept { load_source_ = source; }
+  /// This engine's own share of a service's load, for publishing to the others.
+  void localLoad(std::size_t service, std::uint32_t& half_open, double& syn_rate) noexcept;
   const ServiceRuntime& service(std::size_t i) const noexcept { return runtime_[i]; }
   const ServiceConfig& serviceConfig(std::size_t i) const noexcept {
     return cfg_.protection.services[i];
@@ -214,6 +229,7 @@ class Engine {
   std::size_t emergency_enter_ = 0;
   std::size_t emergency_leave_ = 0;
 
+  const ServiceLoadSource* load_source_ = nullptr;
   ServiceMap services_;
   std::vector<ServiceRuntime> runtime_;
   std::unique_ptr<ProxyTable> proxies_;

@@ -39,12 +39,27 @@ Verdict Engine::dropOrWould(std::uint32_t svc, VerdictReason r) noexcept {
   return Verdict::drop(r);
 }
 
+void Engine::localLoad(std::size_t svc, std::uint32_t& half_open, double& syn_rate) noexcept {
+  ServiceRuntime& rt = runtime_[svc];
+  half_open = rt.half_open;
+  // The smoothed rate lags a sudden flood by a second or more; the window now open does not.
+  syn_rate = std::max(rt.syn_rate.rate(tickOf(latest_)),
+                      static_cast<double>(rt.syn_rate.currentWindowCount()));
+}
+
 void Engine::updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now) noexcept {
   ServiceRuntime& rt = runtime_[svc];
-  // The smoothed rate lags a sudden flood by a second or more; the window now open does not.
-  const double rate =
+  std::uint32_t half_open = rt.half_open;
+  double rate =
       std::max(rt.syn_rate.rate(tick), static_cast<double>(rt.syn_rate.currentWindowCount()));
-  if (const auto change = rt.mode.update(rt.half_open, rate, now)) {
+  if (load_source_ != nullptr) {
+    std::uint32_t other_half_open = 0;
+    double other_rate = 0;
+    load_source_->othersLoad(svc, other_half_open, other_rate);
+    half_open += other_half_open;
+    rate += other_rate;
+  }
+  if (const auto change = rt.mode.update(half_open, rate, now)) {
     ++stats_.mode_changes;
     ++rt.mode_changes;
     rt.last_change = change;

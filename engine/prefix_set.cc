@@ -41,6 +41,19 @@ Result<void> PrefixSet::add(std::string_view cidr) {
   return {};
 }
 
+std::vector<std::string> PrefixSet::cidrs(bool v4) const {
+  std::vector<std::string> out;
+  for (const Group& g : groups_) {
+    if (g.v4 != v4) {
+      continue;
+    }
+    for (const IpAddress& a : g.prefixes) {
+      out.push_back(a.toString() + "/" + std::to_string(g.len));
+    }
+  }
+  return out;
+}
+
 bool PrefixSet::overlaps(const PrefixSet& other) const noexcept {
   for (const Group& g : groups_) {
     for (const Group& h : other.groups_) {

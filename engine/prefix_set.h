@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,8 @@ class PrefixSet {
     return false;
   }
   bool empty() const noexcept { return groups_.empty(); }
+  /// Every prefix as "address/length" text, IPv4 first (rules, reports; not the packet path).
+  std::vector<std::string> cidrs(bool v4) const;
   /// Whether some address is in both sets (configuration checks: services must not overlap).
   bool overlaps(const PrefixSet& other) const noexcept;
 

@@ -7,8 +7,9 @@ packages=(
   build-essential cmake pkg-config clang-format
   libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables python3 procps
-  # Later milestones (daemon, config, metrics, systemd):
+  # The daemon (NFQUEUE, nftables, capabilities, sd_notify) and later milestones:
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
+  libnftables-dev libcap-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

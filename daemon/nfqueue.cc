@@ -1,0 +1,253 @@
+#include "daemon/nfqueue.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include <libnetfilter_queue/libnetfilter_queue.h>
+}
+
+namespace synguard::daemon {
+
+namespace {
+
+/// Room for one message: the netlink and nfqueue headers, the attributes we ask for, and a
+/// 64 KiB GSO packet.
+constexpr std::size_t kSlot = 0xffff + 4096;
+
+std::string errnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+}  // namespace
+
+NfQueue::NfQueue(const Options& opts) : opts_(opts) {}
+
+NfQueue::~NfQueue() {
+  if (nl_ != nullptr) {
+    // Unbind explicitly: a clean stop leaves no stale binding behind.
+    std::vector<std::byte> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh =
+        nfq_nlmsg_put(reinterpret_cast<char*>(buf.data()), NFQNL_MSG_CONFIG, opts_.queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+    (void)mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len);
+    mnl_socket_close(nl_);
+  }
+}
+
+Result<std::unique_ptr<NfQueue>> NfQueue::open(const Options& opts) {
+  std::unique_ptr<NfQueue> q(new NfQueue(opts));
+  q->nl_ = mnl_socket_open(NETLINK_NETFILTER);
+  if (q->nl_ == nullptr) {
+    return Unexpected{Error{errnoText("netlink socket")}};
+  }
+  if (mnl_socket_bind(q->nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    return Unexpected{Error{errnoText("netlink bind")}};
+  }
+  q->portid_ = mnl_socket_get_portid(q->nl_);
+  const int fd = mnl_socket_get_fd(q->nl_);
+  int size = static_cast<int>(opts.receive_buffer);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  if (auto r = q->configure(); !r) {
+    return Unexpected{r.error()};
+  }
+  q->slot_ = kSlot;
+  q->rx_.resize(opts.batch * kSlot);
+  q->packets_.reserve(opts.batch);
+  q->pending_.reserve(opts.batch);
+  q->tx_.resize(opts.batch * (kSlot + 256));
+  return q;
+}
+
+Result<void> NfQueue::sendConfig(std::span<const std::byte> msg) {
+  if (mnl_socket_sendto(nl_, msg.data(), msg.size()) < 0) {
+    return Unexpected{Error{errnoText("netlink send")}};
+  }
+  std::vector<std::byte> buf(MNL_SOCKET_BUFFER_SIZE);
+  const ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+  if (n < 0) {
+    return Unexpected{Error{errnoText("netlink receive")}};
+  }
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+  if (nlh->nlmsg_type == NLMSG_ERROR) {
+    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+    if (err->error != 0) {
+      errno = -err->error;
+      return Unexpected{Error{errnoText("nfqueue config")}};
+    }
+  }
+  return {};
+}
+
+Result<void> NfQueue::configure() {
+  std::vector<std::byte> buf(MNL_SOCKET_BUFFER_SIZE);
+  char* b = reinterpret_cast<char*>(buf.data());
+
+  nlmsghdr* nlh = nfq_nlmsg_put(b, NFQNL_MSG_CONFIG, opts_.queue);
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+  if (auto r = sendConfig(std::span<const std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
+    if (r.error().message.find("Device or resource busy") != std::string::npos ||
+        r.error().message.find("Operation not permitted") != std::string::npos) {
+      return Unexpected{Error{"queue " + std::to_string(opts_.queue) +
+                              " cannot be bound: " + r.error().message +
+                              " (another process holds it, or CAP_NET_ADMIN is missing)"}};
+    }
+    return Unexpected{Error{"queue " + std::to_string(opts_.queue) + ": " + r.error().message}};
+  }
+
+  nlh = nfq_nlmsg_put(b, NFQNL_MSG_CONFIG, opts_.queue);
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+  nfq_nlmsg_cfg_put_qmaxlen(nlh, opts_.max_len);
+  // Fail open when the queue is full (the kernel accepts instead of dropping); take GSO
+  // packets whole instead of having the kernel segment them for us.
+  const std::uint32_t flags = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
+  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+  if (auto r = sendConfig(std::span<const std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
+    return Unexpected{Error{"queue " + std::to_string(opts_.queue) + ": " + r.error().message}};
+  }
+  return {};
+}
+
+std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
+  packets_.clear();
+  pending_.clear();
+  const int fd = mnl_socket_get_fd(nl_);
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) {
+    return {};
+  }
+  const std::size_t n_slots = opts_.batch;
+  std::vector<mmsghdr> msgs(n_slots);
+  std::vector<iovec> iov(n_slots);
+  for (std::size_t i = 0; i < n_slots; ++i) {
+    iov[i] = iovec{rx_.data() + i * slot_, slot_};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  ++stats_.receive_calls;
+  const int got =
+      ::recvmmsg(fd, msgs.data(), static_cast<unsigned>(n_slots), MSG_DONTWAIT, nullptr);
+  if (got < 0) {
+    if (errno == ENOBUFS) {
+      ++stats_.enobufs;  // the kernel dropped messages; the queue goes on
+    } else if (errno != EAGAIN && errno != EINTR) {
+      ++stats_.receive_errors;
+    }
+    return {};
+  }
+  for (int m = 0; m < got; ++m) {
+    auto* base = rx_.data() + static_cast<std::size_t>(m) * slot_;
+    int len = static_cast<int>(msgs[static_cast<std::size_t>(m)].msg_len);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(base); mnl_nlmsg_ok(nlh, len);
+         nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
+        continue;
+      }
+      nlattr* attr[NFQA_MAX + 1] = {};
+      if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
+        ++stats_.bad_messages;
+        continue;
+      }
+      const auto* ph =
+          static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+      QueuedPacket qp;
+      qp.id = ntohl(ph->packet_id);
+      if (attr[NFQA_PAYLOAD] != nullptr) {
+        qp.data =
+            std::span<std::byte>(static_cast<std::byte*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                                 mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
+      }
+      qp.wire_length = attr[NFQA_CAP_LEN] != nullptr ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]))
+                                                     : static_cast<std::uint32_t>(qp.data.size());
+      if (attr[NFQA_SKB_INFO] != nullptr) {
+        const std::uint32_t info = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+        qp.checksum_partial = (info & NFQA_SKB_CSUMNOTREADY) != 0;
+        qp.gso = (info & NFQA_SKB_GSO) != 0;
+      }
+      packets_.push_back(qp);
+      pending_.push_back(Pending{Decision::kAccept, 0, false});
+      ++stats_.packets;
+    }
+  }
+  return std::span<QueuedPacket>(packets_.data(), packets_.size());
+}
+
+void NfQueue::verdict(std::size_t i, Decision d, std::uint32_t mark, bool rewritten) noexcept {
+  if (i < pending_.size()) {
+    pending_[i] = Pending{d, mark, rewritten};
+  }
+}
+
+void NfQueue::flushVerdicts() noexcept {
+  if (packets_.empty()) {
+    return;
+  }
+  bool uniform = true;
+  for (const Pending& p : pending_) {
+    uniform = uniform && p.decision == pending_[0].decision && p.mark == 0 && !p.rewritten;
+  }
+  char* b = reinterpret_cast<char*>(tx_.data());
+  std::size_t used = 0;
+  const auto send = [&] {
+    if (used == 0) {
+      return;
+    }
+    ++stats_.verdict_sends;
+    if (mnl_socket_sendto(nl_, tx_.data(), used) < 0) {
+      ++stats_.verdict_errors;
+    }
+    used = 0;
+  };
+  if (uniform) {
+    // One message for the whole batch: every packet up to the highest id gets this verdict.
+    std::uint32_t max_id = 0;
+    for (const QueuedPacket& q : packets_) {
+      max_id = std::max(max_id, q.id);
+    }
+    nlmsghdr* nlh = nfq_nlmsg_put(b, NFQNL_MSG_VERDICT_BATCH, opts_.queue);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(max_id),
+                          pending_[0].decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
+    used = nlh->nlmsg_len;
+    ++stats_.verdict_batches;
+    stats_.verdicts += packets_.size();
+    send();
+    return;
+  }
+  for (std::size_t i = 0; i < packets_.size(); ++i) {
+    const Pending& p = pending_[i];
+    const std::size_t need =
+        MNL_ALIGN(sizeof(nlmsghdr)) + 256 + (p.rewritten ? packets_[i].data.size() : 0);
+    if (used + need > tx_.size()) {
+      send();
+    }
+    nlmsghdr* nlh = nfq_nlmsg_put(b + used, NFQNL_MSG_VERDICT, opts_.queue);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(packets_[i].id),
+                          p.decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
+    if (p.mark != 0) {
+      nfq_nlmsg_verdict_put_mark(nlh, p.mark);
+    }
+    if (p.rewritten && p.decision == Decision::kAccept) {
+      nfq_nlmsg_verdict_put_pkt(nlh, packets_[i].data.data(),
+                                static_cast<std::uint32_t>(packets_[i].data.size()));
+      ++stats_.rewritten;
+    }
+    used += MNL_ALIGN(nlh->nlmsg_len);
+    ++stats_.verdicts;
+  }
+  send();
+}
+
+}  // namespace synguard::daemon

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/result.h"
+
+struct mnl_socket;
+
+namespace synguard::daemon {
+
+/// One packet handed over by the kernel. `data` points into the queue's receive buffers and is
+/// valid until the next receive(); the engine may rewrite it in place.
+struct QueuedPacket {
+  std::uint32_t id = 0;
+  std::span<std::byte> data;
+  std::uint32_t wire_length = 0;  ///< the packet's real length (more than data when cut)
+  bool checksum_partial = false;  ///< NFQA_SKB_CSUMNOTREADY
+  bool gso = false;               ///< NFQA_SKB_GSO: an aggregated packet, taken whole
+};
+
+struct NfQueueStats {
+  std::uint64_t packets = 0;
+  std::uint64_t receive_calls = 0;
+  std::uint64_t enobufs = 0;  ///< the socket buffer overflowed: the kernel dropped messages
+  std::uint64_t receive_errors = 0;
+  std::uint64_t bad_messages = 0;
+  std::uint64_t verdicts = 0;
+  std::uint64_t verdict_batches = 0;  ///< NFQNL_MSG_VERDICT_BATCH messages (one per uniform batch)
+  std::uint64_t verdict_sends = 0;    ///< sendto() calls carrying verdicts
+  std::uint64_t verdict_errors = 0;
+  std::uint64_t rewritten = 0;
+};
+
+/// An NFQUEUE queue through libnetfilter_queue's libmnl API: bound with fail-open (the kernel
+/// accepts packets when the queue is full) and GSO (aggregated packets arrive whole), copying
+/// whole packets. Packets are received several per system call (recvmmsg) and their verdicts
+/// sent several per system call: one NFQNL_MSG_VERDICT_BATCH when the whole batch shares a
+/// plain verdict — drops included — else one message per packet, all in one sendto().
+/// Not thread-safe: one per worker thread.
+class NfQueue {
+ public:
+  struct Options {
+    std::uint16_t queue = 0;
+    std::uint32_t max_len = 16384;           ///< kernel-side queue length
+    std::size_t receive_buffer = 32u << 20;  ///< socket receive buffer (SO_RCVBUFFORCE)
+    std::size_t batch = 64;                  ///< packets per receive
+  };
+
+  static Result<std::unique_ptr<NfQueue>> open(const Options& opts);
+  ~NfQueue();
+  NfQueue(const NfQueue&) = delete;
+  NfQueue& operator=(const NfQueue&) = delete;
+
+  /// Waits up to `timeout_ms` for packets, then takes every message waiting (up to the batch
+  /// size). Returns the packets; empty on timeout. ENOBUFS is counted, never fatal.
+  std::span<QueuedPacket> receive(int timeout_ms) noexcept;
+
+  enum class Decision : std::uint8_t { kAccept, kDrop };
+  /// Records the verdict for packets[i] of the last receive(). `mark` != 0 sets the packet
+  /// mark; `rewritten` sends the packet's (rewritten) bytes back with it.
+  void verdict(std::size_t i, Decision d, std::uint32_t mark, bool rewritten) noexcept;
+  /// Sends every verdict recorded since the last receive().
+  void flushVerdicts() noexcept;
+
+  const NfQueueStats& stats() const noexcept { return stats_; }
+  std::uint16_t queue() const noexcept { return opts_.queue; }
+
+ private:
+  explicit NfQueue(const Options& opts);
+  Result<void> configure();
+  Result<void> sendConfig(std::span<const std::byte> msg);
+
+  struct Pending {
+    Decision decision;
+    std::uint32_t mark;
+    bool rewritten;
+  };
+
+  Options opts_;
+  mnl_socket* nl_ = nullptr;
+  std::uint32_t portid_ = 0;
+  std::vector<std::byte> rx_;  ///< batch * slot bytes
+  std::size_t slot_ = 0;
+  std::vector<QueuedPacket> packets_;
+  std::vector<Pending> pending_;
+  std::vector<std::byte> tx_;
+  NfQueueStats stats_;
+};
+
+}  // namespace synguard::daemon

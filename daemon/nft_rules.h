@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/protection.h"
+#include "engine/result.h"
+
+namespace synguard::daemon {
+
+/// Marks synguard puts on packets (the top byte 0x5e is ours; the rest of the mark is left
+/// alone by nothing else we do).
+constexpr std::uint32_t kMarkProxied = 0x5e000001;   ///< verdicts of proxied connections: notrack
+constexpr std::uint32_t kMarkInjected = 0x5e000002;  ///< packets we send: never queued, notrack
+
+enum class RuleMode : std::uint8_t {
+  kGateway,  ///< forwarded traffic to and from the services (prerouting)
+  kLocal,    ///< a server protecting itself: also its own replies (output)
+};
+
+struct RuleOptions {
+  std::string table = "synguard";  ///< always family inet
+  std::uint16_t first_queue = 0;
+  std::uint16_t queues = 1;
+  RuleMode mode = RuleMode::kGateway;
+};
+
+/// The ruleset (nft syntax) that queues the services' TCP traffic to synguard, both
+/// directions, before conntrack. See docs/DAEMON.md for the hook priorities and why.
+std::string renderRules(const std::vector<engine::ServiceConfig>& services,
+                        const RuleOptions& opts);
+
+/// Installs our table atomically (replacing a stale one left by a killed instance) through
+/// libnftables; removes exactly that table. Never touches other tables.
+class NftRules {
+ public:
+  static Result<NftRules> install(const std::string& ruleset, const RuleOptions& opts);
+  /// Removes the table (also on destruction, if not done yet).
+  Result<void> remove();
+  ~NftRules();
+  NftRules(NftRules&& o) noexcept : opts_(o.opts_), installed_(o.installed_) {
+    o.installed_ = false;
+  }
+  NftRules& operator=(NftRules&&) = delete;
+  NftRules(const NftRules&) = delete;
+
+ private:
+  explicit NftRules(const RuleOptions& opts) : opts_(opts) {}
+  RuleOptions opts_;
+  bool installed_ = false;
+};
+
+/// Runs one nft command buffer through libnftables; the error text on failure.
+Result<void> runNft(const std::string& commands);
+
+}  // namespace synguard::daemon

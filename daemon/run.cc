@@ -1,0 +1,440 @@
+// synguard run: the inline daemon. One worker thread per NFQUEUE queue, each with its own
+// engine, queue socket and raw sockets; the main thread handles signals, sd_notify and the
+// status line. See docs/DAEMON.md.
+#include "daemon/run.h"
+
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "daemon/cookie_key_file.h"
+#include "daemon/nfqueue.h"
+#include "daemon/raw_sender.h"
+#include "daemon/system_clock.h"
+
+namespace synguard::daemon {
+
+namespace {
+
+std::mutex g_log_mutex;
+
+/// One journald-friendly line on stderr: "<priority>synguard: message" (sd-daemon(3) prefixes).
+void logLine(int priority, const std::string& msg) {
+  const std::lock_guard<std::mutex> lock(g_log_mutex);
+  std::fprintf(stderr, "<%d>synguard: %s\n", priority, msg.c_str());
+  std::fflush(stderr);
+}
+
+/// What each worker publishes for the others: its share of every service's load. One cache
+/// line per (worker, service); written by its worker only, read by the others.
+struct alignas(64) LoadSlot {
+  std::atomic<std::uint32_t> half_open{0};
+  std::atomic<float> syn_rate{0};
+};
+
+class SharedLoad {
+ public:
+  SharedLoad(std::size_t workers, std::size_t services)
+      : workers_(workers), services_(services), slots_(workers * services) {}
+  LoadSlot& slot(std::size_t worker, std::size_t service) {
+    return slots_[worker * services_ + service];
+  }
+  std::size_t workers() const { return workers_; }
+  std::size_t services() const { return services_; }
+
+ private:
+  std::size_t workers_;
+  std::size_t services_;
+  std::vector<LoadSlot> slots_;
+};
+
+class OthersLoad : public engine::ServiceLoadSource {
+ public:
+  OthersLoad(SharedLoad& shared, std::size_t me) : shared_(&shared), me_(me) {}
+  void othersLoad(std::size_t service, std::uint32_t& half_open,
+                  double& syn_rate) const noexcept override {
+    for (std::size_t w = 0; w < shared_->workers(); ++w) {
+      if (w == me_) {
+        continue;
+      }
+      LoadSlot& s = shared_->slot(w, service);
+      half_open += s.half_open.load(std::memory_order_relaxed);
+      syn_rate += static_cast<double>(s.syn_rate.load(std::memory_order_relaxed));
+    }
+  }
+
+ private:
+  SharedLoad* shared_;
+  std::size_t me_;
+};
+
+/// Logs mode changes as they happen (a handful per flood, never per packet).
+class ModeLogger : public engine::ConnectionObserver {
+ public:
+  ModeLogger(std::uint16_t queue, const RunOptions& opts) : queue_(queue), opts_(&opts) {}
+  void onConnectionEnd(const engine::Connection&, engine::EndCause) noexcept override {}
+  void onModeChange(std::size_t service, const engine::ModeChange& c) noexcept override {
+    std::ostringstream os;
+    os << "queue " << queue_ << ": service " << opts_->engine.protection.services[service].name
+       << ": " << engine::toString(c.from) << " -> " << engine::toString(c.to) << " (half-open "
+       << c.half_open << ", SYN rate " << static_cast<long long>(c.syn_rate) << "/s)";
+    logLine(5, os.str());
+  }
+
+ private:
+  std::uint16_t queue_;
+  const RunOptions* opts_;
+};
+
+/// What the main thread shows (STATUS=, stats lines): copied from a worker under its mutex.
+struct Snapshot {
+  engine::EngineStats engine;
+  NfQueueStats queue;
+  RawSenderStats sender;
+  std::uint64_t half_open = 0;
+  std::uint64_t table = 0;
+  std::uint64_t proxied_now = 0;
+  std::uint64_t truncated_rewrites = 0;
+  std::vector<std::string> modes;
+};
+
+struct Worker {
+  std::uint16_t queue = 0;
+  std::size_t index = 0;
+  std::unique_ptr<NfQueue> q;
+  std::unique_ptr<RawSender> sender;
+  std::unique_ptr<ModeLogger> logger;
+  std::unique_ptr<OthersLoad> others;
+  std::optional<engine::Engine> eng;
+  std::thread thread;
+  std::atomic<std::int64_t> heartbeat_ns{0};
+  std::mutex mutex;
+  Snapshot snap;
+  std::uint64_t truncated_rewrites = 0;
+};
+
+std::atomic<bool> g_stop{false};
+
+void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
+  engine::Engine& eng = *w.eng;
+  std::int64_t last_snap = 0;
+  const auto nowNs = [&] { return clock.now().since_epoch.count(); };
+  for (;;) {
+    const bool stopping = g_stop.load(std::memory_order_relaxed);
+    int timeout_ms = stopping ? 0 : 50;
+    if (const auto next = eng.nextDeadline()) {
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
+    }
+    const std::span<QueuedPacket> pkts = w.q->receive(timeout_ms);
+    if (pkts.empty() && stopping) {
+      break;  // the rules are gone and the queue is drained
+    }
+    for (std::size_t i = 0; i < pkts.size(); ++i) {
+      if (i + 4 < pkts.size()) {
+        eng.prefetch(pkts[i + 4].data, false);
+      }
+      QueuedPacket& p = pkts[i];
+      engine::PacketMeta meta;
+      meta.wire_length = p.wire_length > p.data.size() ? p.wire_length : 0;
+      meta.checksum_partial = p.checksum_partial;
+      const engine::Verdict v = eng.processMutable(p.data, meta);
+      NfQueue::Decision d = v.action == engine::Action::kAccept ? NfQueue::Decision::kAccept
+                                                                : NfQueue::Decision::kDrop;
+      if (v.rewritten && meta.wire_length != 0) {
+        // Only part of the packet was copied to us: handing the part back would cut it.
+        d = NfQueue::Decision::kDrop;
+        ++w.truncated_rewrites;
+      }
+      const std::uint32_t mark = v.reason == engine::VerdictReason::kProxied ? kMarkProxied : 0;
+      w.q->verdict(i, d, mark, v.rewritten);
+    }
+    w.q->flushVerdicts();
+    eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
+    w.sender->flush();
+    for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
+      std::uint32_t ho = 0;
+      double rate = 0;
+      eng.localLoad(s, ho, rate);
+      LoadSlot& slot = shared.slot(w.index, s);
+      slot.half_open.store(ho, std::memory_order_relaxed);
+      slot.syn_rate.store(static_cast<float>(rate), std::memory_order_relaxed);
+    }
+    const std::int64_t now = nowNs();
+    w.heartbeat_ns.store(now, std::memory_order_relaxed);
+    if (now - last_snap > 200'000'000) {
+      last_snap = now;
+      const std::lock_guard<std::mutex> lock(w.mutex);
+      w.snap.engine = eng.stats();
+      w.snap.queue = w.q->stats();
+      w.snap.sender = w.sender->stats();
+      w.snap.half_open = eng.halfOpen().global();
+      w.snap.table = eng.table().size();
+      w.snap.proxied_now = eng.proxies().size();
+      w.snap.truncated_rewrites = w.truncated_rewrites;
+      w.snap.modes.clear();
+      for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
+        w.snap.modes.emplace_back(engine::toString(eng.service(s).mode.mode()));
+      }
+    }
+  }
+}
+
+Result<void> dropPrivileges(const std::string& user) {
+  // Keep exactly CAP_NET_ADMIN (queues, rules, marks) and CAP_NET_RAW (raw sockets).
+  if (!user.empty()) {
+    const passwd* pw = ::getpwnam(user.c_str());
+    if (pw == nullptr) {
+      return Unexpected{Error{"user '" + user + "' does not exist"}};
+    }
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 ||
+        ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+        ::setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+      return Unexpected{
+          Error{std::string("cannot become '") + user + "': " + std::strerror(errno)}};
+    }
+  }
+  cap_t caps = cap_init();
+  const cap_value_t keep[] = {CAP_NET_ADMIN, CAP_NET_RAW};
+  cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET);
+  cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET);
+  const int rc = cap_set_proc(caps);
+  cap_free(caps);
+  if (rc != 0) {
+    return Unexpected{Error{std::string("cannot limit capabilities: ") + std::strerror(errno)}};
+  }
+  return {};
+}
+
+std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
+  Snapshot t;
+  std::vector<std::string> modes;
+  for (auto& w : workers) {
+    const std::lock_guard<std::mutex> lock(w->mutex);
+    const Snapshot& s = w->snap;
+    t.engine.packets += s.engine.packets;
+    t.engine.cookies_sent += s.engine.cookies_sent;
+    t.engine.cookies_validated += s.engine.cookies_validated;
+    t.engine.proxy_completed += s.engine.proxy_completed;
+    t.engine.mode_changes += s.engine.mode_changes;
+    for (std::size_t i = 0; i < engine::kVerdictReasonCount; ++i) {
+      t.engine.dropped[i] += s.engine.dropped[i];
+    }
+    for (std::size_t i = 0; i < t.engine.cookies_rejected.size(); ++i) {
+      t.engine.cookies_rejected[i] += s.engine.cookies_rejected[i];
+    }
+    t.queue.enobufs += s.queue.enobufs;
+    t.queue.verdict_errors += s.queue.verdict_errors;
+    t.sender.sent += s.sender.sent;
+    t.sender.errors += s.sender.errors;
+    t.half_open += s.half_open;
+    t.table += s.table;
+    t.proxied_now += s.proxied_now;
+    t.truncated_rewrites += s.truncated_rewrites;
+    if (modes.empty()) {
+      modes = s.modes;
+    }
+    for (std::size_t m = 0; m < s.modes.size() && m < modes.size(); ++m) {
+      if (s.modes[m] == "cookie") {
+        modes[m] = "cookie";  // a service is in cookie mode if any queue is
+      }
+    }
+  }
+  std::uint64_t dropped = 0;
+  for (const auto d : t.engine.dropped) {
+    dropped += d;
+  }
+  std::uint64_t rejected = 0;
+  for (const auto r : t.engine.cookies_rejected) {
+    rejected += r;
+  }
+  std::ostringstream os;
+  os << "packets " << t.engine.packets << ", half-open " << t.half_open << ", table " << t.table
+     << ", cookies sent " << t.engine.cookies_sent << " validated " << t.engine.cookies_validated
+     << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
+     << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
+     << t.engine.mode_changes << ", enobufs " << t.queue.enobufs << ", injected " << t.sender.sent
+     << " (errors " << t.sender.errors << "), modes";
+  for (const auto& m : modes) {
+    os << " " << m;
+  }
+  return os.str();
+}
+
+}  // namespace
+
+int runDaemon(const RunOptions& in) {
+  RunOptions opts = in;
+  if (opts.queues == 0) {
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, 64));
+  }
+  RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
+  const std::string ruleset = renderRules(opts.engine.protection.services, ropts);
+  if (opts.print_rules) {
+    std::fputs(ruleset.c_str(), stdout);
+    return 0;
+  }
+  if (opts.engine.protection.services.empty()) {
+    logLine(3, "no service to protect (--protect)");
+    return 2;
+  }
+  auto key = loadOrCreateCookieKey(opts.key_file);
+  if (!key) {
+    logLine(3, key.error().message);
+    return 1;
+  }
+  if (key->created) {
+    logLine(5, "created a new SYN-cookie key in " + opts.key_file);
+  }
+  opts.engine.protection.master_key = key->key;
+  std::array<std::uint8_t, 8> seed{};
+  if (::getentropy(seed.data(), seed.size()) == 0) {
+    std::memcpy(&opts.engine.hash_seed, seed.data(), sizeof opts.engine.hash_seed);
+  }
+
+  // Signals are handled by the main thread only: block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  SystemClock clock;
+  SharedLoad shared(opts.queues, opts.engine.protection.services.size());
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (std::uint16_t i = 0; i < opts.queues; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->queue = static_cast<std::uint16_t>(opts.first_queue + i);
+    w->index = i;
+    NfQueue::Options qo;
+    qo.queue = w->queue;
+    auto q = NfQueue::open(qo);
+    if (!q) {
+      logLine(3, q.error().message);
+      return 1;
+    }
+    w->q = std::move(*q);
+    auto s = RawSender::open(kMarkInjected);
+    if (!s) {
+      logLine(3, s.error().message);
+      return 1;
+    }
+    w->sender = std::move(*s);
+    w->logger = std::make_unique<ModeLogger>(w->queue, opts);
+    auto e = engine::Engine::create(opts.engine, clock, *w->sender, w->logger.get());
+    if (!e) {
+      logLine(3, e.error().message);
+      return 2;
+    }
+    w->eng.emplace(std::move(*e));
+    w->others = std::make_unique<OthersLoad>(shared, i);
+    w->eng->setLoadSource(w->others.get());
+    workers.push_back(std::move(w));
+  }
+  auto rules = NftRules::install(ruleset, ropts);
+  if (!rules) {
+    logLine(3, rules.error().message);
+    return 1;
+  }
+  if (auto r = dropPrivileges(opts.user); !r) {
+    logLine(3, r.error().message);
+    return 1;
+  }
+  for (auto& w : workers) {
+    Worker* wp = w.get();
+    w->thread = std::thread([wp, &shared, &clock] { workerLoop(*wp, shared, clock); });
+  }
+  std::ostringstream started;
+  started << "protecting " << opts.engine.protection.services.size() << " service(s) on "
+          << opts.queues << " queue(s) from " << opts.first_queue << ", table inet " << opts.table;
+  logLine(5, started.str());
+  sd_notify(0, "READY=1");
+
+  std::uint64_t watchdog_us = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
+  auto last_stats = std::chrono::steady_clock::now();
+  auto last_status = last_stats;
+  std::uint64_t reloads = 0;
+  int exit_code = 0;
+  for (;;) {
+    timespec wait{0, 100'000'000};
+    siginfo_t info{};
+    const int sig = sigtimedwait(&sigs, &info, &wait);
+    if (sig == SIGTERM || sig == SIGINT) {
+      logLine(5, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      break;
+    }
+    if (sig == SIGHUP) {
+      ++reloads;
+      logLine(4,
+              "SIGHUP: configuration reload needs the YAML configuration (issue #5); "
+              "nothing changed");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (watchdog) {
+      // Ping only while every packet loop is alive (each loops at least every 50 ms).
+      bool alive = true;
+      const std::int64_t mono = clock.now().since_epoch.count();
+      for (auto& w : workers) {
+        alive = alive && mono - w->heartbeat_ns.load(std::memory_order_relaxed) <
+                             static_cast<std::int64_t>(watchdog_us) * 500;
+      }
+      if (alive) {
+        sd_notify(0, "WATCHDOG=1");
+      }
+    }
+    if (now - last_status >= std::chrono::seconds(1)) {
+      last_status = now;
+      sd_notify(0, ("STATUS=" + statusLine(workers)).c_str());
+    }
+    if (opts.stats_interval > 0 &&
+        now - last_stats >= std::chrono::duration<double>(opts.stats_interval)) {
+      last_stats = now;
+      logLine(6, "stats: " + statusLine(workers));
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  // Stop taking packets first: with the rules gone nothing new is queued; the workers then
+  // drain what is already queued and stop.
+  if (auto r = rules->remove(); !r) {
+    logLine(3, "removing the rules: " + r.error().message);
+    exit_code = 1;
+  }
+  g_stop.store(true);
+  for (auto& w : workers) {
+    w->thread.join();
+  }
+  for (auto& w : workers) {
+    const std::lock_guard<std::mutex> lock(w->mutex);
+    w->snap.engine = w->eng->stats();
+    w->snap.queue = w->q->stats();
+    w->snap.sender = w->sender->stats();
+    w->snap.half_open = w->eng->halfOpen().global();
+    w->snap.table = w->eng->table().size();
+    w->snap.proxied_now = w->eng->proxies().size();
+  }
+  logLine(5, "stopped: " + statusLine(workers));
+  return exit_code;
+}
+
+}  // namespace synguard::daemon

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "daemon/nft_rules.h"
+#include "engine/engine.h"
+
+namespace synguard::daemon {
+
+struct RunOptions {
+  engine::EngineConfig engine;  ///< services, thresholds, timeouts (master key filled at start)
+  std::uint16_t queues = 0;     ///< 0: one per online CPU
+  std::uint16_t first_queue = 0;
+  RuleMode rule_mode = RuleMode::kGateway;
+  std::string table = "synguard";
+  std::string key_file = "/var/lib/synguard/cookie.key";
+  bool print_rules = false;   ///< print the ruleset and exit
+  double stats_interval = 0;  ///< seconds between "stats:" lines on stderr (0: none)
+  std::string user;           ///< drop to this user after setup (keeping two capabilities)
+};
+
+/// `synguard run`: binds the queues, installs the rules, runs one engine per queue until
+/// SIGTERM/SIGINT, then removes the rules and exits. Returns the exit code.
+int runDaemon(const RunOptions& opts);
+
+}  // namespace synguard::daemon
