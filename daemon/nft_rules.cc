@@ -50,6 +50,12 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
         continue;
       }
       const char* fam = v4 ? "ip" : "ip6";
+      if (!opts.nft_queue) {
+        continue;
+      }
+      if (!opts.nft_queue) {
+        continue;
+      }
       in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p << " } " << queue
          << " comment \"" << s.name << "\"\n";
       in << "\t\t" << fam << " saddr { " << join(c) << " } tcp sport { " << p << " } " << queue
@@ -94,24 +100,140 @@ Result<void> runNft(const std::string& commands) {
   nft_ctx_buffer_output(ctx);
   nft_ctx_buffer_error(ctx);
   const int rc = nft_run_cmd_from_buffer(ctx, commands.c_str());
-  std::string err = nft_ctx_get_error_buffer(ctx) != nullptr ? nft_ctx_get_error_buffer(ctx) : "";
+  const char* ebuf = nft_ctx_get_error_buffer(ctx);  // read once: a second call comes back empty
+  std::string err = ebuf != nullptr ? ebuf : "";
   nft_ctx_free(ctx);
   if (rc != 0) {
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) {
-      err.pop_back();
+    // nft prints "file:line:col: Error: what", the offending line and a caret line: keep the
+    // error line (the first line with "Error:"), else everything.
+    std::string line;
+    for (std::size_t at = 0; at < err.size();) {
+      const auto nl = err.find('\n', at);
+      const std::string l = err.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+      if (l.find("Error:") != std::string::npos) {
+        line = l;
+        break;
+      }
+      at = nl == std::string::npos ? err.size() : nl + 1;
     }
-    const auto nl = err.find('\n');
-    return Unexpected{Error{"nftables: " + (nl == std::string::npos ? err : err.substr(0, nl))}};
+    if (line.empty()) {
+      line = err;
+      while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) {
+        line.pop_back();
+      }
+    }
+    return Unexpected{Error{"nftables: " + (line.empty() ? "failed (no message)" : line)}};
   }
   return {};
 }
 
-Result<NftRules> NftRules::install(const std::string& ruleset, const RuleOptions& opts) {
+std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
+                          const RuleOptions& opts, bool v6) {
+  const std::string queue =
+      opts.queues <= 1
+          ? "-j NFQUEUE --queue-num " + std::to_string(opts.first_queue) + " --queue-bypass"
+          : "-j NFQUEUE --queue-balance " + std::to_string(opts.first_queue) + ":" +
+                std::to_string(opts.first_queue + opts.queues - 1) + " --queue-bypass";
+  std::ostringstream r;
+  r << "*raw\n:SYNGUARD - [0:0]\n";
+  if (opts.mode == RuleMode::kLocal) {
+    r << ":SYNGUARD_OUT - [0:0]\n";
+    r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
+  }
+  r << "-A SYNGUARD -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
+  for (const auto& s : services) {
+    std::string p;
+    for (const auto& pr : s.ports) {
+      p += (p.empty() ? "" : ",") + std::to_string(pr.first) +
+           (pr.first == pr.last ? "" : ":" + std::to_string(pr.last));
+    }
+    for (const auto& c : s.addresses.cidrs(!v6)) {
+      r << "-A SYNGUARD -d " << c << " -p tcp -m multiport --dports " << p << " " << queue << "\n";
+      r << "-A SYNGUARD -s " << c << " -p tcp -m multiport --sports " << p << " " << queue << "\n";
+      if (opts.mode == RuleMode::kLocal) {
+        r << "-A SYNGUARD_OUT -s " << c << " -p tcp -m multiport --sports " << p << " " << queue
+          << "\n";
+      }
+    }
+  }
+  r << "-I PREROUTING -j SYNGUARD\n";
+  if (opts.mode == RuleMode::kLocal) {
+    r << "-I OUTPUT -j SYNGUARD_OUT\n";
+  }
+  r << "COMMIT\n";
+  return r.str();
+}
+
+namespace {
+
+Result<void> runRestore(bool v6, const std::string& input, bool quiet = false) {
+  const char* cmd =
+      v6 ? (quiet ? "ip6tables-nft-restore -n 2>/dev/null" : "ip6tables-nft-restore -n")
+         : (quiet ? "iptables-nft-restore -n 2>/dev/null" : "iptables-nft-restore -n");
+  FILE* f = ::popen(cmd, "w");
+  if (f == nullptr) {
+    return Unexpected{Error{std::string("cannot run ") + cmd}};
+  }
+  std::fwrite(input.data(), 1, input.size(), f);
+  const int rc = ::pclose(f);
+  if (rc != 0) {
+    return Unexpected{Error{std::string(cmd) + " failed (status " + std::to_string(rc) + ")"}};
+  }
+  return {};
+}
+
+void removeXt(bool v6, RuleMode mode) {
+  // One restore per statement: a missing piece must not stop the rest from going.
+  const char* parts[] = {"-D PREROUTING -j SYNGUARD", "-F SYNGUARD", "-X SYNGUARD"};
+  const char* local[] = {"-D OUTPUT -j SYNGUARD_OUT", "-F SYNGUARD_OUT", "-X SYNGUARD_OUT"};
+  for (const char* p : parts) {
+    (void)runRestore(v6, std::string("*raw\n") + p + "\nCOMMIT\n", true);
+  }
+  if (mode == RuleMode::kLocal) {
+    for (const char* p : local) {
+      (void)runRestore(v6, std::string("*raw\n") + p + "\nCOMMIT\n", true);
+    }
+  }
+}
+
+}  // namespace
+
+Result<NftRules> NftRules::install(const std::vector<engine::ServiceConfig>& services,
+                                   const RuleOptions& opts, std::string* note) {
   NftRules r(opts);
   // One transaction: declare (so delete cannot fail), delete a stale copy, create ours.
-  const std::string cmd =
-      "table inet " + opts.table + "\ndelete table inet " + opts.table + "\n" + ruleset;
-  if (auto ok = runNft(cmd); !ok) {
+  const auto attempt = [&](const RuleOptions& o) {
+    return runNft("table inet " + o.table + "\ndelete table inet " + o.table + "\n" +
+                  renderRules(services, o));
+  };
+  auto ok = attempt(opts);
+  if (!ok && opts.nft_queue &&
+      ok.error().message.find("No such file or directory") != std::string::npos) {
+    // This kernel has no nft `queue` expression (nft_queue): keep our table for the rest and
+    // put the queue rules in iptables' raw tables (xt NFQUEUE through nft_compat).
+    r.opts_.nft_queue = false;
+    ok = attempt(r.opts_);
+    if (ok) {
+      removeXt(false, opts.mode);  // a stale copy from a killed instance
+      removeXt(true, opts.mode);
+      if (auto x4 = runRestore(false, renderXtRules(services, r.opts_, false)); !x4) {
+        (void)runNft("delete table inet " + opts.table + "\n");
+        return Unexpected{x4.error()};
+      }
+      if (auto x6 = runRestore(true, renderXtRules(services, r.opts_, true)); !x6) {
+        removeXt(false, opts.mode);
+        (void)runNft("delete table inet " + opts.table + "\n");
+        return Unexpected{x6.error()};
+      }
+      r.xt_ = true;
+      if (note != nullptr) {
+        *note =
+            "this kernel has no nft queue expression: the queue rules are iptables NFQUEUE "
+            "rules in chain SYNGUARD of the raw tables";
+      }
+    }
+  }
+  if (!ok) {
     return Unexpected{ok.error()};
   }
   r.installed_ = true;
@@ -123,6 +245,11 @@ Result<void> NftRules::remove() {
     return {};
   }
   installed_ = false;
+  if (xt_) {
+    removeXt(false, opts_.mode);
+    removeXt(true, opts_.mode);
+    xt_ = false;
+  }
   return runNft("delete table inet " + opts_.table + "\n");
 }
 

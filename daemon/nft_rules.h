@@ -24,6 +24,9 @@ struct RuleOptions {
   std::uint16_t first_queue = 0;
   std::uint16_t queues = 1;
   RuleMode mode = RuleMode::kGateway;
+  /// Queue rules as nft `queue` statements; false: leave them out of the nft table (the
+  /// kernel lacks nft_queue) and install them as xt NFQUEUE rules with iptables-nft instead.
+  bool nft_queue = true;
 };
 
 /// The ruleset (nft syntax) that queues the services' TCP traffic to synguard, both
@@ -31,17 +34,28 @@ struct RuleOptions {
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
                         const RuleOptions& opts);
 
+/// The same queue rules for iptables-nft-restore (-n), for kernels without the nft `queue`
+/// expression: chain SYNGUARD in the raw table, jumped to from PREROUTING (and OUTPUT in local
+/// mode). `v6` selects ip6tables syntax.
+std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
+                          const RuleOptions& opts, bool v6);
+
 /// Installs our table atomically (replacing a stale one left by a killed instance) through
-/// libnftables; removes exactly that table. Never touches other tables.
+/// libnftables; removes exactly that table. Never touches other tables — except, on kernels
+/// without the nft `queue` expression, the SYNGUARD chains it adds to (and removes from) the
+/// iptables raw tables.
 class NftRules {
  public:
-  static Result<NftRules> install(const std::string& ruleset, const RuleOptions& opts);
+  static Result<NftRules> install(const std::vector<engine::ServiceConfig>& services,
+                                  const RuleOptions& opts, std::string* note = nullptr);
   /// Removes the table (also on destruction, if not done yet).
   Result<void> remove();
   ~NftRules();
-  NftRules(NftRules&& o) noexcept : opts_(o.opts_), installed_(o.installed_) {
+  NftRules(NftRules&& o) noexcept : opts_(o.opts_), installed_(o.installed_), xt_(o.xt_) {
     o.installed_ = false;
+    o.xt_ = false;
   }
+  bool usesXt() const noexcept { return xt_; }
   NftRules& operator=(NftRules&&) = delete;
   NftRules(const NftRules&) = delete;
 
@@ -49,6 +63,7 @@ class NftRules {
   explicit NftRules(const RuleOptions& opts) : opts_(opts) {}
   RuleOptions opts_;
   bool installed_ = false;
+  bool xt_ = false;  ///< queue rules live in iptables raw chains
 };
 
 /// Runs one nft command buffer through libnftables; the error text on failure.

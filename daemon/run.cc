@@ -351,10 +351,14 @@ int runDaemon(const RunOptions& in) {
     w->eng->setLoadSource(w->others.get());
     workers.push_back(std::move(w));
   }
-  auto rules = NftRules::install(ruleset, ropts);
+  std::string rules_note;
+  auto rules = NftRules::install(opts.engine.protection.services, ropts, &rules_note);
   if (!rules) {
     logLine(3, rules.error().message);
     return 1;
+  }
+  if (!rules_note.empty()) {
+    logLine(4, rules_note);
   }
   if (auto r = dropPrivileges(opts.user); !r) {
     logLine(3, r.error().message);

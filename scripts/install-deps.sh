@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables python3 procps
+  tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables iptables python3 procps
   # The daemon (NFQUEUE, nftables, capabilities, sd_notify) and later milestones:
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
   libnftables-dev libcap-dev

@@ -6,17 +6,33 @@
   SIMUL t     shut down our side at wall time t, as the client does: the FINs cross
   ABORT       wait for the client to reset the connection
   SRVABORT    reset the connection ourselves (SO_LINGER 0)
+  SINK n      read n bytes, answer with their sha256 (hex) and a newline
+  SOURCE n s  send n bytes of the stream seeded with s (see stream()), then close
+With --banner the server speaks first: a banner line on accept, before reading anything.
 """
 import argparse
+import hashlib
+import random
 import socket
 import struct
 import threading
 import time
 
 
-def handle(conn):
+def stream(seed, n):
+    """n deterministic bytes, in chunks: both ends compute the same stream cheaply."""
+    rng = random.Random(seed)
+    while n > 0:
+        k = min(n, 1 << 20)
+        yield rng.randbytes(k)
+        n -= k
+
+
+def handle(conn, banner):
     try:
-        conn.settimeout(10)
+        conn.settimeout(30)
+        if banner:
+            conn.sendall(b"220 synguard-lab ready\r\n")
         f = conn.makefile("rb")
         line = f.readline().decode().strip()
         cmd, _, arg = line.partition(" ")
@@ -41,6 +57,25 @@ def handle(conn):
         elif cmd == "ABORT":
             while conn.recv(65536):
                 pass
+        elif cmd == "SINK":
+            left = int(arg)
+            h = hashlib.sha256()
+            while left > 0:
+                b = f.read1(min(left, 1 << 20))
+                if not b:
+                    break
+                h.update(b)
+                left -= len(b)
+            conn.sendall(h.hexdigest().encode() + b"\n")
+            while conn.recv(65536):
+                pass
+        elif cmd == "SOURCE":
+            n, _, seed = arg.partition(" ")
+            for chunk in stream(int(seed), int(n)):
+                conn.sendall(chunk)
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
         elif cmd == "SRVABORT":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except OSError:
@@ -54,6 +89,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--backlog", type=int, default=16)
     ap.add_argument("--ipv6", action="store_true")
+    ap.add_argument("--banner", action="store_true")
     args = ap.parse_args()
     fam = socket.AF_INET6 if args.ipv6 else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -65,7 +101,7 @@ def main():
     print("listening", flush=True)
     while True:
         c, _ = s.accept()
-        threading.Thread(target=handle, args=(c,), daemon=True).start()
+        threading.Thread(target=handle, args=(c, args.banner), daemon=True).start()
 
 
 if __name__ == "__main__":
