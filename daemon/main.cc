@@ -49,6 +49,7 @@ constexpr const char* kUsage =
     "      --key-file FILE           SYN-cookie master key (default /var/lib/synguard/cookie.key)\n"
     "      --key-rotation SECONDS    cookie key period (default 3600)\n"
     "      --table-size N            connection table capacity per queue (default 1048576)\n"
+    "      --half-open-timeout SECONDS  SYN-SENT/SYN-RECEIVED timeouts (default 120/60)\n"
     "      --proxy-capacity N        proxied connections per queue (default 65536)\n"
     "      --no-zero-window          do not hold cookie clients at a zero window; buffer early "
     "data\n"
@@ -296,8 +297,10 @@ int cmdRun(int argc, char** argv) {
     kPrintRules,
     kStats,
     kUser,
+    kHalfOpenTimeout,
   };
   const std::vector<option> kLong = withProtect({
+      {"half-open-timeout", required_argument, nullptr, kHalfOpenTimeout},
       {"monitor", no_argument, nullptr, kMonitor},
       {"queues", required_argument, nullptr, kQueues},
       {"first-queue", required_argument, nullptr, kFirstQueue},
@@ -394,6 +397,13 @@ int cmdRun(int argc, char** argv) {
       }
       case kUser:
         opts.user = optarg;
+        break;
+      case kHalfOpenTimeout:
+        if (!number(86400) || v == 0) {
+          return 2;
+        }
+        opts.engine.timeouts.syn_sent = std::chrono::seconds(v);
+        opts.engine.timeouts.syn_received = std::chrono::seconds(v);
         break;
       case 'h':
         std::cout << kUsage;
