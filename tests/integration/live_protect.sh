@@ -256,7 +256,7 @@ NFT
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
       fail "connections after the restart"
     sleep 1.2
-    [ "$(stat_of "cookies validated")" -ge 10 ] || fail "the restarted daemon did not take over"
+    [ "$(stat_of validated)" -ge 10 ] || fail "the restarted daemon did not take over"
     echo "$(last_stats)"
     sg_stop
     ;;

@@ -1,0 +1,66 @@
+#include "daemon/nft_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "daemon/service_spec.h"
+
+namespace synguard::daemon {
+namespace {
+
+std::vector<engine::ServiceConfig> services() {
+  std::vector<engine::ServiceConfig> v;
+  v.push_back(*parseServiceSpec("web=198.51.100.0/24,2001:db8:5::/64:80,443,8000-8100"));
+  return v;
+}
+
+bool has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+TEST(NftRules, QueueBothDirectionsBeforeConntrackAndNotrackProxied) {
+  RuleOptions o;
+  o.queues = 2;
+  const std::string r = renderRules(services(), o);
+  EXPECT_TRUE(has(r, "table inet synguard {"));
+  EXPECT_TRUE(has(r, "type filter hook prerouting priority -300;"));
+  EXPECT_TRUE(has(r,
+                  "ip daddr { 198.51.100.0/24 } tcp dport { 80, 443, 8000-8100 } "
+                  "queue num 0-1 bypass"));
+  EXPECT_TRUE(has(r,
+                  "ip saddr { 198.51.100.0/24 } tcp sport { 80, 443, 8000-8100 } "
+                  "queue num 0-1 bypass"));
+  EXPECT_TRUE(has(r, "ip6 daddr { 2001:db8:5::/64 }"));
+  EXPECT_TRUE(has(r, "meta mark 0x5e000001 notrack"));
+  EXPECT_TRUE(has(r, "meta mark 0x5e000002 return"));
+  EXPECT_TRUE(has(r, "type filter hook output priority -300;"));
+  EXPECT_FALSE(has(r, "local replies")) << "gateway mode does not queue output";
+  o.mode = RuleMode::kLocal;
+  o.queues = 1;
+  const std::string l = renderRules(services(), o);
+  EXPECT_TRUE(has(l, "queue num 0 bypass comment \"web local replies\""));
+}
+
+TEST(NftRules, XtFallbackMirrorsTheQueueRules) {
+  RuleOptions o;
+  o.queues = 2;
+  o.first_queue = 4;
+  o.nft_queue = false;
+  EXPECT_FALSE(has(renderRules(services(), o), "queue num"));
+  const std::string v4 = renderXtRules(services(), o, false);
+  EXPECT_TRUE(has(v4, "*raw\n:SYNGUARD - [0:0]\n"));
+  EXPECT_TRUE(has(v4, "-A SYNGUARD -m mark --mark 0x5e000002 -j RETURN"));
+  EXPECT_TRUE(has(v4,
+                  "-A SYNGUARD -d 198.51.100.0/24 -p tcp -m multiport --dports "
+                  "80,443,8000:8100 -j NFQUEUE --queue-balance 4:5 --queue-bypass"));
+  EXPECT_TRUE(has(v4, "-I PREROUTING -j SYNGUARD"));
+  EXPECT_FALSE(has(v4, "2001:db8"));
+  const std::string v6 = renderXtRules(services(), o, true);
+  EXPECT_TRUE(has(v6, "-A SYNGUARD -s 2001:db8:5::/64 -p tcp -m multiport --sports"));
+  EXPECT_FALSE(has(v6, "198.51.100"));
+}
+
+}  // namespace
+}  // namespace synguard::daemon
