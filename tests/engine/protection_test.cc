@@ -397,3 +397,43 @@ TEST_F(ProtectionTest, ConfigurationMistakesAreRejected) {
 
 }  // namespace
 }  // namespace synguard::engine
+
+namespace synguard::engine {
+namespace {
+
+/// What the other queues' engines report (set by the test).
+class FixedLoad : public ServiceLoadSource {
+ public:
+  void othersLoad(std::size_t, std::uint32_t& half_open, double& syn_rate) const noexcept override {
+    half_open += others_half_open;
+    syn_rate += others_rate;
+  }
+  std::uint32_t others_half_open = 0;
+  double others_rate = 0;
+};
+
+TEST_F(ProtectionTest, EveryQueueDecidesOnTheServicesWholeLoad) {
+  // Two queues each see half of a service's half-open connections: alone neither would reach
+  // the threshold of 100; with the other's share published, both switch.
+  start(config(service()));
+  FixedLoad others;
+  eng().setLoadSource(&others);
+  for (std::uint32_t i = 0; i < 60; ++i) {
+    spoofedSyn(i);
+  }
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  std::uint32_t mine = 0;
+  double rate = 0;
+  eng().localLoad(0, mine, rate);
+  EXPECT_EQ(mine, 60U);
+  EXPECT_GE(rate, 60.0);
+  others.others_half_open = 45;  // the other queue's share, as it publishes it
+  clock_.advance(milliseconds(1));
+  eng().expire();
+  EXPECT_EQ(mode(), ServiceMode::kCookie);
+  ASSERT_EQ(log_.changes.size(), 1U);
+  EXPECT_EQ(log_.changes[0].second.half_open, 105U);
+}
+
+}  // namespace
+}  // namespace synguard::engine
