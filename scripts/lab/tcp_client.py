@@ -12,6 +12,9 @@ import sys
 import time
 
 
+LATENCIES = []
+
+
 def stream(seed, n):
     rng = random.Random(seed)
     while n > 0:
@@ -24,11 +27,14 @@ def one(args, i):
     fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(args.timeout)
+    t0 = time.monotonic()
     try:
         s.connect((args.host, args.port))
     except (ConnectionRefusedError, socket.timeout, OSError):
         s.close()
         return args.mode == "refused"
+    if args.latency_out:
+        LATENCIES.append(time.monotonic() - t0)
     try:
         if args.mode == "normal":
             s.sendall(b"DATA %d\n" % args.bytes)
@@ -130,12 +136,16 @@ def main():
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--gap", type=float, default=0.0)
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
+    ap.add_argument("--latency-out", help="write each successful connect's latency (s) here")
     args = ap.parse_args()
     ok = 0
     for i in range(args.count):
         ok += 1 if one(args, i) else 0
         if args.gap:
             time.sleep(args.gap)
+    if args.latency_out:
+        with open(args.latency_out, "w") as f:
+            f.write("".join("%.6f\n" % x for x in LATENCIES))
     print("%s: %d/%d ok" % (args.mode, ok, args.count), flush=True)
     sys.exit(0 if ok >= args.min_ok * args.count else 1)
 
