@@ -33,24 +33,15 @@ NFT
 synacks() { lab_ns "$NS_A" nft list table inet bench | grep -oE "packets [0-9]+" | cut -d' ' -f2; }
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }  # user nice system irq softirq
 
-gw_mac=$(lab_ns "$NS_G" cat /sys/class/net/ga/address | sed 's/^/0x/; s/:/, 0x/g')
-a_mac=$(lab_ns "$NS_A" cat /sys/class/net/eth0/address | sed 's/^/0x/; s/:/, 0x/g')
-cat >"$LAB_DIR/flood.cfg" <<CONF
-{ $gw_mac, $a_mac, 0x08, 0x00,
-  0x45, 0x00, const16(44), drnd(2), 0x40, 0x00, 64, 6, csumip(14, 33),
-  203, 0, 113, drnd(1), 198, 51, 100, 10,
-  drnd(2), const16($PORT), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp(14, 34), const16(0),
-  0x02, 0x04, 0x05, 0xb4 }
-CONF
+lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
 
 run_case() {  # run_case NAME
   local name="$1"
   local before_sa before_busy
   before_sa=$(synacks)
   before_busy=$(busy_ticks)
-  lab_ns "$NS_A" timeout "$DURATION" trafgen --cpp -o eth0 --cpus 1 -c "$LAB_DIR/flood.cfg" \
-    -n 100000000 >"$LAB_DIR/trafgen.$name.log" 2>&1 &
-  local tg=$!
+  lab_flood "$LAB_DIR/flood.cfg" "$DURATION" max "$LAB_DIR/trafgen.$name.log"
+  local tg=$LAB_FLOOD_PID
   sleep 1
   local res
   res=$(lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 200 --bytes 100 \

@@ -147,3 +147,47 @@ lab_server() {
 lab_client() {  # lab_client args... (see tcp_client.py)
   lab_ns "$NS_C" python3 "$(dirname "${BASH_SOURCE[0]}")/tcp_client.py" "$@"
 }
+
+# lab_flood_conf v4|v6 PORT FILE: a trafgen config for a spoofed SYN flood from the attacker to
+# the server's PORT: random sources in 203.0.113.0/24 (IPv4) or 2001:db8:66::/48 (IPv6; the
+# gateway routes it back to the attacker, see lab_flood_routes), random ports and ISNs.
+lab_flood_conf() {
+  local fam="$1" port="$2" file="$3"
+  local d s
+  d=$(lab_ns "$NS_G" cat /sys/class/net/ga/address | sed 's/^/0x/; s/:/, 0x/g')
+  s=$(lab_ns "$NS_A" cat /sys/class/net/eth0/address | sed 's/^/0x/; s/:/, 0x/g')
+  if [ "$fam" = v4 ]; then
+    cat >"$file" <<CONF
+{ $d, $s, 0x08, 0x00,
+  0x45, 0x00, const16(44), drnd(2), 0x40, 0x00, 64, 6, csumip(14, 33),
+  203, 0, 113, drnd(1), 198, 51, 100, 10,
+  drnd(2), const16($port), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp(14, 34), const16(0),
+  0x02, 0x04, 0x05, 0xb4 }
+CONF
+  else
+    cat >"$file" <<CONF
+{ $d, $s, 0x86, 0xdd,
+  0x60, 0x00, 0x00, 0x00, const16(24), 6, 64,
+  0x20, 0x01, 0x0d, 0xb8, 0x00, 0x66, 0x00, 0x00, drnd(8),
+  0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0x00, 0x10,
+  drnd(2), const16($port), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp6(14, 54), const16(0),
+  0x02, 0x04, 0x05, 0xa0 }
+CONF
+  fi
+}
+
+lab_flood_routes() {  # the IPv6 spoofed range back towards the attacker, where it dies
+  lab_ns "$NS_G" ip -6 route add 2001:db8:66::/48 via 2001:db8:a::10
+}
+
+# lab_flood CONF SECONDS RATE LOG: trafgen from the attacker, bounded in time and count, in the
+# background (pid in LAB_FLOOD_PID). RATE like 150000pps, or "max".
+lab_flood() {
+  local conf="$1" secs="$2" rate="$3" log="$4"
+  local limit=()
+  [ "$rate" = max ] || limit=(-b "$rate")
+  lab_ns "$NS_A" timeout "$secs" trafgen --cpp -o eth0 --cpus 1 -c "$conf" -n 100000000 \
+    "${limit[@]}" >"$log" 2>&1 &
+  LAB_FLOOD_PID=$!
+  LAB_PIDS+=("$LAB_FLOOD_PID")
+}

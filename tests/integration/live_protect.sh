@@ -80,44 +80,13 @@ transfers() {  # transfers HOST LABEL
     fail "$2: upload of $BIG bytes"
 }
 
-# trafgen config for a spoofed SYN flood: random sources in the spoof prefix, random ports
-# and ISNs, the gateway's MAC as destination.
-trafgen_conf() {  # trafgen_conf v4|v6 FILE
-  local gw_mac src_mac
-  gw_mac=$(lab_ns "$NS_G" cat /sys/class/net/ga/address)
-  src_mac=$(lab_ns "$NS_A" cat /sys/class/net/eth0/address)
-  local d s
-  d=$(echo "$gw_mac" | sed 's/^/0x/; s/:/, 0x/g')
-  s=$(echo "$src_mac" | sed 's/^/0x/; s/:/, 0x/g')
-  if [ "$1" = v4 ]; then
-    cat >"$2" <<CONF
-{ $d, $s, 0x08, 0x00,
-  0x45, 0x00, const16(44), drnd(2), 0x40, 0x00, 64, 6, csumip(14, 33),
-  203, 0, 113, drnd(1), 198, 51, 100, 10,
-  drnd(2), const16($PORT), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp(14, 34), const16(0),
-  0x02, 0x04, 0x05, 0xb4 }
-CONF
-  else
-    cat >"$2" <<CONF
-{ $d, $s, 0x86, 0xdd,
-  0x60, 0x00, 0x00, 0x00, const16(24), 6, 64,
-  0x20, 0x01, 0x0d, 0xb8, 0x00, 0x66, 0x00, 0x00, drnd(8),
-  0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0x00, 0x10,
-  drnd(2), const16($PORT), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp6(14, 54), const16(0),
-  0x02, 0x04, 0x05, 0xa0 }
-CONF
-  fi
-}
-
 # flood_run LABEL HOST FAMILY: a 12-second trafgen flood (FLOOD_RATE) with 220 fresh legitimate connections
 # alongside; prints and records the legitimate success count and the server's peak SYN-RECV.
 flood_run() {
   local label="$1" host="$2" fam="$3"
-  trafgen_conf "$fam" "$LAB_DIR/flood.$fam.cfg"
-  lab_ns "$NS_A" timeout 12 trafgen --cpp -o eth0 --cpus 1 -c "$LAB_DIR/flood.$fam.cfg" -n 6000000 \
-    -b "$FLOOD_RATE" -q >"$LAB_DIR/trafgen.$label.log" 2>&1 &
-  local tg=$!
-  LAB_PIDS+=("$tg")
+  lab_flood_conf "$fam" "$PORT" "$LAB_DIR/flood.$fam.cfg"
+  lab_flood "$LAB_DIR/flood.$fam.cfg" 12 "$FLOOD_RATE" "$LAB_DIR/trafgen.$label.log"
+  local tg=$LAB_FLOOD_PID
   sleep 1.5  # let the flood build up (and the mode switch)
   local peak=0
   (for _ in $(seq 1 20); do
@@ -141,7 +110,7 @@ flood_run() {
 }
 
 lab_up
-lab_ns "$NS_G" ip -6 route add 2001:db8:66::/48 via 2001:db8:a::10
+lab_flood_routes
 case "$part" in
   normal)
     lab_server "$PORT" --ipv6
