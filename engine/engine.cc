@@ -194,6 +194,7 @@ void Engine::expireUntil(std::uint32_t tick) noexcept {
       endConnection(idx, EndCause::kTimeout);
     }
   }
+  reapHalfOpen(tick);
   // After the timeouts: half-open connections that just expired no longer hold a mode up.
   for (std::uint32_t s = 0; s < runtime_.size(); ++s) {
     updateMode(s, tick, latest_);

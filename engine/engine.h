@@ -213,6 +213,7 @@ class Engine {
                   std::uint32_t tick) noexcept;
   void learnFrom(std::uint32_t svc, const Segment& synack) noexcept;
   void runProxyDeadlines(std::uint32_t tick) noexcept;
+  void reapHalfOpen(std::uint32_t tick) noexcept;
   void emit(Direction dir, const TcpOut& seg) noexcept;
 
   EngineConfig cfg_;

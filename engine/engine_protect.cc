@@ -481,6 +481,55 @@ void Engine::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
   proxies_->release(pidx);
 }
 
+void Engine::reapHalfOpen(std::uint32_t tick) noexcept {
+  const auto after = static_cast<std::int64_t>(cfg_.protection.reap_half_open_after.count());
+  if (after <= 0 || runtime_.empty()) {
+    return;
+  }
+  bool any_cookie = false;
+  for (const ServiceRuntime& rt : runtime_) {
+    any_cookie = any_cookie || rt.mode.mode() == ServiceMode::kCookie;
+  }
+  if (!any_cookie) {
+    return;
+  }
+  // The lists are ordered by last packet: walk from the oldest while old enough, a bounded
+  // number of entries per tick. Entries of services not in cookie mode are stepped over.
+  std::size_t budget = cfg_.protection.reap_per_tick;
+  {
+    // SYN-RECEIVED only: the server answered, so it holds the connection in its SYN queue.
+    std::uint32_t idx = table_->head(static_cast<std::uint8_t>(TcpState::kSynReceived));
+    std::size_t scanned = 0;
+    while (idx != kNoIndex && budget > 0 && scanned < 4 * cfg_.protection.reap_per_tick) {
+      ++scanned;
+      Connection& c = table_->at(idx);
+      const std::uint32_t next = c.lru_next;
+      if (static_cast<std::int32_t>(tick - c.last_seen) < after) {
+        break;
+      }
+      const std::uint32_t svc = services_.find(c.key.resp_addr, c.key.resp_port);
+      if (svc != ServiceMap::kNone && (c.flags & kConnSynSeen) != 0 &&
+          (c.flags & kConnProxied) == 0 && runtime_[svc].mode.mode() == ServiceMode::kCookie &&
+          !monitoring(svc)) {
+        // RFC 9293 §3.10.7.4: a RST whose sequence number is the server's RCV.NXT (the
+        // client's ISN + 1) ends a SYN-RECEIVED connection at once.
+        TcpOut o;
+        o.src = c.key.orig_addr;
+        o.dst = c.key.resp_addr;
+        o.src_port = c.key.orig_port;
+        o.dst_port = c.key.resp_port;
+        o.seq = SeqNum{c.ep[0].end};
+        o.flags = kRst;
+        emit(Direction::kToServer, o);
+        ++stats_.half_open_reaped;
+        --budget;
+        endConnection(idx, EndCause::kReaped);
+      }
+      idx = next;
+    }
+  }
+}
+
 void Engine::runProxyDeadlines(std::uint32_t tick) noexcept {
   std::uint32_t pidx = 0;
   std::uint32_t due = 0;

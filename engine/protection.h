@@ -87,6 +87,13 @@ struct ProtectionConfig {
   std::chrono::seconds key_rotation{std::chrono::hours(1)};
   SipKey master_key;  ///< the daemon loads it from the key file
   ProxyConfig proxy;
+  /// While a service is in cookie mode, half-open connections to it that have waited this long
+  /// for the client's ACK are reset at the server (a RST with the client's next sequence
+  /// number), freeing the server's SYN queue from the flood's first SYNs — those that passed
+  /// before the switch. A real client answers a SYN-ACK within one RTT. 0: never.
+  std::chrono::milliseconds reap_half_open_after{std::chrono::seconds(1)};
+  /// At most this many resets a millisecond (the work per expire() call stays bounded).
+  std::size_t reap_per_tick = 256;
   std::uint16_t default_mss_v4 = 1460;
   std::uint16_t default_mss_v6 = 1440;
 };

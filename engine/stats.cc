@@ -44,6 +44,8 @@ std::string_view toString(EndCause c) noexcept {
       return "open_at_end";
     case EndCause::kAttempt:
       return "attempt_timeout";
+    case EndCause::kReaped:
+      return "reaped";
     case EndCause::kCount:
       break;
   }

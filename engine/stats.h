@@ -37,6 +37,7 @@ enum class EndCause : std::uint8_t {
   kReopened,  ///< a new SYN reused its tuple after TIME-WAIT/CLOSED
   kFlushed,   ///< still open when the engine was asked for everything (end of a capture)
   kAttempt,   ///< an unanswered attempt older than attempt_timeout (replay's analyst mode)
+  kReaped,    ///< a stale half-open connection reset at the server in cookie mode
   kCount,
 };
 constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
@@ -91,6 +92,7 @@ struct EngineStats {
   std::uint64_t proxy_client_aborted = 0;  ///< the client reset during the server handshake
   std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
   std::uint64_t learned_profiles = 0;      ///< server SYN-ACKs that updated a service profile
+  std::uint64_t half_open_reaped = 0;      ///< stale half-open connections reset at the server
 };
 
 }  // namespace synguard::engine

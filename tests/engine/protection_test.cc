@@ -437,3 +437,64 @@ TEST_F(ProtectionTest, EveryQueueDecidesOnTheServicesWholeLoad) {
 
 }  // namespace
 }  // namespace synguard::engine
+
+namespace synguard::engine {
+namespace {
+
+TEST_F(ProtectionTest, CookieModeResetsStaleHalfOpenConnectionsAtTheServer) {
+  // The flood's first SYNs reach the server before the switch; the server answers them and
+  // holds them in its SYN queue. Once in cookie mode, those still unanswered after 1 s are
+  // reset at the server so its queue is free for the proxied clients.
+  start(config(service()));
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    spoofedSyn(i);
+    const std::string src = "10.0." + std::to_string(i & 0xff) + ".1";
+    eng().process(PacketBuilder::ipv4(kServer, src)
+                      .tcp(80, static_cast<std::uint16_t>(1024 + i))
+                      .syn()
+                      .seq(7000)
+                      .ack(i + 1)
+                      .build());
+  }
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  ASSERT_EQ(eng().service(0).half_open, 100U);
+  sink_.clear();
+  clock_.advance(milliseconds(500));
+  eng().expire();
+  EXPECT_TRUE(sink_.packets().empty()) << "not stale yet";
+  clock_.advance(milliseconds(600));
+  eng().expire();
+  ASSERT_EQ(sink_.packets().size(), 100U);
+  Segment rst;
+  ASSERT_EQ(parseSegment(sink_.packets()[0], rst), ParseError::kNone);
+  EXPECT_EQ(rst.flags, kRst);
+  EXPECT_EQ(sink_.directions()[0], Direction::kToServer);
+  EXPECT_EQ(rst.dst, *IpAddress::parse(kServer));
+  EXPECT_EQ(rst.seq.raw(), 1U) << "the client's ISN (0) + 1: exactly the server's RCV.NXT";
+  EXPECT_EQ(eng().stats().half_open_reaped, 100U);
+  EXPECT_EQ(eng().service(0).half_open, 0U);
+  EXPECT_EQ(eng().stats().connections_ended[static_cast<std::size_t>(EndCause::kReaped)], 100U);
+}
+
+TEST_F(ProtectionTest, NormalAndMonitorModesNeverReap) {
+  ServiceConfig s = service();
+  s.monitor = true;
+  start(config(s));
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    spoofedSyn(i);
+    const std::string src = "10.0." + std::to_string(i & 0xff) + ".1";
+    eng().process(PacketBuilder::ipv4(kServer, src)
+                      .tcp(80, static_cast<std::uint16_t>(1024 + i))
+                      .syn()
+                      .seq(7000)
+                      .ack(i + 1)
+                      .build());
+  }
+  clock_.advance(seconds(2));
+  eng().expire();
+  EXPECT_EQ(eng().stats().half_open_reaped, 0U);
+  EXPECT_EQ(eng().service(0).half_open, 100U);
+}
+
+}  // namespace
+}  // namespace synguard::engine
