@@ -62,6 +62,8 @@ Result<std::unique_ptr<NfQueue>> NfQueue::open(const Options& opts) {
   }
   q->slot_ = kSlot;
   q->rx_.resize(opts.batch * kSlot);
+  q->msgs_.resize(opts.batch);
+  q->iov_.resize(opts.batch);
   q->packets_.reserve(opts.batch);
   q->pending_.reserve(opts.batch);
   q->tx_.resize(opts.batch * (kSlot + 256));
@@ -129,17 +131,15 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
     return {};
   }
   const std::size_t n_slots = opts_.batch;
-  std::vector<mmsghdr> msgs(n_slots);
-  std::vector<iovec> iov(n_slots);
   for (std::size_t i = 0; i < n_slots; ++i) {
-    iov[i] = iovec{rx_.data() + i * slot_, slot_};
-    msgs[i] = mmsghdr{};
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
+    iov_[i] = iovec{rx_.data() + i * slot_, slot_};
+    msgs_[i] = mmsghdr{};
+    msgs_[i].msg_hdr.msg_iov = &iov_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
   }
   ++stats_.receive_calls;
   const int got =
-      ::recvmmsg(fd, msgs.data(), static_cast<unsigned>(n_slots), MSG_DONTWAIT, nullptr);
+      ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(n_slots), MSG_DONTWAIT, nullptr);
   if (got < 0) {
     if (errno == ENOBUFS) {
       ++stats_.enobufs;  // the kernel dropped messages; the queue goes on
@@ -150,7 +150,7 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
   }
   for (int m = 0; m < got; ++m) {
     auto* base = rx_.data() + static_cast<std::size_t>(m) * slot_;
-    int len = static_cast<int>(msgs[static_cast<std::size_t>(m)].msg_len);
+    int len = static_cast<int>(msgs_[static_cast<std::size_t>(m)].msg_len);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(base); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
@@ -165,6 +165,11 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
           static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
       QueuedPacket qp;
       qp.id = ntohl(ph->packet_id);
+      if (have_id_ && qp.id - last_id_ > 1 && qp.id - last_id_ < 0x80000000U) {
+        stats_.failed_open += qp.id - last_id_ - 1;
+      }
+      have_id_ = true;
+      last_id_ = qp.id;
       if (attr[NFQA_PAYLOAD] != nullptr) {
         qp.data =
             std::span<std::byte>(static_cast<std::byte*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,6 +36,10 @@ struct NfQueueStats {
   std::uint64_t verdict_sends = 0;    ///< sendto() calls carrying verdicts
   std::uint64_t verdict_errors = 0;
   std::uint64_t rewritten = 0;
+  /// Packets the kernel let through without us: gaps in the queue's packet ids. With
+  /// NFQA_CFG_F_FAIL_OPEN a full queue or a full socket buffer accepts the packet instead of
+  /// dropping it, and the kernel counts that nowhere (not in queue_dropped or user_dropped).
+  std::uint64_t failed_open = 0;
 };
 
 /// An NFQUEUE queue through libnetfilter_queue's libmnl API: bound with fail-open (the kernel
@@ -45,9 +52,9 @@ class NfQueue {
  public:
   struct Options {
     std::uint16_t queue = 0;
-    std::uint32_t max_len = 16384;           ///< kernel-side queue length
-    std::size_t receive_buffer = 32u << 20;  ///< socket receive buffer (SO_RCVBUFFORCE)
-    std::size_t batch = 64;                  ///< packets per receive
+    std::uint32_t max_len = 65536;            ///< kernel-side queue length (absorbs bursts)
+    std::size_t receive_buffer = 128u << 20;  ///< socket receive buffer (SO_RCVBUFFORCE)
+    std::size_t batch = 128;                  ///< packets per receive
   };
 
   static Result<std::unique_ptr<NfQueue>> open(const Options& opts);
@@ -84,11 +91,15 @@ class NfQueue {
   mnl_socket* nl_ = nullptr;
   std::uint32_t portid_ = 0;
   std::vector<std::byte> rx_;  ///< batch * slot bytes
+  std::vector<struct mmsghdr> msgs_;
+  std::vector<struct iovec> iov_;
   std::size_t slot_ = 0;
   std::vector<QueuedPacket> packets_;
   std::vector<Pending> pending_;
   std::vector<std::byte> tx_;
   NfQueueStats stats_;
+  std::uint32_t last_id_ = 0;
+  bool have_id_ = false;
 };
 
 }  // namespace synguard::daemon

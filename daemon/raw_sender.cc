@@ -52,6 +52,10 @@ Result<std::unique_ptr<RawSender>> RawSender::open(std::uint32_t mark, std::size
   s->buf6_.resize(batch * kSlot);
   s->len4_.reserve(batch);
   s->len6_.reserve(batch);
+  s->msgs_.resize(batch);
+  s->iov_.resize(batch);
+  s->dst4_.resize(batch);
+  s->dst6_.resize(batch);
   return s;
 }
 
@@ -94,10 +98,10 @@ void RawSender::flushFamily(int fd, bool v6) noexcept {
   auto& lens = v6 ? len6_ : len4_;
   auto& buf = v6 ? buf6_ : buf4_;
   const std::size_t n = lens.size();
-  std::vector<mmsghdr> msgs(n);
-  std::vector<iovec> iov(n);
-  std::vector<sockaddr_in> dst4(v6 ? 0 : n);
-  std::vector<sockaddr_in6> dst6(v6 ? n : 0);
+  auto& msgs = msgs_;
+  auto& iov = iov_;
+  auto& dst4 = dst4_;
+  auto& dst6 = dst6_;
   for (std::size_t i = 0; i < n; ++i) {
     std::byte* p = buf.data() + i * kSlot;
     iov[i] = iovec{p, lens[i]};

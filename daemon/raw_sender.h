@@ -1,5 +1,9 @@
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,6 +51,10 @@ class RawSender : public engine::PacketSink {
   std::vector<std::byte> buf6_;
   std::vector<std::size_t> len4_;
   std::vector<std::size_t> len6_;
+  std::vector<struct mmsghdr> msgs_;
+  std::vector<struct iovec> iov_;
+  std::vector<struct sockaddr_in> dst4_;
+  std::vector<struct sockaddr_in6> dst6_;
   RawSenderStats stats_;
 };
 

@@ -242,6 +242,7 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
       t.engine.cookies_rejected[i] += s.engine.cookies_rejected[i];
     }
     t.queue.enobufs += s.queue.enobufs;
+    t.queue.failed_open += s.queue.failed_open;
     t.queue.verdict_errors += s.queue.verdict_errors;
     t.sender.sent += s.sender.sent;
     t.sender.errors += s.sender.errors;
@@ -271,8 +272,9 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
      << ", cookies sent " << t.engine.cookies_sent << " validated " << t.engine.cookies_validated
      << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
      << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
-     << t.engine.mode_changes << ", enobufs " << t.queue.enobufs << ", injected " << t.sender.sent
-     << " (errors " << t.sender.errors << "), modes";
+     << t.engine.mode_changes << ", enobufs " << t.queue.enobufs << ", failed open "
+     << t.queue.failed_open << ", injected " << t.sender.sent << " (errors " << t.sender.errors
+     << "), modes";
   for (const auto& m : modes) {
     os << " " << m;
   }
