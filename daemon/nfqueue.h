@@ -52,7 +52,7 @@ class NfQueue {
  public:
   struct Options {
     std::uint16_t queue = 0;
-    std::uint32_t max_len = 65536;            ///< kernel-side queue length (absorbs bursts)
+    std::uint32_t max_len = 32768;            ///< kernel-side queue length (absorbs bursts)
     std::size_t receive_buffer = 128u << 20;  ///< socket receive buffer (SO_RCVBUFFORCE)
     std::size_t batch = 128;                  ///< packets per receive
   };
