@@ -215,6 +215,8 @@ class Engine {
   void runProxyDeadlines(std::uint32_t tick) noexcept;
   void reapHalfOpen(std::uint32_t tick) noexcept;
   void emit(Direction dir, const TcpOut& seg) noexcept;
+  void trackQuietly(std::uint32_t idx, bool from_orig, const Segment& seg,
+                    std::uint32_t tick) noexcept;
 
   EngineConfig cfg_;
   Clock* clock_;

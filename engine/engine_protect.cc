@@ -136,6 +136,15 @@ void Engine::learnProfile(const Connection& c, const Segment& synack) noexcept {
   }
 }
 
+void Engine::trackQuietly(std::uint32_t idx, bool from_orig, const Segment& seg,
+                          std::uint32_t tick) noexcept {
+  // The tracker's view of a proxied or synthesized segment: its state changes and invalid
+  // reasons count, but the packet's verdict is the proxy's, counted once by the caller.
+  const Verdict v = track(idx, from_orig, seg, tick, nullptr);
+  auto& counts = v.action == Action::kAccept ? stats_.accepted : stats_.dropped;
+  --counts[static_cast<std::size_t>(v.reason)];
+}
+
 void Engine::emit(Direction dir, const TcpOut& seg) noexcept {
   const std::size_t n = writeTcpPacket(seg, out_);
   sink_->emit(dir, std::span<const std::byte>(out_.data(), n));
@@ -327,7 +336,7 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   syn.window = rescaleWindow(seg.window, client_ws_on ? o.wscale : 0, 0);
   ++c.pkts[0];
   observeSegment(c, true, syn);
-  (void)track(idx, true, syn, tick, nullptr);
+  trackQuietly(idx, true, syn, tick);
   Segment synack = syn;
   std::swap(synack.src, synack.dst);
   std::swap(synack.src_port, synack.dst_port);
@@ -339,10 +348,10 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   synack.options.wscale = o.our_wscale;
   ++c.pkts[1];
   observeSegment(c, false, synack);
-  (void)track(idx, false, synack, tick, nullptr);
+  trackQuietly(idx, false, synack, tick);
   ++c.pkts[0];
   observeSegment(c, true, seg);
-  (void)track(idx, true, seg, tick, nullptr);
+  trackQuietly(idx, true, seg, tick);
 
   sendServerSyn(p, c);
   proxies_->notePhase(ProxyPhase::kFree, ProxyPhase::kSynSent);
@@ -429,7 +438,7 @@ void Engine::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
     sink_->emit(Direction::kToClient, std::span<const std::byte>(out_.data(), n));
     Segment s;
     if (parseSegment(std::span<const std::byte>(out_.data(), n), s) == ParseError::kNone) {
-      (void)track(idx, false, s, tick, nullptr);
+      trackQuietly(idx, false, s, tick);
     }
   }
   proxies_->notePhase(p.phase, ProxyPhase::kEstablished);
@@ -589,7 +598,7 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
       p.client_window = seg.window;
     }
     observeSegment(c, true, seg);
-    (void)track(idx, true, seg, tick, nullptr);  // in the client's sequence space
+    trackQuietly(idx, true, seg, tick);  // in the client's sequence space
     switch (p.phase) {
       case ProxyPhase::kEstablished:
         translateToServer(bytes, seg, p.tr, meta.checksum_partial);
@@ -692,7 +701,7 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
       translateToClient(bytes, seg, p.tr, meta.checksum_partial);
       ++stats_.translated[1];
       observeSegment(c, false, seg);
-      (void)track(idx, false, seg, tick, nullptr);
+      trackQuietly(idx, false, seg, tick);
       return pass();
     case ProxyPhase::kFree:
       break;

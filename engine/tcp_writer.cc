@@ -24,6 +24,15 @@ void put32(std::byte* p, std::uint32_t v) noexcept {
   p[2] = static_cast<std::byte>(v >> 8);
   p[3] = static_cast<std::byte>(v);
 }
+// Sum of big-endian 16-bit words of `n` (even) bytes at `o`, from the bytes (for the options
+// only, written byte by byte; read as bytes, so store forwarding works).
+std::uint32_t sumBytes(const std::byte* o, std::size_t n) noexcept {
+  std::uint32_t s = 0;
+  for (std::size_t i = 0; i < n; i += 2) {
+    s += (std::to_integer<std::uint32_t>(o[i]) << 8) | std::to_integer<std::uint32_t>(o[i + 1]);
+  }
+  return s;
+}
 
 /// The option bytes, padded to a multiple of 4; returns their length (at most 20).
 std::size_t writeOptions(const TcpOut& s, std::byte* o) noexcept {
@@ -83,9 +92,14 @@ std::size_t writeTcpPacket(const TcpOut& s, WrittenPacket& out) noexcept {
     ip[8] = static_cast<std::byte>(s.ttl);
     ip[9] = std::byte{6};
     put16(ip + 10, 0);
-    put32(ip + 12, s.src.v4HostOrder());
-    put32(ip + 16, s.dst.v4HostOrder());
-    put16(ip + 10, internetChecksum(std::span<const std::byte>(ip, 20)));
+    const std::uint32_t sa = s.src.v4HostOrder();
+    const std::uint32_t da = s.dst.v4HostOrder();
+    put32(ip + 12, sa);
+    put32(ip + 16, da);
+    std::uint32_t ipsum = (0x4500U | s.tos) + static_cast<std::uint32_t>(total) + 0x4000U +
+                          ((std::uint32_t{s.ttl} << 8) | 6U) + (sa >> 16) + (sa & 0xffff) +
+                          (da >> 16) + (da & 0xffff);
+    put16(ip + 10, checksumFinish(ipsum));
   } else {
     put32(ip, 0x60000000U | (std::uint32_t{s.tos} << 20));
     put16(ip + 4, static_cast<std::uint16_t>(tcp_len));
@@ -105,7 +119,20 @@ std::size_t writeTcpPacket(const TcpOut& s, WrittenPacket& out) noexcept {
   put16(tcp + 14, s.window);
   put16(tcp + 16, 0);
   put16(tcp + 18, 0);
-  put16(tcp + 16, tcpChecksum(std::span<const std::byte>(out.data(), total), ip_len, tcp_len));
+  if (v4) {
+    const std::uint32_t sa = s.src.v4HostOrder();
+    const std::uint32_t da = s.dst.v4HostOrder();
+    const std::uint32_t ackv = (s.flags & kAck) != 0 ? s.ack.raw() : 0U;
+    std::uint32_t sum = (sa >> 16) + (sa & 0xffff) + (da >> 16) + (da & 0xffff) + 6U +
+                        static_cast<std::uint32_t>(tcp_len) + s.src_port + s.dst_port +
+                        (s.seq.raw() >> 16) + (s.seq.raw() & 0xffff) + (ackv >> 16) +
+                        (ackv & 0xffff) +
+                        ((static_cast<std::uint32_t>((tcp_len / 4) << 4) << 8) | s.flags) +
+                        s.window + sumBytes(tcp + 20, opt_len);
+    put16(tcp + 16, checksumFinish(sum));
+  } else {
+    put16(tcp + 16, tcpChecksum(std::span<const std::byte>(out.data(), total), ip_len, tcp_len));
+  }
   return total;
 }
 

@@ -325,6 +325,13 @@ TEST_P(ProxyOptionsTest, WholeConnectionIsJoinedAndTranslated) {
   EXPECT_EQ(eng().stats().invalid[static_cast<std::size_t>(InvalidReason::kOutOfState)], 0U);
   EXPECT_EQ(eng().stats().proxy_completed, 1U);
   EXPECT_TRUE(sink_.packets().empty());
+  // Every packet got exactly one verdict, counted once (the tracker's view of proxied and
+  // synthesized segments is not a second verdict).
+  std::uint64_t verdicts = 0;
+  for (std::size_t k = 0; k < kVerdictReasonCount; ++k) {
+    verdicts += eng().stats().accepted[k] + eng().stats().dropped[k];
+  }
+  EXPECT_EQ(verdicts, eng().stats().packets);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOptionCombinations, ProxyOptionsTest,
