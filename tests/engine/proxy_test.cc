@@ -328,8 +328,8 @@ TEST_P(ProxyOptionsTest, WholeConnectionIsJoinedAndTranslated) {
   // Every packet got exactly one verdict, counted once (the tracker's view of proxied and
   // synthesized segments is not a second verdict).
   std::uint64_t verdicts = 0;
-  for (std::size_t k = 0; k < kVerdictReasonCount; ++k) {
-    verdicts += eng().stats().accepted[k] + eng().stats().dropped[k];
+  for (std::size_t r = 0; r < kVerdictReasonCount; ++r) {
+    verdicts += eng().stats().accepted[r] + eng().stats().dropped[r];
   }
   EXPECT_EQ(verdicts, eng().stats().packets);
 }
