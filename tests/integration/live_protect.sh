@@ -136,6 +136,18 @@ case "$part" in
       fam=v4
       transfers_host=""
     fi
+    # A gateway with conntrack and a stateful rule active, as real ones have: synguard must
+    # leave no conntrack entries for the spoofed SYNs it answers, and proxied connections
+    # (notracked) must pass the stateful rule.
+    lab_ns "$NS_G" nft -f - <<'NFT'
+table inet gwfirewall {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    ct state invalid counter drop
+    ct state established,related accept
+  }
+}
+NFT
     # The protected round first: the unprotected one leaves the server's SYN queue full of
     # spoofed entries for a minute (SYN-ACK retries), which synguard never saw and cannot reap.
     SG_QUEUES=1 sg_start --mode adaptive --half-open-on 64 --half-open-off 16 \
@@ -147,6 +159,9 @@ case "$part" in
     sleep 2
     median=$(sort -n "$LAB_DIR/synrecv.with synguard" | sed -n '10p')
     ok=$(cat "$LAB_DIR/ok.with synguard")
+    ct=$(lab_ns "$NS_G" cat /proc/sys/net/netfilter/nf_conntrack_count)
+    echo "gateway conntrack entries after the flood: $ct"
+    [ "$ct" -lt 2000 ] || fail "the flood left $ct conntrack entries"
     peak=$(cat "$LAB_DIR/peak.with synguard")
     grep -q "normal -> cookie" "$LAB_DIR/sg.log" || fail "the service never switched to cookies"
     [ "$ok" -ge 218 ] || fail "only $ok/220 legitimate connections succeeded (need 99%)"
