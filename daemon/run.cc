@@ -216,10 +216,18 @@ Result<void> dropPrivileges(const std::string& user) {
   const cap_value_t keep[] = {CAP_NET_ADMIN, CAP_NET_RAW};
   cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET);
   cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET);
+  cap_set_flag(caps, CAP_INHERITABLE, 2, keep, CAP_SET);
   const int rc = cap_set_proc(caps);
   cap_free(caps);
   if (rc != 0) {
     return Unexpected{Error{std::string("cannot limit capabilities: ") + std::strerror(errno)}};
+  }
+  // Ambient too, so the iptables-nft-restore the rule fallback runs at stop keeps them.
+  for (const cap_value_t c : keep) {
+    if (cap_set_ambient(c, CAP_SET) != 0) {
+      return Unexpected{
+          Error{std::string("cannot keep capabilities for helpers: ") + std::strerror(errno)}};
+    }
   }
   return {};
 }

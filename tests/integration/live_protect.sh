@@ -11,9 +11,11 @@
 #           a server-speaks-first protocol
 # failopen  kill -9 during traffic: new connections still succeed; a restart takes over again
 # ipv6      normal transfers and the flood over IPv6
+# lifecycle sd_notify (READY, STATUS, WATCHDOG, STOPPING), --user with exactly two capabilities,
+#           SIGHUP, a second instance on a bound queue and bad thresholds refused cleanly
 set -euo pipefail
 synguard="${1:?usage: live_protect.sh SYNGUARD_BINARY PART}"
-part="${2:?part: normal|flood|proxied|failopen|ipv6}"
+part="${2:?part: normal|flood|proxied|failopen|ipv6|lifecycle}"
 here="$(cd "$(dirname "$0")" && pwd)"
 lab="$here/../../scripts/lab"
 LAB_ID="sgp$$"
@@ -250,6 +252,74 @@ NFT
     [ "$(stat_of validated)" -ge 10 ] || fail "the restarted daemon did not take over"
     echo "$(last_stats)"
     sg_stop
+    ;;
+  lifecycle)
+    # sd_notify through a NOTIFY_SOCKET we read, the watchdog, dropping to an unprivileged
+    # user with exactly two capabilities, SIGHUP, and clean refusals.
+    lab_server "$PORT"
+    # Outside LAB_DIR (0700): the daemon, as nobody, must reach it, as it reaches systemd's.
+    sock="/tmp/synguard-notify.$$.sock"
+    rm -f "$sock"
+    python3 - "$sock" >"$LAB_DIR/notify.log" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+import os
+os.chmod(sys.argv[1], 0o666)  # as systemd's: the daemon writes to it after dropping to nobody
+s.settimeout(8)
+end = time.time() + 8
+while time.time() < end:
+    try:
+        print(s.recv(4096).decode().replace("\n", " | "), flush=True)
+    except socket.timeout:
+        break
+PY
+    listener=$!
+    LAB_PIDS+=("$listener")
+    for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.05; done
+    NOTIFY_SOCKET="$sock" WATCHDOG_USEC=2000000 sg_start --mode always --user nobody
+    pid=$(lab_ns "$NS_G" pgrep -f "synguard run" | head -1)
+    grep -E "^(Uid|CapEff|CapPrm)" "/proc/$pid/status"
+    [ "$(awk '/^Uid/{print $2}' "/proc/$pid/status")" = "$(id -u nobody)" ] || fail "did not drop to nobody"
+    # CAP_NET_ADMIN (12) and CAP_NET_RAW (13): 0x3000, nothing else.
+    [ "$(awk '/^CapEff/{print $2}' "/proc/$pid/status")" = "0000000000003000" ] ||
+      fail "capabilities are not exactly NET_ADMIN + NET_RAW"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 || fail "proxied as nobody"
+    kill -HUP "$SG_PID"
+    sleep 1.5
+    grep -q "SIGHUP" "$LAB_DIR/sg.log" || fail "SIGHUP not handled"
+    kill -0 "$SG_PID" || fail "SIGHUP killed the daemon"
+    # A second instance on the same queue: one clear line, non-zero, our rules untouched.
+    set +e
+    ip netns exec "$NS_G" "$synguard" run --queues 2 --protect "web=$SERVER4/32:$PORT" \
+      --key-file "$LAB_DIR/cookie.key" 2>"$LAB_DIR/second.log"
+    rc=$?
+    set -e
+    echo "second instance: status $rc: $(cat "$LAB_DIR/second.log")"
+    [ "$rc" -ne 0 ] || fail "a second instance on a bound queue started"
+    grep -q "cannot be bound" "$LAB_DIR/second.log" || fail "no clear message for a bound queue"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 ||
+      fail "the first instance stopped working"
+    sg_stop
+    wait "$listener" || true
+    rm -f "$sock"
+    echo "notifications: $(head -c 600 "$LAB_DIR/notify.log")"
+    grep -q "READY=1" "$LAB_DIR/notify.log" || fail "no READY=1"
+    grep -q "STATUS=packets" "$LAB_DIR/notify.log" || fail "no STATUS"
+    grep -q "WATCHDOG=1" "$LAB_DIR/notify.log" || fail "no WATCHDOG pings"
+    grep -q "STOPPING=1" "$LAB_DIR/notify.log" || fail "no STOPPING=1"
+    # Bad configuration: one line, non-zero exit, nothing installed.
+    set +e
+    ip netns exec "$NS_G" "$synguard" run --protect "web=$SERVER4/32:$PORT" \
+      --half-open-on 10 --half-open-off 20 --key-file "$LAB_DIR/cookie.key" 2>"$LAB_DIR/bad.log"
+    rc=$?
+    set -e
+    echo "bad thresholds: status $rc: $(cat "$LAB_DIR/bad.log")"
+    [ "$rc" -ne 0 ] || fail "bad thresholds accepted"
+    [ "$(wc -l <"$LAB_DIR/bad.log")" -eq 1 ] || fail "more than one line for one mistake"
+    if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+      fail "rules left behind by a refused start"
+    fi
     ;;
   *)
     fail "unknown part $part"
