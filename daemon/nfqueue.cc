@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -23,6 +24,10 @@ namespace {
 /// Room for one message: the netlink and nfqueue headers, the attributes we ask for, and a
 /// 64 KiB GSO packet.
 constexpr std::size_t kSlot = 0xffff + 4096;
+/// Verdict datagrams are sent before they grow past this (the send buffer is raised to 4 MiB).
+constexpr std::size_t kMaxDatagram = 1u << 20;
+/// nla_len is 16 bits and counts its 4-byte header.
+constexpr std::size_t kMaxPayloadAttr = 0xffff - 4;
 
 std::string errnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -56,6 +61,10 @@ Result<std::unique_ptr<NfQueue>> NfQueue::open(const Options& opts) {
   int size = static_cast<int>(opts.receive_buffer);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  int snd = 4 << 20;  // several rewritten 64 KiB packets per verdict datagram
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) != 0) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
   }
   if (auto r = q->configure(); !r) {
     return Unexpected{r.error()};
@@ -206,15 +215,32 @@ void NfQueue::flushVerdicts() noexcept {
   }
   char* b = reinterpret_cast<char*>(tx_.data());
   std::size_t used = 0;
+  std::vector<std::pair<std::size_t, std::size_t>>& sent = sent_;  // (packet, offset) per message
+  sent.clear();
   const auto send = [&] {
     if (used == 0) {
       return;
     }
     ++stats_.verdict_sends;
     if (mnl_socket_sendto(nl_, tx_.data(), used) < 0) {
+      // Never leave a packet without a verdict (it would sit in the kernel queue): send the
+      // messages one by one, and a packet whose rewritten copy is refused is dropped (its
+      // sender retransmits) rather than passed untranslated.
       ++stats_.verdict_errors;
+      for (const auto& [pkt, off] : sent) {
+        auto* nlh = reinterpret_cast<nlmsghdr*>(tx_.data() + off);
+        if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) >= 0) {
+          continue;
+        }
+        std::array<char, 256> small{};
+        nlmsghdr* drop = nfq_nlmsg_put(small.data(), NFQNL_MSG_VERDICT, opts_.queue);
+        nfq_nlmsg_verdict_put(drop, static_cast<int>(packets_[pkt].id), NF_DROP);
+        (void)mnl_socket_sendto(nl_, drop, drop->nlmsg_len);
+        ++stats_.verdict_fallback_drops;
+      }
     }
     used = 0;
+    sent.clear();
   };
   if (uniform) {
     // One message for the whole batch: every packet up to the highest id gets this verdict.
@@ -235,16 +261,23 @@ void NfQueue::flushVerdicts() noexcept {
     const Pending& p = pending_[i];
     const std::size_t need =
         MNL_ALIGN(sizeof(nlmsghdr)) + 256 + (p.rewritten ? packets_[i].data.size() : 0);
-    if (used + need > tx_.size()) {
-      send();
+    if (used + need > kMaxDatagram) {
+      send();  // stay well under the socket's send buffer
     }
+    sent.emplace_back(i, used);
     nlmsghdr* nlh = nfq_nlmsg_put(b + used, NFQNL_MSG_VERDICT, opts_.queue);
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(packets_[i].id),
                           p.decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
     if (p.mark != 0) {
       nfq_nlmsg_verdict_put_mark(nlh, p.mark);
     }
-    if (p.rewritten && p.decision == Decision::kAccept) {
+    // A netlink attribute holds at most 65531 bytes: a bigger rewritten packet cannot be
+    // handed back, and is dropped (counted) instead.
+    if (p.rewritten && p.decision == Decision::kAccept &&
+        packets_[i].data.size() > kMaxPayloadAttr) {
+      nfq_nlmsg_verdict_put(nlh, static_cast<int>(packets_[i].id), NF_DROP);
+      ++stats_.verdict_fallback_drops;
+    } else if (p.rewritten && p.decision == Decision::kAccept) {
       nfq_nlmsg_verdict_put_pkt(nlh, packets_[i].data.data(),
                                 static_cast<std::uint32_t>(packets_[i].data.size()));
       ++stats_.rewritten;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/result.h"
@@ -40,6 +41,9 @@ struct NfQueueStats {
   /// NFQA_CFG_F_FAIL_OPEN a full queue or a full socket buffer accepts the packet instead of
   /// dropping it, and the kernel counts that nowhere (not in queue_dropped or user_dropped).
   std::uint64_t failed_open = 0;
+  /// Packets dropped because their verdict could not carry them (a rewritten copy too big for
+  /// a netlink attribute, or a refused send): their senders retransmit.
+  std::uint64_t verdict_fallback_drops = 0;
 };
 
 /// An NFQUEUE queue through libnetfilter_queue's libmnl API: bound with fail-open (the kernel
@@ -97,6 +101,7 @@ class NfQueue {
   std::vector<QueuedPacket> packets_;
   std::vector<Pending> pending_;
   std::vector<std::byte> tx_;
+  std::vector<std::pair<std::size_t, std::size_t>> sent_;
   NfQueueStats stats_;
   std::uint32_t last_id_ = 0;
   bool have_id_ = false;

@@ -281,7 +281,8 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
      << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
      << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
      << t.engine.mode_changes << ", enobufs " << t.queue.enobufs << ", failed open "
-     << t.queue.failed_open << ", injected " << t.sender.sent << " (errors " << t.sender.errors
+     << t.queue.failed_open << ", verdict errors " << t.queue.verdict_errors << ", cut rewrites "
+     << t.truncated_rewrites << ", injected " << t.sender.sent << " (errors " << t.sender.errors
      << "), modes";
   for (const auto& m : modes) {
     os << " " << m;

@@ -11,11 +11,12 @@
 #           a server-speaks-first protocol
 # failopen  kill -9 during traffic: new connections still succeed; a restart takes over again
 # ipv6      normal transfers and the flood over IPv6
+# local     --local: a server on the gateway itself protected, its replies queued on output
 # lifecycle sd_notify (READY, STATUS, WATCHDOG, STOPPING), --user with exactly two capabilities,
 #           SIGHUP, a second instance on a bound queue and bad thresholds refused cleanly
 set -euo pipefail
 synguard="${1:?usage: live_protect.sh SYNGUARD_BINARY PART}"
-part="${2:?part: normal|flood|proxied|failopen|ipv6|lifecycle}"
+part="${2:?part: normal|flood|proxied|failopen|ipv6|local|lifecycle}"
 here="$(cd "$(dirname "$0")" && pwd)"
 lab="$here/../../scripts/lab"
 LAB_ID="sgp$$"
@@ -251,6 +252,29 @@ NFT
     sleep 1.2
     [ "$(stat_of validated)" -ge 10 ] || fail "the restarted daemon did not take over"
     echo "$(last_stats)"
+    sg_stop
+    ;;
+  local)
+    # A host protecting its own service (--local): the server runs on the gateway itself, its
+    # replies are queued on output. Every connection proxied; transfers both ways intact.
+    lab_ns "$NS_G" python3 "$lab/tcp_server.py" --port 8081 >"$LAB_DIR/server.local.log" 2>&1 &
+    LAB_PIDS+=("$!")
+    for _ in $(seq 1 100); do grep -q listening "$LAB_DIR/server.local.log" && break; sleep 0.05; done
+    ip netns exec "$NS_G" "$synguard" run --queues 1 --local --mode always \
+      --protect "self=192.0.2.1/32:8081" --key-file "$LAB_DIR/cookie.key" --stats-interval 1 \
+      >>"$LAB_DIR/sg.log" 2>&1 &
+    SG_PID=$!
+    LAB_PIDS+=("$SG_PID")
+    for _ in $(seq 1 100); do grep -q protecting "$LAB_DIR/sg.log" && break; sleep 0.05; done
+    lab_client --host 192.0.2.1 --port 8081 --mode normal --count 10 --bytes 5000 ||
+      fail "local mode: short connections"
+    lab_client --host 192.0.2.1 --port 8081 --mode download --bytes $((20 * MB)) --timeout 30 ||
+      fail "local mode: download"
+    lab_client --host 192.0.2.1 --port 8081 --mode upload --bytes $((20 * MB)) --timeout 30 ||
+      fail "local mode: upload"
+    sleep 1.2
+    echo "$(last_stats)"
+    [ "$(stat_of validated)" -ge 12 ] || fail "local connections were not proxied"
     sg_stop
     ;;
   lifecycle)
