@@ -23,6 +23,16 @@ constexpr std::int64_t kTsResolutionHalfUs = 512;
 /// with a skewed clock, or garbage): the RTT counts as unmeasured.
 constexpr std::int64_t kMaxPlausibleRttUs = 3'000'000;
 
+/// A segment the proxy sends on a connection's behalf: client -> server (`to_server`) or back.
+TcpOut segmentOn(const FlowKey& k, bool to_server) noexcept {
+  TcpOut o;
+  o.src = to_server ? k.orig_addr : k.resp_addr;
+  o.dst = to_server ? k.resp_addr : k.orig_addr;
+  o.src_port = to_server ? k.orig_port : k.resp_port;
+  o.dst_port = to_server ? k.resp_port : k.orig_port;
+  return o;
+}
+
 }  // namespace
 
 bool Engine::monitoring(std::uint32_t svc) const noexcept {
@@ -198,11 +208,7 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
   const std::uint16_t client_mss =
       seg.options.has_mss ? seg.options.mss : (v4 ? kDefaultMssV4 : kDefaultMssV6);
   const SynCookies::Made made = cookies_.make(tuple, seg.seq, client_mss, cookie_counter_);
-  TcpOut o;
-  o.src = seg.dst;
-  o.dst = seg.src;
-  o.src_port = seg.dst_port;
-  o.dst_port = seg.src_port;
+  TcpOut o = segmentOn(tuple, false);  // the answer to the client, from the service
   o.seq = made.isn;
   o.ack = seg.seq + 1;
   o.flags = kSyn | kAck;
@@ -376,11 +382,7 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
 
 void Engine::sendServerSyn(ProxyEntry& p, const Connection& c) noexcept {
   const bool client_ws_on = p.has(kPxClientWs) && p.has(kPxAnnouncedWs);
-  TcpOut o;
-  o.src = c.key.orig_addr;
-  o.dst = c.key.resp_addr;
-  o.src_port = c.key.orig_port;
-  o.dst_port = c.key.resp_port;
+  TcpOut o = segmentOn(c.key, true);
   o.seq = SeqNum{p.client_isn};
   o.flags = kSyn;
   if (p.has(kPxClientEcn)) {
@@ -399,11 +401,7 @@ void Engine::sendServerSyn(ProxyEntry& p, const Connection& c) noexcept {
 }
 
 void Engine::sendServerAck(const ProxyEntry& p, const Connection& c) noexcept {
-  TcpOut o;
-  o.src = c.key.orig_addr;
-  o.dst = c.key.resp_addr;
-  o.src_port = c.key.orig_port;
-  o.dst_port = c.key.resp_port;
+  TcpOut o = segmentOn(c.key, true);
   o.seq = SeqNum{p.client_isn + 1};
   o.ack = SeqNum{p.server_isn + 1};
   o.flags = kAck;
@@ -422,11 +420,7 @@ void Engine::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
     // Release the client: a window update (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ) with the
     // window the server offered, as the client reads it.
     const Connection& c = table_->at(idx);
-    TcpOut o;
-    o.src = c.key.resp_addr;
-    o.dst = c.key.orig_addr;
-    o.src_port = c.key.resp_port;
-    o.dst_port = c.key.orig_port;
+    TcpOut o = segmentOn(c.key, false);
     o.seq = SeqNum{p.cookie_isn + 1};
     o.ack = SeqNum{p.client_isn + 1};
     o.flags = kAck;
@@ -460,11 +454,7 @@ void Engine::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
   const std::uint32_t idx = p.conn;
   Connection& c = table_->at(idx);
   if (rst_client) {
-    TcpOut o;
-    o.src = c.key.resp_addr;
-    o.dst = c.key.orig_addr;
-    o.src_port = c.key.resp_port;
-    o.dst_port = c.key.orig_port;
+    TcpOut o = segmentOn(c.key, false);
     o.seq = SeqNum{p.cookie_isn + 1};  // the client's RCV.NXT: an exact RST (RFC 5961 §3.2)
     o.ack = SeqNum{c.ep[0].end};
     o.flags = kRst | kAck;
@@ -472,11 +462,7 @@ void Engine::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
     c.ep[1].observed = Observed::kReset;
   }
   if (rst_server) {
-    TcpOut o;
-    o.src = c.key.orig_addr;
-    o.dst = c.key.resp_addr;
-    o.src_port = c.key.orig_port;
-    o.dst_port = c.key.resp_port;
+    TcpOut o = segmentOn(c.key, true);
     o.seq = SeqNum{p.client_isn + 1};
     o.flags = kRst;
     emit(Direction::kToServer, o);
@@ -522,11 +508,7 @@ void Engine::reapHalfOpen(std::uint32_t tick) noexcept {
           !monitoring(svc)) {
         // RFC 9293 §3.10.7.4: a RST whose sequence number is the server's RCV.NXT (the
         // client's ISN + 1) ends a SYN-RECEIVED connection at once.
-        TcpOut o;
-        o.src = c.key.orig_addr;
-        o.dst = c.key.resp_addr;
-        o.src_port = c.key.orig_port;
-        o.dst_port = c.key.resp_port;
+        TcpOut o = segmentOn(c.key, true);
         o.seq = SeqNum{c.ep[0].end};
         o.flags = kRst;
         emit(Direction::kToServer, o);
