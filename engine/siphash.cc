@@ -8,6 +8,29 @@ constexpr std::uint64_t rotl(std::uint64_t x, int b) noexcept { return (x << b) 
 
 struct State {
   std::uint64_t v0, v1, v2, v3;
+  /// "somepseudorandomlygeneratedbytes", the initialisation constants of the paper (§2).
+  explicit State(const SipKey& key) noexcept
+      : v0(key.k0 ^ 0x736f6d6570736575ULL),
+        v1(key.k1 ^ 0x646f72616e646f6dULL),
+        v2(key.k0 ^ 0x6c7967656e657261ULL),
+        v3(key.k1 ^ 0x7465646279746573ULL) {}
+  /// c = 2 compression rounds on one message word.
+  void compress(std::uint64_t m) noexcept {
+    v3 ^= m;
+    round();
+    round();
+    v0 ^= m;
+  }
+  /// The last block (with the length byte), then d = 4 finalization rounds.
+  std::uint64_t finish(std::uint64_t last) noexcept {
+    compress(last);
+    v2 ^= 0xff;
+    round();
+    round();
+    round();
+    round();
+    return v0 ^ v1 ^ v2 ^ v3;
+  }
   void round() noexcept {
     v0 += v1;
     v1 = rotl(v1, 13);
@@ -41,55 +64,26 @@ SipKey SipKey::fromBytes(const std::array<std::uint8_t, 16>& b) noexcept {
 }
 
 std::uint64_t sipHash24(const SipKey& key, std::span<const std::uint8_t> data) noexcept {
-  // "somepseudorandomlygeneratedbytes", the initialisation constants of the paper (§2).
-  State s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL,
-          key.k0 ^ 0x6c7967656e657261ULL, key.k1 ^ 0x7465646279746573ULL};
+  State s(key);
   const std::size_t n = data.size();
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const std::uint64_t m = le64(data.data() + i);
-    s.v3 ^= m;
-    s.round();
-    s.round();
-    s.v0 ^= m;
+    s.compress(le64(data.data() + i));
   }
   // Last block: remaining bytes, with the message length (mod 256) in the top byte.
   std::uint64_t b = static_cast<std::uint64_t>(n & 0xff) << 56;
   for (std::size_t k = 0; i + k < n; ++k) {
     b |= static_cast<std::uint64_t>(data[i + k]) << (8 * k);
   }
-  s.v3 ^= b;
-  s.round();
-  s.round();
-  s.v0 ^= b;
-  s.v2 ^= 0xff;
-  s.round();
-  s.round();
-  s.round();
-  s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return s.finish(b);
 }
 
 std::uint64_t sipHash24Words(const SipKey& key, std::span<const std::uint64_t> words) noexcept {
-  State s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL,
-          key.k0 ^ 0x6c7967656e657261ULL, key.k1 ^ 0x7465646279746573ULL};
+  State s(key);
   for (const std::uint64_t m : words) {
-    s.v3 ^= m;
-    s.round();
-    s.round();
-    s.v0 ^= m;
+    s.compress(m);
   }
-  const std::uint64_t b = static_cast<std::uint64_t>((words.size() * 8) & 0xff) << 56;
-  s.v3 ^= b;
-  s.round();
-  s.round();
-  s.v0 ^= b;
-  s.v2 ^= 0xff;
-  s.round();
-  s.round();
-  s.round();
-  s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return s.finish(static_cast<std::uint64_t>((words.size() * 8) & 0xff) << 56);
 }
 
 }  // namespace synguard::engine
