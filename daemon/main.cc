@@ -165,6 +165,18 @@ struct ProtectArgs {
         return 1;
     }
   }
+  /// For a command's `default:` branch: -1 when the option was a protection option (handled),
+  /// else the exit code (a bad value was reported, or the option is unknown: usage).
+  int handleOrRefuse(int c, const char* arg) {
+    const int r = handle(c, arg);
+    if (r == 0) {
+      return -1;
+    }
+    if (r == 1) {
+      std::cerr << kUsage;
+    }
+    return 2;
+  }
   void apply(synguard::engine::ProtectionConfig& pc) {
     for (auto& s : services) {
       s.mode = proto.mode;
@@ -258,14 +270,10 @@ int cmdReplay(int argc, char** argv) {
         std::cout << kUsage;
         return 0;
       default:
-        if (const int r = protect.handle(c, optarg); r != 1) {
-          if (r == 2) {
-            return 2;
-          }
-          break;
+        if (const int rc = protect.handleOrRefuse(c, optarg); rc >= 0) {
+          return rc;
         }
-        std::cerr << kUsage;
-        return 2;
+        break;
     }
   }
   for (int i = optind; i < argc; ++i) {
@@ -409,14 +417,10 @@ int cmdRun(int argc, char** argv) {
         std::cout << kUsage;
         return 0;
       default:
-        if (const int r = protect.handle(c, optarg); r != 1) {
-          if (r == 2) {
-            return 2;
-          }
-          break;
+        if (const int rc = protect.handleOrRefuse(c, optarg); rc >= 0) {
+          return rc;
         }
-        std::cerr << kUsage;
-        return 2;
+        break;
     }
   }
   if (optind < argc) {

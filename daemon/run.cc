@@ -132,6 +132,23 @@ struct Worker {
 
 std::atomic<bool> g_stop{false};
 
+/// Copies a worker's figures for the main thread (status line, STATUS=, the final line).
+void takeSnapshot(Worker& w) {
+  const engine::Engine& eng = *w.eng;
+  const std::lock_guard<std::mutex> lock(w.mutex);
+  w.snap.engine = eng.stats();
+  w.snap.queue = w.q->stats();
+  w.snap.sender = w.sender->stats();
+  w.snap.half_open = eng.halfOpen().global();
+  w.snap.table = eng.table().size();
+  w.snap.proxied_now = eng.proxies().size();
+  w.snap.truncated_rewrites = w.truncated_rewrites;
+  w.snap.modes.clear();
+  for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
+    w.snap.modes.emplace_back(engine::toString(eng.service(s).mode.mode()));
+  }
+}
+
 void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
   engine::Engine& eng = *w.eng;
   std::int64_t last_snap = 0;
@@ -182,18 +199,7 @@ void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
     w.heartbeat_ns.store(now, std::memory_order_relaxed);
     if (now - last_snap > 200'000'000) {
       last_snap = now;
-      const std::lock_guard<std::mutex> lock(w.mutex);
-      w.snap.engine = eng.stats();
-      w.snap.queue = w.q->stats();
-      w.snap.sender = w.sender->stats();
-      w.snap.half_open = eng.halfOpen().global();
-      w.snap.table = eng.table().size();
-      w.snap.proxied_now = eng.proxies().size();
-      w.snap.truncated_rewrites = w.truncated_rewrites;
-      w.snap.modes.clear();
-      for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
-        w.snap.modes.emplace_back(engine::toString(eng.service(s).mode.mode()));
-      }
+      takeSnapshot(w);
     }
   }
 }
@@ -440,13 +446,7 @@ int runDaemon(const RunOptions& in) {
     w->thread.join();
   }
   for (auto& w : workers) {
-    const std::lock_guard<std::mutex> lock(w->mutex);
-    w->snap.engine = w->eng->stats();
-    w->snap.queue = w->q->stats();
-    w->snap.sender = w->sender->stats();
-    w->snap.half_open = w->eng->halfOpen().global();
-    w->snap.table = w->eng->table().size();
-    w->snap.proxied_now = w->eng->proxies().size();
+    takeSnapshot(*w);  // the threads have stopped: the final figures
   }
   logLine(5, "stopped: " + statusLine(workers));
   return exit_code;
