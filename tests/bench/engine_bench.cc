@@ -10,53 +10,10 @@
 namespace synguard::bench {
 namespace {
 
-class StepClock : public engine::Clock {
- public:
-  engine::MonotonicTime now() const noexcept override { return t; }
-  engine::MonotonicTime t{std::chrono::seconds(1)};
-};
-
 class NullSink : public engine::PacketSink {
  public:
   void emit(engine::Direction, std::span<const std::byte>) noexcept override {}
 };
-
-/// Packets laid out back to back.
-struct PacketSet {
-  std::vector<std::byte> bytes;
-  std::vector<std::size_t> offsets;
-  std::vector<std::uint16_t> lens;
-  void add(const RawTcp& t) {
-    const std::size_t at = bytes.size();
-    bytes.resize(at + 64 + t.payload);
-    offsets.push_back(at);
-    lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + at)));
-  }
-  std::span<const std::byte> at(std::size_t i) const {
-    return {bytes.data() + offsets[i], lens[i]};
-  }
-  std::size_t size() const { return lens.size(); }
-};
-
-constexpr std::uint32_t kServer = 0xc6336401;  // 198.51.100.1
-
-/// A spoofed-source SYN flood: random sources in 198.18.0.0/15 (RFC 2544 benchmarking range),
-/// random source ports and ISNs, one destination service (in-memory packets only).
-PacketSet synFlood(std::size_t n) {
-  PacketSet s;
-  XorShift rng;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t r = rng();
-    s.add(RawTcp{.src = 0xc6120000U | static_cast<std::uint32_t>(r & 0x1ffff),
-                 .dst = kServer,
-                 .sport = static_cast<std::uint16_t>(1024 + ((r >> 17) % 64000)),
-                 .dport = 80,
-                 .seq = static_cast<std::uint32_t>(r >> 32),
-                 .flags = engine::kSyn,
-                 .mss_option = true});
-  }
-  return s;
-}
 
 void runFlood(benchmark::State& state, std::size_t capacity) {
   // 4M distinct tuples: four times the largest table, so every case evicts.

@@ -16,11 +16,8 @@ namespace {
 using engine::Engine;
 using engine::EngineConfig;
 
-class StepClock : public engine::Clock {
- public:
-  engine::MonotonicTime now() const noexcept override { return t; }
-  engine::MonotonicTime t{std::chrono::seconds(1'800'000'000)};
-};
+/// Wall-clock-like time: cookie counters and keys as on a live gateway.
+constexpr std::chrono::seconds kWall{1'800'000'000};
 
 /// Counts what the engine emits; keeps the last packet (for the cookie ISN).
 class CountingSink : public engine::PacketSink {
@@ -37,24 +34,6 @@ class CountingSink : public engine::PacketSink {
   std::size_t last_len = 0;
 };
 
-struct PacketSet {
-  std::vector<std::byte> bytes;
-  std::vector<std::size_t> offsets;
-  std::vector<std::uint16_t> lens;
-  void add(const RawTcp& t) {
-    const std::size_t at = bytes.size();
-    bytes.resize(at + 64 + t.payload);
-    offsets.push_back(at);
-    lens.push_back(static_cast<std::uint16_t>(writeTcp(t, bytes.data() + at)));
-  }
-  std::span<const std::byte> at(std::size_t i) const {
-    return {bytes.data() + offsets[i], lens[i]};
-  }
-  std::size_t size() const { return lens.size(); }
-};
-
-constexpr std::uint32_t kServer = 0xc6336401;  // 198.51.100.1
-
 EngineConfig protectedConfig(std::size_t capacity, engine::ProtectionMode mode) {
   EngineConfig cfg;
   cfg.table_capacity = capacity;
@@ -69,28 +48,11 @@ EngineConfig protectedConfig(std::size_t capacity, engine::ProtectionMode mode) 
   return cfg;
 }
 
-/// Spoofed SYNs: random sources in 198.18.0.0/15 (RFC 2544), random ports and ISNs.
-PacketSet synFlood(std::size_t n, std::uint64_t seed = 0x9e3779b97f4a7c15ULL) {
-  PacketSet s;
-  XorShift rng{seed};
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t r = rng();
-    s.add(RawTcp{.src = 0xc6120000U | static_cast<std::uint32_t>(r & 0x1ffff),
-                 .dst = kServer,
-                 .sport = static_cast<std::uint16_t>(1024 + ((r >> 17) % 64000)),
-                 .dport = 80,
-                 .seq = static_cast<std::uint32_t>(r >> 32),
-                 .flags = engine::kSyn,
-                 .mss_option = true});
-  }
-  return s;
-}
-
 /// (a) A SYN flood against a service in cookie mode: parse, lookup (no state is created),
 /// SYN accounting, SipHash cookie, SYN-ACK written with checksums and emitted.
 void BM_CookieSynAckFlood(benchmark::State& state) {
   static const PacketSet flood = synFlood(1 << 22);
-  StepClock clock;
+  StepClock clock{kWall};
   CountingSink sink;
   auto eng = Engine::create(
       protectedConfig(static_cast<std::size_t>(state.range(0)), engine::ProtectionMode::kAlways),
@@ -175,7 +137,7 @@ BENCHMARK(BM_CookieCheck);
 void BM_CookieAckValidation(benchmark::State& state) {
   constexpr std::size_t kBatch = 32768;
   const PacketSet syns = synFlood(kBatch, 12345);
-  StepClock clock;
+  StepClock clock{kWall};
   CountingSink sink;
   EngineConfig cfg = protectedConfig(1 << 17, engine::ProtectionMode::kAlways);
   cfg.protection.proxy.capacity = kBatch;
@@ -286,7 +248,7 @@ BENCHMARK(BM_TranslateSegment)
 /// plainly tracked. Each packet is copied from its template into a scratch buffer first
 /// (processMutable rewrites in place); BM_CopyTemplate measures that copy alone.
 struct Established {
-  StepClock clock;
+  StepClock clock{kWall};
   CountingSink sink;
   std::optional<Engine> eng;
   PacketSet packets;
