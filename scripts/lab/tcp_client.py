@@ -5,7 +5,7 @@ upload / download (--bytes of a seeded stream, checked by sha256 end to end) and
 server speaks first)."""
 import argparse
 import hashlib
-import random
+from labstream import stream
 import socket
 import struct
 import sys
@@ -13,14 +13,6 @@ import time
 
 
 LATENCIES = []
-
-
-def stream(seed, n):
-    rng = random.Random(seed)
-    while n > 0:
-        k = min(n, 1 << 20)
-        yield rng.randbytes(k)
-        n -= k
 
 
 def one(args, i):

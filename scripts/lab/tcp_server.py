@@ -12,20 +12,11 @@ With --banner the server speaks first: a banner line on accept, before reading a
 """
 import argparse
 import hashlib
-import random
+from labstream import stream
 import socket
 import struct
 import threading
 import time
-
-
-def stream(seed, n):
-    """n deterministic bytes, in chunks: both ends compute the same stream cheaply."""
-    rng = random.Random(seed)
-    while n > 0:
-        k = min(n, 1 << 20)
-        yield rng.randbytes(k)
-        n -= k
 
 
 def handle(conn, banner):

@@ -85,6 +85,19 @@ class ProtectionTest : public ::testing::Test {
     return engine_->stats().would_drop[static_cast<std::size_t>(r)];
   }
   ServiceMode mode() const { return engine_->service(0).mode.mode(); }
+  /// n spoofed SYNs (< 256) that the server answers: half-open, SYN-RECEIVED at the tracker.
+  void floodAnsweredByServer(std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      spoofedSyn(i);
+      const std::string src = "10.0." + std::to_string(i & 0xff) + ".1";
+      eng().process(PacketBuilder::ipv4(kServer, src)
+                        .tcp(80, static_cast<std::uint16_t>(1024 + i))
+                        .syn()
+                        .seq(7000)
+                        .ack(i + 1)
+                        .build());
+    }
+  }
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
@@ -446,16 +459,7 @@ TEST_F(ProtectionTest, CookieModeResetsStaleHalfOpenConnectionsAtTheServer) {
   // holds them in its SYN queue. Once in cookie mode, those still unanswered after 1 s are
   // reset at the server so its queue is free for the proxied clients.
   start(config(service()));
-  for (std::uint32_t i = 0; i < 100; ++i) {
-    spoofedSyn(i);
-    const std::string src = "10.0." + std::to_string(i & 0xff) + ".1";
-    eng().process(PacketBuilder::ipv4(kServer, src)
-                      .tcp(80, static_cast<std::uint16_t>(1024 + i))
-                      .syn()
-                      .seq(7000)
-                      .ack(i + 1)
-                      .build());
-  }
+  floodAnsweredByServer(100);
   ASSERT_EQ(mode(), ServiceMode::kCookie);
   ASSERT_EQ(eng().service(0).half_open, 100U);
   sink_.clear();
@@ -480,16 +484,7 @@ TEST_F(ProtectionTest, NormalAndMonitorModesNeverReap) {
   ServiceConfig s = service();
   s.monitor = true;
   start(config(s));
-  for (std::uint32_t i = 0; i < 100; ++i) {
-    spoofedSyn(i);
-    const std::string src = "10.0." + std::to_string(i & 0xff) + ".1";
-    eng().process(PacketBuilder::ipv4(kServer, src)
-                      .tcp(80, static_cast<std::uint16_t>(1024 + i))
-                      .syn()
-                      .seq(7000)
-                      .ack(i + 1)
-                      .build());
-  }
+  floodAnsweredByServer(100);
   clock_.advance(seconds(2));
   eng().expire();
   EXPECT_EQ(eng().stats().half_open_reaped, 0U);
