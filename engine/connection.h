@@ -53,6 +53,14 @@ enum ConnFlag : std::uint8_t {
   kConnPickedUp = 0x04,         ///< picked up mid-stream: window checks are liberal
   kConnWindowLiberal = 0x08,    ///< skip sequence-window checks (pickup; see window.h)
   kConnProxied = 0x10,  ///< proxied after a valid cookie: source_idx is its ProxyTable entry
+  /// The kernel lets this connection's plain ACK/data segments bypass the queue (its verdict
+  /// carried Verdict::bypass); SYN, FIN and RST segments still reach us, and a FIN or RST ends
+  /// the bypass in the kernel too.
+  kConnBypassed = 0x20,
+  /// The originator's / responder's segments were skipped: re-seed its window view from its
+  /// next segment before judging it (liberally, as a pickup).
+  kConnResyncOrig = 0x40,
+  kConnResyncResp = 0x80,
 };
 
 constexpr std::uint32_t kNoIndex = 0xffffffffU;

@@ -506,10 +506,13 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     } else {
       ++c.pkts[from_orig ? 0 : 1];
       observeSegment(c, from_orig, seg);
-      const Verdict v = track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
+      Verdict v = track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
       if (!from_orig && seg.has(kSyn) && seg.has(kAck) && !runtime_.empty() &&
           v.reason == VerdictReason::kTracked) {
         learnProfile(table_->at(found.idx), seg);
+      }
+      if (cfg_.bypass_established && v.reason == VerdictReason::kTracked) {
+        markBypass(table_->at(found.idx), seg, v);
       }
       return v;
     }
@@ -600,6 +603,20 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   return track(idx, from_orig, seg, tick, syn_only ? &refs : nullptr);
 }
 
+void Engine::markBypass(Connection& c, const Segment& seg, Verdict& v) noexcept {
+  // Only a plain segment of a connection established on both sides: the kernel rule that acts
+  // on the mark sees the same flags, and a SYN, FIN or RST must always come to us.
+  if (c.state != TcpState::kEstablished || seg.has(kSyn) || seg.has(kFin) || seg.has(kRst) ||
+      (c.flags & kConnProxied) != 0) {
+    return;
+  }
+  if ((c.flags & kConnBypassed) == 0) {
+    ++stats_.bypass_started;
+  }
+  c.flags = static_cast<std::uint8_t>(c.flags | kConnBypassed | kConnResyncOrig | kConnResyncResp);
+  v.bypass = true;
+}
+
 Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
                       const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
   Connection& c = table_->at(idx);
@@ -614,6 +631,21 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
   TcpEvent ev = TcpEvent::kNone;
   bool init_sender = false;
   bool check_window = (c.flags & kConnWindowLiberal) == 0;
+  const std::uint8_t resync_bit = from_orig ? kConnResyncOrig : kConnResyncResp;
+  if ((c.flags & resync_bit) != 0 && !seg.has(kSyn)) {
+    // Segments of this sender bypassed us: its sequence space moved on unseen. Take this
+    // segment as its new position (conntrack's pickup does the same) and judge it liberally;
+    // a RST then matches exactly (the endpoint itself checks RSTs against its window).
+    resyncSender(snd, rcv, seg);
+    check_window = false;
+    if ((c.flags & kConnBypassed) == 0 || seg.has(kFin) || seg.has(kRst)) {
+      c.flags = static_cast<std::uint8_t>(c.flags & ~resync_bit);
+    }
+  }
+  if (seg.has(kFin) || seg.has(kRst)) {
+    // The kernel's bypass rule removes the tuple on a FIN or RST: from here on we see it all.
+    c.flags = static_cast<std::uint8_t>(c.flags & ~kConnBypassed);
+  }
   if (seg.has(kRst)) {
     switch (checkRst(snd, rcv, seg)) {
       case RstCheck::kExact:

@@ -68,6 +68,11 @@ struct EngineConfig {
   /// with impossible flags), so an offline replay can report them. Off on a gateway: a RST
   /// flood must not fill the table.
   bool record_stray = false;
+  /// Inline daemon whose kernel rules can bypass established connections: verdicts of plain
+  /// ACK/data segments of established, untranslated connections carry Verdict::bypass, and
+  /// such connections are then judged liberally (segments between those seen are skipped),
+  /// FINs and RSTs still tracked exactly enough to follow the close. Off for replay.
+  bool bypass_established = false;
   /// Analyst mode for replay (0 = off): an attempt whose responder has sent nothing for this
   /// long after the first SYN is concluded (outcome S0, as Zeek's tcp_attempt_delay of 5 s does),
   /// and later packets on the tuple begin a new connection. Off on a gateway, where a half-open
@@ -203,6 +208,7 @@ class Engine {
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;
   void learnProfile(const Connection& c, const Segment& synack) noexcept;
+  void markBypass(Connection& c, const Segment& seg, Verdict& v) noexcept;
   Verdict proxied(std::uint32_t idx, bool from_orig, Segment& seg,
                   std::span<const std::byte> packet, std::byte* writable, const PacketMeta& meta,
                   std::uint32_t tick) noexcept;

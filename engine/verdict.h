@@ -37,9 +37,17 @@ struct Verdict {
   VerdictReason reason = VerdictReason::kTracked;
   /// The packet was rewritten in place (proxied connections): pass the new bytes on.
   bool rewritten = false;
+  /// Accepted segment of an established, untranslated connection (EngineConfig::
+  /// bypass_established): the kernel may let the connection's plain ACK/data segments bypass
+  /// the queue from now on. See docs/DAEMON.md ("Established traffic bypasses the queue").
+  bool bypass = false;
 
-  static constexpr Verdict accept(VerdictReason r) noexcept { return {Action::kAccept, r, false}; }
-  static constexpr Verdict drop(VerdictReason r) noexcept { return {Action::kDrop, r, false}; }
+  static constexpr Verdict accept(VerdictReason r) noexcept {
+    return {Action::kAccept, r, false, false};
+  }
+  static constexpr Verdict drop(VerdictReason r) noexcept {
+    return {Action::kDrop, r, false, false};
+  }
   constexpr bool operator==(const Verdict&) const noexcept = default;
 };
 

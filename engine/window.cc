@@ -114,6 +114,18 @@ void updateWindow(EndpointView& sender, EndpointView& receiver, const Segment& s
   sender.flags = static_cast<std::uint8_t>(sender.flags | kEpSeen);
 }
 
+void resyncSender(EndpointView& sender, EndpointView& receiver, const Segment& seg) noexcept {
+  const SeqNum end = seg.seq + seg.seqLen();
+  sender.end = end.raw();
+  sender.max_end = end.raw();
+  if (seg.has(kAck)) {
+    sender.max_ack = seg.ack.raw();
+    sender.flags = static_cast<std::uint8_t>(sender.flags | kEpAckSent);
+    receiver.max_end = (seg.ack + std::max<std::uint32_t>(scaledWindow(sender, seg), 1)).raw();
+  }
+  sender.flags = static_cast<std::uint8_t>(sender.flags | kEpSeen);
+}
+
 RstCheck checkRst(const EndpointView& sender, const EndpointView& receiver,
                   const Segment& seg) noexcept {
   if (receiver.state == TcpState::kSynSent) {

@@ -46,6 +46,10 @@ enum class RstCheck { kExact, kInWindow, kOutOfWindow, kNotAcceptable };
 /// receiver's RCV.NXT (as seen: the receiver's highest ack, or the sender's end when data is in
 /// flight); in-window RSTs get a challenge ACK from the endpoint. §3.10.7.3: in SYN-SENT a RST
 /// counts only if it ACKs the SYN.
+/// Takes `seg` as the sender's new position after segments that bypassed us (the kernel let an
+/// established connection skip the queue): its end, its ack and the receiver's right edge.
+void resyncSender(EndpointView& sender, EndpointView& receiver, const Segment& seg) noexcept;
+
 RstCheck checkRst(const EndpointView& sender, const EndpointView& receiver,
                   const Segment& seg) noexcept;
 
