@@ -53,6 +53,8 @@ constexpr const char* kUsage =
     "      --proxy-capacity N        proxied connections per queue (default 65536)\n"
     "      --no-zero-window          do not hold cookie clients at a zero window; buffer early "
     "data\n"
+    "      --no-bypass               queue every segment of the services (default: established\n"
+    "                                untranslated connections bypass the queue, closes do not)\n"
     "      --max-ack-delay MS        bound on the RTT delay of the server ACK (default 200)\n"
     "      --table NAME              nftables table name (family inet; default synguard)\n"
     "      --print-rules             print the nftables ruleset and exit (dry run)\n"
@@ -306,6 +308,7 @@ int cmdRun(int argc, char** argv) {
     kStats,
     kUser,
     kHalfOpenTimeout,
+    kNoBypass,
   };
   const std::vector<option> kLong = withProtect({
       {"half-open-timeout", required_argument, nullptr, kHalfOpenTimeout},
@@ -318,6 +321,7 @@ int cmdRun(int argc, char** argv) {
       {"table-size", required_argument, nullptr, kTable},
       {"proxy-capacity", required_argument, nullptr, kProxyCapacity},
       {"no-zero-window", no_argument, nullptr, kNoZeroWindow},
+      {"no-bypass", no_argument, nullptr, kNoBypass},
       {"max-ack-delay", required_argument, nullptr, kMaxAckDelay},
       {"table", required_argument, nullptr, kTableName},
       {"print-rules", no_argument, nullptr, kPrintRules},
@@ -381,6 +385,9 @@ int cmdRun(int argc, char** argv) {
         break;
       case kNoZeroWindow:
         opts.engine.protection.proxy.hold_with_zero_window = false;
+        break;
+      case kNoBypass:
+        opts.bypass = false;
         break;
       case kMaxAckDelay:
         if (!number(4000)) {

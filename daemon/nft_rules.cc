@@ -53,9 +53,6 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
       if (!opts.nft_queue) {
         continue;
       }
-      if (!opts.nft_queue) {
-        continue;
-      }
       in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p << " } " << queue
          << " comment \"" << s.name << "\"\n";
       in << "\t\t" << fam << " saddr { " << join(c) << " } tcp sport { " << p << " } " << queue
@@ -67,13 +64,62 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     }
   }
   std::ostringstream r;
-  r << "table inet " << opts.table << " {\n"
-    << "\t# Before conntrack (priority -200): SYNs answered with cookies and ACKs with bad\n"
+  r << "table inet " << opts.table << " {\n";
+  if (opts.bypass) {
+    // Both directions of every bypassed connection, added from the packet path (dynset) when
+    // a verdict carries kMarkBypassLearn; no update per packet (an element lives its timeout
+    // from the add, then one segment comes back to us and renews it).
+    for (const char* fam : {"4", "6"}) {
+      const char* a = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
+      r << "\tset bypass" << fam << " {\n\t\ttype " << a << " . inet_service . " << a
+        << " . inet_service\n\t\tsize " << opts.bypass_capacity << "\n\t\ttimeout "
+        << opts.bypass_timeout_s << "s\n\t\tflags dynamic,timeout\n\t}\n";
+    }
+    const auto hooks = opts.mode == RuleMode::kLocal ? std::vector<std::string>{"prerouting",
+                                                                                  "output"}
+                                                     : std::vector<std::string>{"prerouting"};
+    for (const std::string& hook : hooks) {
+      const std::string pre = hook == "prerouting" ? "" : "output_";
+      r << "\t# Before the queue: a FIN or RST ends a bypass (the close goes through us);\n"
+        << "\t# plain segments of bypassed tuples get a mark the queue rules skip.\n"
+        << "\tchain " << pre << "bypass {\n"
+        << "\t\ttype filter hook " << hook << " priority -310; policy accept;\n";
+      for (const char* fam : {"4", "6"}) {
+        const std::string ip = fam[0] == '4' ? "ip" : "ip6";
+        const std::string fwd =
+            ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
+        const std::string rev =
+            ip + " daddr . tcp dport . " + ip + " saddr . tcp sport";
+        r << "\t\ttcp flags & (fin | rst) != 0 " << fwd << " @bypass" << fam << " delete @bypass"
+          << fam << " { " << fwd << " } delete @bypass" << fam << " { " << rev << " }\n";
+        r << "\t\tmeta mark 0 tcp flags & (syn | fin | rst) == 0 " << fwd << " @bypass" << fam
+          << " meta mark set " << hex(kMarkBypassed) << "\n";
+      }
+      r << "\t}\n"
+        << "\t# After the queue, before conntrack: learn from verdicts, clear our marks.\n"
+        << "\tchain " << pre << "bypass_learn {\n"
+        << "\t\ttype filter hook " << hook << " priority -295; policy accept;\n";
+      for (const char* fam : {"4", "6"}) {
+        const std::string ip = fam[0] == '4' ? "ip" : "ip6";
+        r << "\t\tmeta mark " << hex(kMarkBypassLearn) << " meta nfproto "
+          << (fam[0] == '4' ? "ipv4" : "ipv6") << " add @bypass" << fam << " { " << ip
+          << " saddr . tcp sport . " << ip << " daddr . tcp dport } add @bypass" << fam << " { "
+          << ip << " daddr . tcp dport . " << ip << " saddr . tcp sport }\n";
+      }
+      r << "\t\tmeta mark { " << hex(kMarkBypassLearn) << ", " << hex(kMarkBypassed)
+        << " } meta mark set 0\n"
+        << "\t}\n";
+    }
+  }
+  r << "\t# Before conntrack (priority -200): SYNs answered with cookies and ACKs with bad\n"
     << "\t# cookies are dropped before conntrack allocates anything, and proxied connections\n"
     << "\t# are marked so the next chain exempts them (their sequence numbers are rewritten).\n"
     << "\tchain prerouting {\n"
     << "\t\ttype filter hook prerouting priority -300; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkInjected) << " return comment \"our own packets, looped\"\n"
+    << (opts.bypass && opts.nft_queue
+            ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
+            : std::string())
     << in.str() << "\t}\n"
     << "\tchain proxied {\n"
     << "\t\ttype filter hook prerouting priority -290; policy accept;\n"
@@ -83,6 +129,9 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     << "\t\ttype filter hook output priority -300; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkInjected) << " notrack\n"
     << "\t\tmeta mark " << hex(kMarkInjected) << " return\n"
+    << (opts.bypass && opts.nft_queue
+            ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
+            : std::string())
     << out.str() << "\t}\n"
     << "\tchain output_proxied {\n"
     << "\t\ttype filter hook output priority -290; policy accept;\n"
@@ -141,6 +190,12 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
     r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
   }
   r << "-A SYNGUARD -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
+  if (opts.bypass) {
+    r << "-A SYNGUARD -m mark --mark " << hex(kMarkBypassed) << " -j RETURN\n";
+    if (opts.mode == RuleMode::kLocal) {
+      r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkBypassed) << " -j RETURN\n";
+    }
+  }
   for (const auto& s : services) {
     std::string p;
     for (const auto& pr : s.ports) {

@@ -13,6 +13,12 @@ namespace synguard::daemon {
 /// alone by nothing else we do).
 constexpr std::uint32_t kMarkProxied = 0x5e000001;   ///< verdicts of proxied connections: notrack
 constexpr std::uint32_t kMarkInjected = 0x5e000002;  ///< packets we send: never queued, notrack
+/// Verdicts that let an established, untranslated connection bypass the queue: the chain after
+/// the queue adds both directions of its tuple to the bypass set (and clears the mark).
+constexpr std::uint32_t kMarkBypassLearn = 0x5e000003;
+/// Put by the chain before the queue on plain segments of tuples in the bypass set: the queue
+/// rules skip them (cleared again before conntrack).
+constexpr std::uint32_t kMarkBypassed = 0x5e000004;
 
 enum class RuleMode : std::uint8_t {
   kGateway,  ///< forwarded traffic to and from the services (prerouting)
@@ -27,6 +33,11 @@ struct RuleOptions {
   /// Queue rules as nft `queue` statements; false: leave them out of the nft table (the
   /// kernel lacks nft_queue) and install them as xt NFQUEUE rules with iptables-nft instead.
   bool nft_queue = true;
+  /// Established, untranslated connections bypass the queue (plain ACK/data segments; SYN,
+  /// FIN and RST always come to us). See docs/DAEMON.md for the trade-off.
+  bool bypass = true;
+  std::uint32_t bypass_capacity = 1U << 21;  ///< set elements (two per connection)
+  std::uint32_t bypass_timeout_s = 3600;     ///< an element lives this long after it is added
 };
 
 /// The ruleset (nft syntax) that queues the services' TCP traffic to synguard, both

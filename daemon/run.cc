@@ -181,7 +181,9 @@ void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
         d = NfQueue::Decision::kDrop;
         ++w.truncated_rewrites;
       }
-      const std::uint32_t mark = v.reason == engine::VerdictReason::kProxied ? kMarkProxied : 0;
+      const std::uint32_t mark = v.reason == engine::VerdictReason::kProxied ? kMarkProxied
+                                 : v.bypass                                   ? kMarkBypassLearn
+                                                                              : 0;
       w.q->verdict(i, d, mark, v.rewritten);
     }
     w.q->flushVerdicts();
@@ -249,6 +251,10 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
     t.engine.cookies_validated += s.engine.cookies_validated;
     t.engine.proxy_completed += s.engine.proxy_completed;
     t.engine.mode_changes += s.engine.mode_changes;
+    t.engine.bypass_started += s.engine.bypass_started;
+    for (std::size_t i = 0; i < engine::kTcpStateCount; ++i) {
+      t.engine.connections_by_state[i] += s.engine.connections_by_state[i];
+    }
     for (std::size_t i = 0; i < engine::kVerdictReasonCount; ++i) {
       t.engine.dropped[i] += s.engine.dropped[i];
     }
@@ -283,6 +289,9 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   }
   std::ostringstream os;
   os << "packets " << t.engine.packets << ", half-open " << t.half_open << ", table " << t.table
+     << " (time-wait "
+     << t.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kTimeWait)]
+     << "), bypassed " << t.engine.bypass_started
      << ", cookies sent " << t.engine.cookies_sent << " validated " << t.engine.cookies_validated
      << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
      << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
@@ -305,6 +314,16 @@ int runDaemon(const RunOptions& in) {
     opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, 64));
   }
   RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
+  ropts.bypass = opts.bypass;
+  opts.engine.bypass_established = opts.bypass;
+  // Two set elements per connection, for every queue's table; an element is renewed by one
+  // queued segment after this long, so it never outlives the tracker's established timeout.
+  ropts.bypass_capacity = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(std::uint64_t{2} * opts.engine.table_capacity * opts.queues,
+                              std::uint64_t{1} << 24));
+  ropts.bypass_timeout_s = static_cast<std::uint32_t>(std::clamp<long long>(
+      std::chrono::duration_cast<std::chrono::seconds>(opts.engine.timeouts.established).count(),
+      1, 3600));
   const std::string ruleset = renderRules(opts.engine.protection.services, ropts);
   if (opts.print_rules) {
     std::fputs(ruleset.c_str(), stdout);

@@ -14,6 +14,7 @@ struct RunOptions {
   std::uint16_t first_queue = 0;
   RuleMode rule_mode = RuleMode::kGateway;
   std::string table = "synguard";
+  bool bypass = true;  ///< established untranslated connections skip the queue (RuleOptions)
   std::string key_file = "/var/lib/synguard/cookie.key";
   bool print_rules = false;   ///< print the ruleset and exit
   double stats_interval = 0;  ///< seconds between "stats:" lines on stderr (0: none)

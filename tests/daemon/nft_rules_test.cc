@@ -62,5 +62,43 @@ TEST(NftRules, XtFallbackMirrorsTheQueueRules) {
   EXPECT_FALSE(has(v6, "198.51.100"));
 }
 
+TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
+  RuleOptions o;
+  o.bypass_capacity = 1000;
+  o.bypass_timeout_s = 60;
+  const std::string r = renderRules(services(), o);
+  EXPECT_TRUE(has(r, "set bypass4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n"
+                     "\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout"));
+  EXPECT_TRUE(has(r, "set bypass6 {"));
+  // Before the queue: the close ends the bypass; plain segments of known tuples are marked.
+  EXPECT_TRUE(has(r, "type filter hook prerouting priority -310;"));
+  EXPECT_TRUE(has(r,
+                  "tcp flags & (fin | rst) != 0 ip saddr . tcp sport . ip daddr . tcp dport "
+                  "@bypass4 delete @bypass4 { ip saddr . tcp sport . ip daddr . tcp dport } "
+                  "delete @bypass4 { ip daddr . tcp dport . ip saddr . tcp sport }"));
+  EXPECT_TRUE(has(r,
+                  "meta mark 0 tcp flags & (syn | fin | rst) == 0 ip6 saddr . tcp sport . ip6 "
+                  "daddr . tcp dport @bypass6 meta mark set 0x5e000004"));
+  // The queue skips them; verdicts marked 0x5e000003 teach the set both directions.
+  EXPECT_TRUE(has(r, "meta mark 0x5e000004 return comment \"bypassed\"\n\t\tip daddr"));
+  EXPECT_TRUE(has(r, "type filter hook prerouting priority -295;"));
+  EXPECT_TRUE(has(r,
+                  "meta mark 0x5e000003 meta nfproto ipv4 add @bypass4 { ip saddr . tcp sport . "
+                  "ip daddr . tcp dport } add @bypass4 { ip daddr . tcp dport . ip saddr . tcp "
+                  "sport }"));
+  EXPECT_TRUE(has(r, "meta mark { 0x5e000003, 0x5e000004 } meta mark set 0"));
+  EXPECT_FALSE(has(r, "output_bypass")) << "gateway mode has no output queue";
+  o.mode = RuleMode::kLocal;
+  EXPECT_TRUE(has(renderRules(services(), o), "type filter hook output priority -310;"));
+  o.nft_queue = false;
+  EXPECT_TRUE(has(renderXtRules(services(), o, false),
+                  "-A SYNGUARD -m mark --mark 0x5e000004 -j RETURN"));
+  EXPECT_TRUE(has(renderXtRules(services(), o, true),
+                  "-A SYNGUARD_OUT -m mark --mark 0x5e000004 -j RETURN"));
+  o.bypass = false;
+  EXPECT_FALSE(has(renderRules(services(), o), "bypass4"));
+  EXPECT_FALSE(has(renderXtRules(services(), o, false), "0x5e000004"));
+}
+
 }  // namespace
 }  // namespace synguard::daemon
