@@ -53,6 +53,7 @@ constexpr const char* kUsage =
     "      --proxy-capacity N        proxied connections per queue (default 65536)\n"
     "      --no-zero-window          do not hold cookie clients at a zero window; buffer early "
     "data\n"
+    "      --metrics ADDR:PORT       Prometheus endpoint (default 127.0.0.1:9815; 'off': none)\n"
     "      --no-bypass               queue every segment of the services (default: established\n"
     "                                untranslated connections bypass the queue, closes do not)\n"
     "      --max-ack-delay MS        bound on the RTT delay of the server ACK (default 200)\n"
@@ -309,6 +310,7 @@ int cmdRun(int argc, char** argv) {
     kUser,
     kHalfOpenTimeout,
     kNoBypass,
+    kMetrics,
   };
   const std::vector<option> kLong = withProtect({
       {"half-open-timeout", required_argument, nullptr, kHalfOpenTimeout},
@@ -322,6 +324,7 @@ int cmdRun(int argc, char** argv) {
       {"proxy-capacity", required_argument, nullptr, kProxyCapacity},
       {"no-zero-window", no_argument, nullptr, kNoZeroWindow},
       {"no-bypass", no_argument, nullptr, kNoBypass},
+      {"metrics", required_argument, nullptr, kMetrics},
       {"max-ack-delay", required_argument, nullptr, kMaxAckDelay},
       {"table", required_argument, nullptr, kTableName},
       {"print-rules", no_argument, nullptr, kPrintRules},
@@ -389,6 +392,9 @@ int cmdRun(int argc, char** argv) {
       case kNoBypass:
         opts.bypass = false;
         break;
+      case kMetrics:
+        opts.metrics_listen = std::string(optarg) == "off" ? std::string() : std::string(optarg);
+        break;
       case kMaxAckDelay:
         if (!number(4000)) {
           return 2;
@@ -435,6 +441,7 @@ int cmdRun(int argc, char** argv) {
     return 2;
   }
   protect.apply(opts.engine.protection);
+  opts.version = SYNGUARD_VERSION;
   return synguard::daemon::runDaemon(opts);
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <sstream>
+#include <string_view>
 
 namespace synguard::daemon {
 
@@ -141,7 +142,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
   return r.str();
 }
 
-Result<void> runNft(const std::string& commands) {
+Result<void> runNft(const std::string& commands, std::string* output) {
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   if (ctx == nullptr) {
     return Unexpected{Error{"nftables: cannot create a context"}};
@@ -151,6 +152,10 @@ Result<void> runNft(const std::string& commands) {
   const int rc = nft_run_cmd_from_buffer(ctx, commands.c_str());
   const char* ebuf = nft_ctx_get_error_buffer(ctx);  // read once: a second call comes back empty
   std::string err = ebuf != nullptr ? ebuf : "";
+  if (output != nullptr) {
+    const char* obuf = nft_ctx_get_output_buffer(ctx);
+    *output = obuf != nullptr ? obuf : "";
+  }
   nft_ctx_free(ctx);
   if (rc != 0) {
     // nft prints "file:line:col: Error: what", the offending line and a caret line: keep the
@@ -237,6 +242,40 @@ Result<void> runRestore(bool v6, const std::string& input, bool quiet = false) {
   return {};
 }
 
+/// Whether the raw table is ours to delete once empty: it does not exist yet, or it only exists
+/// for a stale SYNGUARD chain of a killed instance (an empty table of someone else's stays).
+bool rawTableOurs(bool v6) {
+  std::string listing;
+  if (!runNft(std::string("list table ") + (v6 ? "ip6" : "ip") + " raw\n", &listing)) {
+    return true;
+  }
+  return listing.find("SYNGUARD") != std::string::npos;
+}
+
+/// Deletes the iptables-nft raw table if it holds no rule (only its empty base chains): for
+/// tables our install created, so a stop leaves the ruleset as it found it.
+void deleteRawTableIfEmpty(bool v6) {
+  const std::string fam = v6 ? "ip6" : "ip";
+  std::string listing;
+  if (!runNft("list table " + fam + " raw\n", &listing)) {
+    return;
+  }
+  // A rule line is any line in a chain body that is not the chain's type/policy line.
+  std::istringstream in(listing);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find_first_not_of(" \t");
+    if (at == std::string::npos) {
+      continue;
+    }
+    const std::string_view l = std::string_view(line).substr(at);
+    if (!l.starts_with("table ") && !l.starts_with("chain ") && !l.starts_with("type ") &&
+        l != "}") {
+      return;  // someone's rule, set or comment: not ours to delete
+    }
+  }
+  (void)runNft("delete table " + fam + " raw\n");
+}
+
 void removeXt(bool v6, RuleMode mode) {
   // One restore per statement: a missing piece must not stop the rest from going.
   const char* parts[] = {"-D PREROUTING -j SYNGUARD", "-F SYNGUARD", "-X SYNGUARD"};
@@ -269,6 +308,8 @@ Result<NftRules> NftRules::install(const std::vector<engine::ServiceConfig>& ser
     r.opts_.nft_queue = false;
     ok = attempt(r.opts_);
     if (ok) {
+      r.created_raw4_ = rawTableOurs(false);
+      r.created_raw6_ = rawTableOurs(true);
       removeXt(false, opts.mode);  // a stale copy from a killed instance
       removeXt(true, opts.mode);
       if (auto x4 = runRestore(false, renderXtRules(services, r.opts_, false)); !x4) {
@@ -303,6 +344,12 @@ Result<void> NftRules::remove() {
   if (xt_) {
     removeXt(false, opts_.mode);
     removeXt(true, opts_.mode);
+    if (created_raw4_) {
+      deleteRawTableIfEmpty(false);
+    }
+    if (created_raw6_) {
+      deleteRawTableIfEmpty(true);
+    }
     xt_ = false;
   }
   return runNft("delete table inet " + opts_.table + "\n");

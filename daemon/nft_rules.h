@@ -62,7 +62,12 @@ class NftRules {
   /// Removes the table (also on destruction, if not done yet).
   Result<void> remove();
   ~NftRules();
-  NftRules(NftRules&& o) noexcept : opts_(o.opts_), installed_(o.installed_), xt_(o.xt_) {
+  NftRules(NftRules&& o) noexcept
+      : opts_(o.opts_),
+        installed_(o.installed_),
+        xt_(o.xt_),
+        created_raw4_(o.created_raw4_),
+        created_raw6_(o.created_raw6_) {
     o.installed_ = false;
     o.xt_ = false;
   }
@@ -75,9 +80,12 @@ class NftRules {
   RuleOptions opts_;
   bool installed_ = false;
   bool xt_ = false;  ///< queue rules live in iptables raw chains
+  bool created_raw4_ = false;  ///< `ip raw` did not exist before us: delete it if left empty
+  bool created_raw6_ = false;
 };
 
 /// Runs one nft command buffer through libnftables; the error text on failure.
-Result<void> runNft(const std::string& commands);
+/// `output`, if given, receives what the commands print (listings).
+Result<void> runNft(const std::string& commands, std::string* output = nullptr);
 
 }  // namespace synguard::daemon

@@ -25,9 +25,11 @@
 #include <vector>
 
 #include "daemon/cookie_key_file.h"
+#include "daemon/metrics.h"
 #include "daemon/nfqueue.h"
 #include "daemon/raw_sender.h"
 #include "daemon/system_clock.h"
+#include "daemon/worker_snapshot.h"
 
 namespace synguard::daemon {
 
@@ -103,17 +105,7 @@ class ModeLogger : public engine::ConnectionObserver {
   const RunOptions* opts_;
 };
 
-/// What the main thread shows (STATUS=, stats lines): copied from a worker under its mutex.
-struct Snapshot {
-  engine::EngineStats engine;
-  NfQueueStats queue;
-  RawSenderStats sender;
-  std::uint64_t half_open = 0;
-  std::uint64_t table = 0;
-  std::uint64_t proxied_now = 0;
-  std::uint64_t truncated_rewrites = 0;
-  std::vector<std::string> modes;
-};
+using Snapshot = WorkerSnapshot;
 
 struct Worker {
   std::uint16_t queue = 0;
@@ -128,24 +120,41 @@ struct Worker {
   std::mutex mutex;
   Snapshot snap;
   std::uint64_t truncated_rewrites = 0;
+  ProcessingHistogram processing;  ///< written by the worker, copied into snap
 };
 
 std::atomic<bool> g_stop{false};
 
 /// Copies a worker's figures for the main thread (status line, STATUS=, the final line).
 void takeSnapshot(Worker& w) {
-  const engine::Engine& eng = *w.eng;
+  engine::Engine& eng = *w.eng;
   const std::lock_guard<std::mutex> lock(w.mutex);
   w.snap.engine = eng.stats();
-  w.snap.queue = w.q->stats();
+  w.snap.queue_stats = w.q->stats();
   w.snap.sender = w.sender->stats();
   w.snap.half_open = eng.halfOpen().global();
   w.snap.table = eng.table().size();
   w.snap.proxied_now = eng.proxies().size();
   w.snap.truncated_rewrites = w.truncated_rewrites;
-  w.snap.modes.clear();
+  w.snap.queue = w.queue;
+  w.snap.table_capacity = eng.table().capacity();
+  w.snap.processing = w.processing;
+  w.snap.services.resize(eng.serviceCount());
   for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
-    w.snap.modes.emplace_back(engine::toString(eng.service(s).mode.mode()));
+    const engine::ServiceRuntime& rt = eng.service(s);
+    ServiceFigures& f = w.snap.services[s];
+    f.name = eng.config().protection.services[s].name;
+    f.half_open = rt.half_open;
+    f.peak_half_open = rt.peak_half_open;
+    std::uint32_t ho = 0;
+    eng.localLoad(s, ho, f.syn_rate);
+    f.syns = rt.syns;
+    f.cookies_sent = rt.cookies_sent;
+    f.cookies_validated = rt.cookies_validated;
+    f.cookies_rejected = rt.cookies_rejected;
+    f.proxied = rt.proxied;
+    f.mode_changes = rt.mode_changes;
+    f.mode = rt.mode.mode();
   }
 }
 
@@ -165,6 +174,7 @@ void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
     if (pkts.empty() && stopping) {
       break;  // the rules are gone and the queue is drained
     }
+    const std::int64_t batch_start = pkts.empty() ? 0 : nowNs();
     for (std::size_t i = 0; i < pkts.size(); ++i) {
       if (i + 4 < pkts.size()) {
         eng.prefetch(pkts[i + 4].data, false);
@@ -185,6 +195,9 @@ void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
                                  : v.bypass                                   ? kMarkBypassLearn
                                                                               : 0;
       w.q->verdict(i, d, mark, v.rewritten);
+    }
+    if (!pkts.empty()) {
+      w.processing.record(nowNs() - batch_start, pkts.size());
     }
     w.q->flushVerdicts();
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
@@ -261,20 +274,18 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
     for (std::size_t i = 0; i < t.engine.cookies_rejected.size(); ++i) {
       t.engine.cookies_rejected[i] += s.engine.cookies_rejected[i];
     }
-    t.queue.enobufs += s.queue.enobufs;
-    t.queue.failed_open += s.queue.failed_open;
-    t.queue.verdict_errors += s.queue.verdict_errors;
+    t.queue_stats.enobufs += s.queue_stats.enobufs;
+    t.queue_stats.failed_open += s.queue_stats.failed_open;
+    t.queue_stats.verdict_errors += s.queue_stats.verdict_errors;
     t.sender.sent += s.sender.sent;
     t.sender.errors += s.sender.errors;
     t.half_open += s.half_open;
     t.table += s.table;
     t.proxied_now += s.proxied_now;
     t.truncated_rewrites += s.truncated_rewrites;
-    if (modes.empty()) {
-      modes = s.modes;
-    }
-    for (std::size_t m = 0; m < s.modes.size() && m < modes.size(); ++m) {
-      if (s.modes[m] == "cookie") {
+    modes.resize(std::max(modes.size(), s.services.size()), "normal");
+    for (std::size_t m = 0; m < s.services.size(); ++m) {
+      if (s.services[m].mode == engine::ServiceMode::kCookie) {
         modes[m] = "cookie";  // a service is in cookie mode if any queue is
       }
     }
@@ -295,8 +306,9 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
      << ", cookies sent " << t.engine.cookies_sent << " validated " << t.engine.cookies_validated
      << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
      << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
-     << t.engine.mode_changes << ", enobufs " << t.queue.enobufs << ", failed open "
-     << t.queue.failed_open << ", verdict errors " << t.queue.verdict_errors << ", cut rewrites "
+     << t.engine.mode_changes << ", enobufs " << t.queue_stats.enobufs << ", failed open "
+     << t.queue_stats.failed_open << ", verdict errors " << t.queue_stats.verdict_errors
+     << ", cut rewrites "
      << t.truncated_rewrites << ", injected " << t.sender.sent << " (errors " << t.sender.errors
      << "), modes";
   for (const auto& m : modes) {
@@ -404,6 +416,36 @@ int runDaemon(const RunOptions& in) {
     Worker* wp = w.get();
     w->thread = std::thread([wp, &shared, &clock] { workerLoop(*wp, shared, clock); });
   }
+  ReloadCounters reloads;
+  std::unique_ptr<MetricsExporter> metrics;
+  if (!opts.metrics_listen.empty()) {
+    MetricsInfo info{opts.version, static_cast<double>(::time(nullptr))};
+    auto m = MetricsExporter::start(
+        opts.metrics_listen, info,
+        [&workers] {
+          std::vector<WorkerSnapshot> v;
+          v.reserve(workers.size());
+          for (auto& w : workers) {
+            const std::lock_guard<std::mutex> lock(w->mutex);
+            v.push_back(w->snap);
+          }
+          return v;
+        },
+        reloads);
+    if (!m) {
+      // Started after the workers (capabilities are per thread: every thread is created after
+      // the drop), so stop them cleanly before leaving.
+      logLine(3, m.error().message);
+      (void)rules->remove();
+      g_stop.store(true);
+      for (auto& w : workers) {
+        w->thread.join();
+      }
+      return 1;
+    }
+    metrics = std::move(*m);
+    logLine(6, "metrics on http://" + opts.metrics_listen + "/metrics");
+  }
   std::ostringstream started;
   started << "protecting " << opts.engine.protection.services.size() << " service(s) on "
           << opts.queues << " queue(s) from " << opts.first_queue << ", table inet " << opts.table;
@@ -414,7 +456,6 @@ int runDaemon(const RunOptions& in) {
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
   auto last_stats = std::chrono::steady_clock::now();
   auto last_status = last_stats;
-  std::uint64_t reloads = 0;
   int exit_code = 0;
   for (;;) {
     timespec wait{0, 100'000'000};
@@ -425,7 +466,8 @@ int runDaemon(const RunOptions& in) {
       break;
     }
     if (sig == SIGHUP) {
-      ++reloads;
+      reloads.failure.fetch_add(1);
+      reloads.last_ok.store(false);
       logLine(4,
               "SIGHUP: configuration reload needs the YAML configuration (issue #5); "
               "nothing changed");

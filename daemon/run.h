@@ -19,6 +19,9 @@ struct RunOptions {
   bool print_rules = false;   ///< print the ruleset and exit
   double stats_interval = 0;  ///< seconds between "stats:" lines on stderr (0: none)
   std::string user;           ///< drop to this user after setup (keeping two capabilities)
+  /// Prometheus endpoint, "ADDRESS:PORT" (docs/METRICS.md); empty: none.
+  std::string metrics_listen = "127.0.0.1:9815";
+  std::string version;  ///< for synguard_build_info
 };
 
 /// `synguard run`: binds the queues, installs the rules, runs one engine per queue until

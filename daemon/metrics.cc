@@ -1,0 +1,351 @@
+#include "daemon/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+
+#include <cstdio>
+#include <deque>
+#include <iterator>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "engine/connection.h"
+#include "engine/syn_cookie.h"
+#include "engine/tcp_state.h"
+#include "engine/verdict.h"
+
+namespace synguard::daemon {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return r;
+}
+
+class Families {
+ public:
+  MetricFamily& family(const std::string& name, const std::string& help, MetricType type) {
+    out_.push_back(MetricFamily{name, help, type, {}});
+    return out_.back();
+  }
+  static void add(MetricFamily& f, double v, std::vector<ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == MetricType::Counter) {
+      m.counter.value = v;
+    } else {
+      m.gauge.value = v;
+    }
+    f.metric.push_back(std::move(m));
+  }
+  void one(const std::string& name, const std::string& help, MetricType type, double v) {
+    add(family(name, help, type), v);
+  }
+  std::vector<MetricFamily> take() {
+    return std::vector<MetricFamily>(std::make_move_iterator(out_.begin()),
+                                     std::make_move_iterator(out_.end()));
+  }
+
+ private:
+  std::deque<MetricFamily> out_;  ///< references handed out stay valid as it grows
+};
+
+class SnapshotCollectable : public prometheus::Collectable {
+ public:
+  SnapshotCollectable(MetricsInfo info, MetricsExporter::SnapshotFn fn,
+                      const ReloadCounters& reloads)
+      : info_(std::move(info)), fn_(std::move(fn)), reloads_(&reloads) {}
+  std::vector<MetricFamily> Collect() const override {
+    return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_);
+  }
+
+ private:
+  MetricsInfo info_;
+  MetricsExporter::SnapshotFn fn_;
+  const ReloadCounters* reloads_;
+};
+
+}  // namespace
+
+std::vector<KernelQueueStats> readKernelQueueStats(const std::string& path) {
+  std::vector<KernelQueueStats> out;
+  std::ifstream in(path);
+  // queue_number peer_portid queue_total copy_mode copy_range queue_dropped user_dropped
+  // id_sequence 1   (net/netfilter/nfnetlink_queue.c, seq_show)
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    unsigned long long q = 0;
+    unsigned long long portid = 0;
+    unsigned long long total = 0;
+    unsigned long long mode = 0;
+    unsigned long long range = 0;
+    unsigned long long qdrop = 0;
+    unsigned long long udrop = 0;
+    if (ls >> q >> portid >> total >> mode >> range >> qdrop >> udrop && q <= 65535) {
+      out.push_back({static_cast<std::uint16_t>(q), total, qdrop, udrop});
+    }
+  }
+  return out;
+}
+
+std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
+                                         const std::vector<WorkerSnapshot>& workers,
+                                         const std::vector<KernelQueueStats>& kernel,
+                                         const ReloadCounters& reloads) {
+  using engine::kVerdictReasonCount;
+  using engine::VerdictReason;
+  Families f;
+  const auto G = MetricType::Gauge;
+  const auto C = MetricType::Counter;
+  Families::add(f.family("synguard_build_info", "synguard build information (always 1)", G), 1,
+                {{"version", info.version}});
+  f.one("synguard_start_time_seconds", "Unix time the daemon started", G, info.start_time);
+
+  // Sums over the workers (each sees its share of every service's flows).
+  engine::EngineStats t;
+  std::uint64_t half_open = 0;
+  std::uint64_t table = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t proxied_now = 0;
+  std::uint64_t injected = 0;
+  std::uint64_t inject_errors = 0;
+  std::vector<ServiceFigures> svc;
+  ProcessingHistogram hist;
+  for (const WorkerSnapshot& w : workers) {
+    const engine::EngineStats& e = w.engine;
+    for (std::size_t i = 0; i < kVerdictReasonCount; ++i) {
+      t.accepted[i] += e.accepted[i];
+      t.dropped[i] += e.dropped[i];
+    }
+    for (std::size_t i = 0; i < t.invalid.size(); ++i) {
+      t.invalid[i] += e.invalid[i];
+    }
+    for (std::size_t i = 0; i < t.cookies_rejected.size(); ++i) {
+      t.cookies_rejected[i] += e.cookies_rejected[i];
+    }
+    for (std::size_t i = 0; i < t.connections_by_state.size(); ++i) {
+      t.connections_by_state[i] += e.connections_by_state[i];
+    }
+    for (std::size_t i = 0; i < t.connections_ended.size(); ++i) {
+      t.connections_ended[i] += e.connections_ended[i];
+    }
+    t.proxy_completed += e.proxy_completed;
+    t.bypass_started += e.bypass_started;
+    t.table_full += e.table_full;
+    half_open += w.half_open;
+    table += w.table;
+    capacity += w.table_capacity;
+    proxied_now += w.proxied_now;
+    injected += w.sender.sent;
+    inject_errors += w.sender.errors;
+    for (std::size_t s = 0; s < w.services.size(); ++s) {
+      if (svc.size() <= s) {
+        svc.push_back(ServiceFigures{});
+        svc[s].name = w.services[s].name;
+      }
+      const ServiceFigures& x = w.services[s];
+      ServiceFigures& y = svc[s];
+      y.half_open += x.half_open;
+      y.peak_half_open += x.peak_half_open;
+      y.syn_rate += x.syn_rate;
+      y.syns += x.syns;
+      y.cookies_sent += x.cookies_sent;
+      y.cookies_validated += x.cookies_validated;
+      y.cookies_rejected += x.cookies_rejected;
+      y.proxied += x.proxied;
+      y.mode_changes += x.mode_changes;
+      if (x.mode == engine::ServiceMode::kCookie) {
+        y.mode = engine::ServiceMode::kCookie;  // in cookie mode if any queue is
+      }
+    }
+    for (std::size_t b = 0; b < hist.counts.size(); ++b) {
+      hist.counts[b] += w.processing.counts[b];
+    }
+    hist.count += w.processing.count;
+    hist.sum_seconds += w.processing.sum_seconds;
+  }
+
+  f.one("synguard_half_open_connections", "Half-open connections now, all services", G,
+        static_cast<double>(half_open));
+  auto& sho = f.family("synguard_service_half_open_connections",
+                       "Half-open connections to the service now", G);
+  auto& speak = f.family("synguard_service_half_open_peak_connections",
+                         "Highest half-open count seen for the service (summed over queues)", G);
+  auto& srate = f.family("synguard_service_syn_rate", "Smoothed SYNs per second to the service", G);
+  auto& ssyn = f.family("synguard_service_syns_received_total", "SYNs to the service", C);
+  auto& csent = f.family("synguard_cookies_sent_total", "SYN-ACKs with a SYN cookie sent", C);
+  auto& cval = f.family("synguard_cookies_validated_total", "ACKs whose SYN cookie was valid", C);
+  auto& smode = f.family("synguard_service_mode",
+                         "1 for the service's current mode (normal or cookie)", G);
+  auto& strans = f.family("synguard_service_mode_transitions_total", "Service mode changes", C);
+  for (const ServiceFigures& s : svc) {
+    const std::vector<ClientMetric::Label> l = {{"service", s.name}};
+    Families::add(sho, s.half_open, l);
+    Families::add(speak, s.peak_half_open, l);
+    Families::add(srate, s.syn_rate, l);
+    Families::add(ssyn, static_cast<double>(s.syns), l);
+    Families::add(csent, static_cast<double>(s.cookies_sent), l);
+    Families::add(cval, static_cast<double>(s.cookies_validated), l);
+    Families::add(strans, static_cast<double>(s.mode_changes), l);
+    for (const auto m : {engine::ServiceMode::kNormal, engine::ServiceMode::kCookie}) {
+      Families::add(smode, s.mode == m ? 1 : 0,
+                    {{"mode", std::string(engine::toString(m))}, {"service", s.name}});
+    }
+  }
+  auto& crej = f.family("synguard_cookies_rejected_total", "ACKs whose SYN cookie was not valid",
+                        C);
+  for (const auto r : {engine::CookieReject::kStale, engine::CookieReject::kBadMssIndex,
+                       engine::CookieReject::kBadHash}) {
+    Families::add(crej, static_cast<double>(t.cookies_rejected[static_cast<std::size_t>(r)]),
+                  {{"reason", std::string(engine::toString(r))}});
+  }
+  auto& conns = f.family("synguard_connections", "Tracked connections by TCP state", G);
+  for (const auto s : {engine::TcpState::kClosed, engine::TcpState::kListen,
+                       engine::TcpState::kSynSent, engine::TcpState::kSynReceived,
+                       engine::TcpState::kEstablished, engine::TcpState::kFinWait1,
+                       engine::TcpState::kFinWait2, engine::TcpState::kCloseWait,
+                       engine::TcpState::kClosing, engine::TcpState::kLastAck,
+                       engine::TcpState::kTimeWait}) {
+    Families::add(conns,
+                  static_cast<double>(t.connections_by_state[static_cast<std::size_t>(s)]),
+                  {{"state", lower(engine::toString(s))}});
+  }
+  f.one("synguard_proxied_connections", "Connections proxied now", G,
+        static_cast<double>(proxied_now));
+  f.one("synguard_proxied_connections_total",
+        "Connections whose server handshake the proxy completed", C,
+        static_cast<double>(t.proxy_completed));
+  auto& verdicts = f.family("synguard_verdicts_total", "Verdicts by verdict and reason", C);
+  for (std::size_t i = 0; i < kVerdictReasonCount; ++i) {
+    const std::string reason(engine::toString(static_cast<VerdictReason>(i)));
+    if (t.accepted[i] != 0) {
+      Families::add(verdicts, static_cast<double>(t.accepted[i]),
+                    {{"reason", reason}, {"verdict", "accept"}});
+    }
+    if (t.dropped[i] != 0) {
+      Families::add(verdicts, static_cast<double>(t.dropped[i]),
+                    {{"reason", reason}, {"verdict", "drop"}});
+    }
+  }
+  if (verdicts.metric.empty()) {  // keep the family visible before the first packet
+    Families::add(verdicts, 0, {{"reason", "tracked"}, {"verdict", "accept"}});
+  }
+  auto& inv = f.family("synguard_invalid_segments_total",
+                       "Segments the tracker judged invalid, by reason", C);
+  for (std::size_t i = 0; i < t.invalid.size(); ++i) {
+    Families::add(inv, static_cast<double>(t.invalid[i]),
+                  {{"reason", std::string(engine::toString(static_cast<engine::InvalidReason>(i)))}});
+  }
+  auto& lim = f.family("synguard_source_limit_drops_total",
+                       "SYNs dropped by per-source limits", C);
+  Families::add(lim,
+                static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceRate)]),
+                {{"limit", "syn_rate"}});
+  Families::add(
+      lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceHalfOpen)]),
+      {{"limit", "half_open"}});
+  f.one("synguard_table_entries", "Connections in the tables", G, static_cast<double>(table));
+  f.one("synguard_table_capacity", "Connection table slots, all queues", G,
+        static_cast<double>(capacity));
+  f.one("synguard_table_evictions_total", "Connections evicted to make room", C,
+        static_cast<double>(
+            t.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]));
+  auto& ended = f.family("synguard_connections_ended_total",
+                         "Connections that left the table, by cause", C);
+  for (std::size_t i = 0; i < t.connections_ended.size(); ++i) {
+    Families::add(ended, static_cast<double>(t.connections_ended[i]),
+                  {{"cause", std::string(engine::toString(static_cast<engine::EndCause>(i)))}});
+  }
+  f.one("synguard_bypassed_connections_total",
+        "Connections handed to the kernel's queue bypass", C,
+        static_cast<double>(t.bypass_started));
+
+  auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", C);
+  auto& qkd = f.family("synguard_queue_kernel_drops_total",
+                       "Kernel queue_dropped: the queue was full (fail-open lets them through)", C);
+  auto& qud = f.family("synguard_queue_user_drops_total",
+                       "Kernel user_dropped: the netlink socket was full", C);
+  auto& qen = f.family("synguard_queue_enobufs_total", "ENOBUFS on receive (survived)", C);
+  auto& qfo = f.family("synguard_queue_failed_open_total",
+                       "Packets the kernel accepted without a verdict from us (id gaps)", C);
+  for (const WorkerSnapshot& w : workers) {
+    const std::vector<ClientMetric::Label> l = {{"queue", std::to_string(w.queue)}};
+    Families::add(qpk, static_cast<double>(w.queue_stats.packets), l);
+    Families::add(qen, static_cast<double>(w.queue_stats.enobufs), l);
+    Families::add(qfo, static_cast<double>(w.queue_stats.failed_open), l);
+    std::uint64_t kd = 0;
+    std::uint64_t ud = 0;
+    for (const KernelQueueStats& k : kernel) {
+      if (k.queue == w.queue) {
+        kd = k.queue_dropped;
+        ud = k.user_dropped;
+      }
+    }
+    Families::add(qkd, static_cast<double>(kd), l);
+    Families::add(qud, static_cast<double>(ud), l);
+  }
+  f.one("synguard_injected_packets_total", "Packets sent on raw sockets", C,
+        static_cast<double>(injected));
+  f.one("synguard_injection_errors_total", "Raw socket send errors", C,
+        static_cast<double>(inject_errors));
+
+  auto& h = f.family("synguard_packet_processing_seconds",
+                     "Engine time per packet (batch time / batch size)", MetricType::Histogram);
+  ClientMetric hm;
+  hm.histogram.sample_count = hist.count;
+  hm.histogram.sample_sum = hist.sum_seconds;
+  std::uint64_t cum = 0;
+  for (std::size_t b = 0; b < ProcessingHistogram::kBounds.size(); ++b) {
+    cum += hist.counts[b];
+    hm.histogram.bucket.push_back({cum, ProcessingHistogram::kBounds[b]});
+  }
+  hm.histogram.bucket.push_back({hist.count, std::numeric_limits<double>::infinity()});
+  h.metric.push_back(std::move(hm));
+
+  auto& rl = f.family("synguard_config_reloads_total", "Configuration reloads by result", C);
+  Families::add(rl, static_cast<double>(reloads.success.load()), {{"result", "success"}});
+  Families::add(rl, static_cast<double>(reloads.failure.load()), {{"result", "failure"}});
+  f.one("synguard_config_last_reload_success",
+        "1 if the last reload succeeded (or none happened)", G, reloads.last_ok.load() ? 1 : 0);
+  return f.take();
+}
+
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::string& listen,
+                                                                MetricsInfo info,
+                                                                SnapshotFn snapshots,
+                                                                const ReloadCounters& reloads) {
+  std::unique_ptr<MetricsExporter> m(new MetricsExporter());
+  try {
+    // civetweb: one thread is enough for a scrape every few seconds.
+    m->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+  } catch (const std::exception& e) {
+    return Unexpected{Error{"metrics: cannot listen on " + listen + ": " + e.what()}};
+  }
+  m->collectable_ =
+      std::make_shared<SnapshotCollectable>(std::move(info), std::move(snapshots), reloads);
+  m->exposer_->RegisterCollectable(m->collectable_);
+  return m;
+}
+
+MetricsExporter::~MetricsExporter() = default;
+
+int MetricsExporter::port() const {
+  const auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+}  // namespace synguard::daemon

@@ -1,0 +1,158 @@
+#include "daemon/metrics.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace synguard::daemon {
+namespace {
+
+std::string text(const std::vector<prometheus::MetricFamily>& f) {
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, f);
+  return os.str();
+}
+
+bool has(const std::string& t, const std::string& line) {
+  return t.find(line + "\n") != std::string::npos;
+}
+
+WorkerSnapshot worker(std::uint16_t queue, std::uint32_t half_open, engine::ServiceMode mode) {
+  WorkerSnapshot w;
+  w.queue = queue;
+  w.half_open = half_open;
+  w.table = 10;
+  w.table_capacity = 1024;
+  w.engine.dropped[static_cast<std::size_t>(engine::VerdictReason::kCookieSent)] = 100;
+  w.engine.accepted[static_cast<std::size_t>(engine::VerdictReason::kTracked)] = 7;
+  w.engine.cookies_rejected[static_cast<std::size_t>(engine::CookieReject::kBadHash)] = 3;
+  w.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kSynSent)] = half_open;
+  w.queue_stats.packets = 500;
+  w.queue_stats.failed_open = queue;
+  ServiceFigures s;
+  s.name = "web";
+  s.half_open = half_open;
+  s.syns = 1000;
+  s.cookies_sent = 100;
+  s.mode = mode;
+  w.services.push_back(s);
+  w.processing.record(3000, 10);  // 300 ns a packet
+  w.processing.record(20000, 1);  // 20 us
+  return w;
+}
+
+TEST(Metrics, SumsTheQueuesIntoOneExposition) {
+  ReloadCounters reloads;
+  reloads.success = 2;
+  reloads.failure = 1;
+  reloads.last_ok = false;
+  const std::vector<WorkerSnapshot> w = {worker(0, 5, engine::ServiceMode::kNormal),
+                                         worker(1, 7, engine::ServiceMode::kCookie)};
+  const std::vector<KernelQueueStats> k = {{1, 0, 42, 9}};
+  const std::string t = text(collectMetrics({"1.2.3", 1700000000}, w, k, reloads));
+  EXPECT_TRUE(has(t, "synguard_build_info{version=\"1.2.3\"} 1")) << t;
+  EXPECT_TRUE(has(t, "synguard_half_open_connections 12"));
+  EXPECT_TRUE(has(t, "synguard_service_half_open_connections{service=\"web\"} 12"));
+  EXPECT_TRUE(has(t, "synguard_service_syns_received_total{service=\"web\"} 2000"));
+  EXPECT_TRUE(has(t, "synguard_cookies_sent_total{service=\"web\"} 200"));
+  // In cookie mode if any queue is.
+  EXPECT_TRUE(has(t, "synguard_service_mode{mode=\"cookie\",service=\"web\"} 1"));
+  EXPECT_TRUE(has(t, "synguard_service_mode{mode=\"normal\",service=\"web\"} 0"));
+  EXPECT_TRUE(has(t, "synguard_cookies_rejected_total{reason=\"bad_hash\"} 6"));
+  EXPECT_TRUE(has(t, "synguard_verdicts_total{reason=\"cookie_sent\",verdict=\"drop\"} 200"));
+  EXPECT_TRUE(has(t, "synguard_verdicts_total{reason=\"tracked\",verdict=\"accept\"} 14"));
+  EXPECT_TRUE(has(t, "synguard_connections{state=\"syn_sent\"} 12"));
+  EXPECT_TRUE(has(t, "synguard_table_capacity 2048"));
+  EXPECT_TRUE(has(t, "synguard_queue_kernel_drops_total{queue=\"1\"} 42"));
+  EXPECT_TRUE(has(t, "synguard_queue_user_drops_total{queue=\"1\"} 9"));
+  EXPECT_TRUE(has(t, "synguard_queue_kernel_drops_total{queue=\"0\"} 0"));
+  EXPECT_TRUE(has(t, "synguard_queue_failed_open_total{queue=\"1\"} 1"));
+  EXPECT_TRUE(has(t, "synguard_config_reloads_total{result=\"failure\"} 1"));
+  EXPECT_TRUE(has(t, "synguard_config_last_reload_success 0"));
+  // 20 packets at 300 ns (bucket 500 ns), 2 at 20 us (bucket 25 us).
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_bucket{le=\"2.5e-07\"} 0"));
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_bucket{le=\"5e-07\"} 20"));
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_bucket{le=\"1e-05\"} 20"));
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_bucket{le=\"2.5e-05\"} 22"));
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_bucket{le=\"+Inf\"} 22"));
+  EXPECT_TRUE(has(t, "synguard_packet_processing_seconds_count 22"));
+  EXPECT_TRUE(has(t, "# TYPE synguard_cookies_sent_total counter"));
+  EXPECT_TRUE(has(t, "# TYPE synguard_half_open_connections gauge"));
+}
+
+TEST(Metrics, ReadsTheKernelQueueTable) {
+  char path[] = "/tmp/sg-nfq-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << "    0  12345     3 2 65535   17     4   999  1\n"
+                      << "garbage line\n"
+                      << "    5  22222     0 2 65535    0     8   100  1\n";
+  const auto k = readKernelQueueStats(path);
+  ::unlink(path);
+  ASSERT_EQ(k.size(), 2U);
+  EXPECT_EQ(k[0].queue, 0);
+  EXPECT_EQ(k[0].waiting, 3U);
+  EXPECT_EQ(k[0].queue_dropped, 17U);
+  EXPECT_EQ(k[0].user_dropped, 4U);
+  EXPECT_EQ(k[1].queue, 5);
+  EXPECT_EQ(k[1].user_dropped, 8U);
+  EXPECT_TRUE(readKernelQueueStats("/nonexistent/x").empty());
+}
+
+std::string httpGet(int port, const std::string& path) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {  // NOLINT
+    ::close(s);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)::send(s, req.data(), req.size(), 0);
+  std::string body;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(s, buf, sizeof buf, 0)) > 0;) {
+    body.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(s);
+  return body;
+}
+
+TEST(Metrics, ServesScrapesAndRefusesABusyPort) {
+  ReloadCounters reloads;
+  int calls = 0;
+  auto m = MetricsExporter::start(
+      "127.0.0.1:0", {"9.9", 0},
+      [&calls] {
+        ++calls;
+        return std::vector<WorkerSnapshot>{worker(3, 1, engine::ServiceMode::kNormal)};
+      },
+      reloads);
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  const int port = (*m)->port();
+  ASSERT_GT(port, 0);
+  const std::string body = httpGet(port, "/metrics");
+  EXPECT_NE(body.find("synguard_build_info{version=\"9.9\"} 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("synguard_queue_packets_total{queue=\"3\"} 500"), std::string::npos);
+  EXPECT_EQ(calls, 1);
+  auto busy = MetricsExporter::start("127.0.0.1:" + std::to_string(port), {"9.9", 0},
+                                     [] { return std::vector<WorkerSnapshot>{}; }, reloads);
+  ASSERT_FALSE(busy.has_value());
+  EXPECT_NE(busy.error().message.find("metrics: cannot listen on 127.0.0.1:"), std::string::npos)
+      << busy.error().message;
+}
+
+}  // namespace
+}  // namespace synguard::daemon
