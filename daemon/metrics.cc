@@ -5,9 +5,9 @@
 
 #include <cstdio>
 #include <deque>
-#include <iterator>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -189,8 +189,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   auto& ssyn = f.family("synguard_service_syns_received_total", "SYNs to the service", C);
   auto& csent = f.family("synguard_cookies_sent_total", "SYN-ACKs with a SYN cookie sent", C);
   auto& cval = f.family("synguard_cookies_validated_total", "ACKs whose SYN cookie was valid", C);
-  auto& smode = f.family("synguard_service_mode",
-                         "1 for the service's current mode (normal or cookie)", G);
+  auto& smode =
+      f.family("synguard_service_mode", "1 for the service's current mode (normal or cookie)", G);
   auto& strans = f.family("synguard_service_mode_transitions_total", "Service mode changes", C);
   for (const ServiceFigures& s : svc) {
     const std::vector<ClientMetric::Label> l = {{"service", s.name}};
@@ -206,22 +206,20 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                     {{"mode", std::string(engine::toString(m))}, {"service", s.name}});
     }
   }
-  auto& crej = f.family("synguard_cookies_rejected_total", "ACKs whose SYN cookie was not valid",
-                        C);
+  auto& crej =
+      f.family("synguard_cookies_rejected_total", "ACKs whose SYN cookie was not valid", C);
   for (const auto r : {engine::CookieReject::kStale, engine::CookieReject::kBadMssIndex,
                        engine::CookieReject::kBadHash}) {
     Families::add(crej, static_cast<double>(t.cookies_rejected[static_cast<std::size_t>(r)]),
                   {{"reason", std::string(engine::toString(r))}});
   }
   auto& conns = f.family("synguard_connections", "Tracked connections by TCP state", G);
-  for (const auto s : {engine::TcpState::kClosed, engine::TcpState::kListen,
-                       engine::TcpState::kSynSent, engine::TcpState::kSynReceived,
-                       engine::TcpState::kEstablished, engine::TcpState::kFinWait1,
-                       engine::TcpState::kFinWait2, engine::TcpState::kCloseWait,
-                       engine::TcpState::kClosing, engine::TcpState::kLastAck,
-                       engine::TcpState::kTimeWait}) {
-    Families::add(conns,
-                  static_cast<double>(t.connections_by_state[static_cast<std::size_t>(s)]),
+  for (const auto s :
+       {engine::TcpState::kClosed, engine::TcpState::kListen, engine::TcpState::kSynSent,
+        engine::TcpState::kSynReceived, engine::TcpState::kEstablished, engine::TcpState::kFinWait1,
+        engine::TcpState::kFinWait2, engine::TcpState::kCloseWait, engine::TcpState::kClosing,
+        engine::TcpState::kLastAck, engine::TcpState::kTimeWait}) {
+    Families::add(conns, static_cast<double>(t.connections_by_state[static_cast<std::size_t>(s)]),
                   {{"state", lower(engine::toString(s))}});
   }
   f.one("synguard_proxied_connections", "Connections proxied now", G,
@@ -247,14 +245,14 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   auto& inv = f.family("synguard_invalid_segments_total",
                        "Segments the tracker judged invalid, by reason", C);
   for (std::size_t i = 0; i < t.invalid.size(); ++i) {
-    Families::add(inv, static_cast<double>(t.invalid[i]),
-                  {{"reason", std::string(engine::toString(static_cast<engine::InvalidReason>(i)))}});
+    Families::add(
+        inv, static_cast<double>(t.invalid[i]),
+        {{"reason", std::string(engine::toString(static_cast<engine::InvalidReason>(i)))}});
   }
-  auto& lim = f.family("synguard_source_limit_drops_total",
-                       "SYNs dropped by per-source limits", C);
-  Families::add(lim,
-                static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceRate)]),
-                {{"limit", "syn_rate"}});
+  auto& lim = f.family("synguard_source_limit_drops_total", "SYNs dropped by per-source limits", C);
+  Families::add(
+      lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceRate)]),
+      {{"limit", "syn_rate"}});
   Families::add(
       lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceHalfOpen)]),
       {{"limit", "half_open"}});
@@ -264,14 +262,13 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   f.one("synguard_table_evictions_total", "Connections evicted to make room", C,
         static_cast<double>(
             t.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]));
-  auto& ended = f.family("synguard_connections_ended_total",
-                         "Connections that left the table, by cause", C);
+  auto& ended =
+      f.family("synguard_connections_ended_total", "Connections that left the table, by cause", C);
   for (std::size_t i = 0; i < t.connections_ended.size(); ++i) {
     Families::add(ended, static_cast<double>(t.connections_ended[i]),
                   {{"cause", std::string(engine::toString(static_cast<engine::EndCause>(i)))}});
   }
-  f.one("synguard_bypassed_connections_total",
-        "Connections handed to the kernel's queue bypass", C,
+  f.one("synguard_bypassed_connections_total", "Connections handed to the kernel's queue bypass", C,
         static_cast<double>(t.bypass_started));
 
   auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", C);
@@ -319,8 +316,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   auto& rl = f.family("synguard_config_reloads_total", "Configuration reloads by result", C);
   Families::add(rl, static_cast<double>(reloads.success.load()), {{"result", "success"}});
   Families::add(rl, static_cast<double>(reloads.failure.load()), {{"result", "failure"}});
-  f.one("synguard_config_last_reload_success",
-        "1 if the last reload succeeded (or none happened)", G, reloads.last_ok.load() ? 1 : 0);
+  f.one("synguard_config_last_reload_success", "1 if the last reload succeeded (or none happened)",
+        G, reloads.last_ok.load() ? 1 : 0);
   return f.take();
 }
 

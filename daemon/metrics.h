@@ -1,5 +1,7 @@
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -7,15 +9,13 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/metric_family.h>
-
 #include "daemon/worker_snapshot.h"
 #include "engine/result.h"
 
 namespace prometheus {
 class Exposer;
 class Collectable;
-}
+}  // namespace prometheus
 
 namespace synguard::daemon {
 
@@ -56,8 +56,8 @@ class MetricsExporter {
  public:
   using SnapshotFn = std::function<std::vector<WorkerSnapshot>()>;
   /// `listen` is "ADDRESS:PORT" ("[::1]:9815" for IPv6). A port in use is a clear error.
-  static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen,
-                                                        MetricsInfo info, SnapshotFn snapshots,
+  static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, MetricsInfo info,
+                                                        SnapshotFn snapshots,
                                                         const ReloadCounters& reloads);
   ~MetricsExporter();
   MetricsExporter(const MetricsExporter&) = delete;

@@ -76,9 +76,9 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
         << " . inet_service\n\t\tsize " << opts.bypass_capacity << "\n\t\ttimeout "
         << opts.bypass_timeout_s << "s\n\t\tflags dynamic,timeout\n\t}\n";
     }
-    const auto hooks = opts.mode == RuleMode::kLocal ? std::vector<std::string>{"prerouting",
-                                                                                  "output"}
-                                                     : std::vector<std::string>{"prerouting"};
+    const auto hooks = opts.mode == RuleMode::kLocal
+                           ? std::vector<std::string>{"prerouting", "output"}
+                           : std::vector<std::string>{"prerouting"};
     for (const std::string& hook : hooks) {
       const std::string pre = hook == "prerouting" ? "" : "output_";
       r << "\t# Before the queue: a FIN or RST ends a bypass (the close goes through us);\n"
@@ -87,10 +87,8 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
         << "\t\ttype filter hook " << hook << " priority -310; policy accept;\n";
       for (const char* fam : {"4", "6"}) {
         const std::string ip = fam[0] == '4' ? "ip" : "ip6";
-        const std::string fwd =
-            ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
-        const std::string rev =
-            ip + " daddr . tcp dport . " + ip + " saddr . tcp sport";
+        const std::string fwd = ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
+        const std::string rev = ip + " daddr . tcp dport . " + ip + " saddr . tcp sport";
         r << "\t\ttcp flags & (fin | rst) != 0 " << fwd << " @bypass" << fam << " delete @bypass"
           << fam << " { " << fwd << " } delete @bypass" << fam << " { " << rev << " }\n";
         r << "\t\tmeta mark 0 tcp flags & (syn | fin | rst) == 0 " << fwd << " @bypass" << fam

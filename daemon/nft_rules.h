@@ -79,7 +79,7 @@ class NftRules {
   explicit NftRules(const RuleOptions& opts) : opts_(opts) {}
   RuleOptions opts_;
   bool installed_ = false;
-  bool xt_ = false;  ///< queue rules live in iptables raw chains
+  bool xt_ = false;            ///< queue rules live in iptables raw chains
   bool created_raw4_ = false;  ///< `ip raw` did not exist before us: delete it if left empty
   bool created_raw6_ = false;
 };

@@ -192,8 +192,8 @@ void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
         ++w.truncated_rewrites;
       }
       const std::uint32_t mark = v.reason == engine::VerdictReason::kProxied ? kMarkProxied
-                                 : v.bypass                                   ? kMarkBypassLearn
-                                                                              : 0;
+                                 : v.bypass                                  ? kMarkBypassLearn
+                                                                             : 0;
       w.q->verdict(i, d, mark, v.rewritten);
     }
     if (!pkts.empty()) {
@@ -302,15 +302,13 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   os << "packets " << t.engine.packets << ", half-open " << t.half_open << ", table " << t.table
      << " (time-wait "
      << t.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kTimeWait)]
-     << "), bypassed " << t.engine.bypass_started
-     << ", cookies sent " << t.engine.cookies_sent << " validated " << t.engine.cookies_validated
-     << " rejected " << rejected << ", proxied " << t.proxied_now << " (joined "
-     << t.engine.proxy_completed << "), dropped " << dropped << ", mode changes "
-     << t.engine.mode_changes << ", enobufs " << t.queue_stats.enobufs << ", failed open "
-     << t.queue_stats.failed_open << ", verdict errors " << t.queue_stats.verdict_errors
-     << ", cut rewrites "
-     << t.truncated_rewrites << ", injected " << t.sender.sent << " (errors " << t.sender.errors
-     << "), modes";
+     << "), bypassed " << t.engine.bypass_started << ", cookies sent " << t.engine.cookies_sent
+     << " validated " << t.engine.cookies_validated << " rejected " << rejected << ", proxied "
+     << t.proxied_now << " (joined " << t.engine.proxy_completed << "), dropped " << dropped
+     << ", mode changes " << t.engine.mode_changes << ", enobufs " << t.queue_stats.enobufs
+     << ", failed open " << t.queue_stats.failed_open << ", verdict errors "
+     << t.queue_stats.verdict_errors << ", cut rewrites " << t.truncated_rewrites << ", injected "
+     << t.sender.sent << " (errors " << t.sender.errors << "), modes";
   for (const auto& m : modes) {
     os << " " << m;
   }
@@ -330,12 +328,11 @@ int runDaemon(const RunOptions& in) {
   opts.engine.bypass_established = opts.bypass;
   // Two set elements per connection, for every queue's table; an element is renewed by one
   // queued segment after this long, so it never outlives the tracker's established timeout.
-  ropts.bypass_capacity = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(std::uint64_t{2} * opts.engine.table_capacity * opts.queues,
-                              std::uint64_t{1} << 24));
+  ropts.bypass_capacity = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      std::uint64_t{2} * opts.engine.table_capacity * opts.queues, std::uint64_t{1} << 24));
   ropts.bypass_timeout_s = static_cast<std::uint32_t>(std::clamp<long long>(
-      std::chrono::duration_cast<std::chrono::seconds>(opts.engine.timeouts.established).count(),
-      1, 3600));
+      std::chrono::duration_cast<std::chrono::seconds>(opts.engine.timeouts.established).count(), 1,
+      3600));
   const std::string ruleset = renderRules(opts.engine.protection.services, ropts);
   if (opts.print_rules) {
     std::fputs(ruleset.c_str(), stdout);

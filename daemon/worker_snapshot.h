@@ -32,7 +32,7 @@ struct ServiceFigures {
 /// batch's time divided by its packets, counted once per packet). Written by its worker only.
 struct ProcessingHistogram {
   /// Upper bounds in seconds (+Inf implied): 250 ns .. 1 ms.
-  static constexpr std::array<double, 10> kBounds = {250e-9, 500e-9, 1e-6,  2e-6,  5e-6,
+  static constexpr std::array<double, 10> kBounds = {250e-9, 500e-9, 1e-6,  2e-6,   5e-6,
                                                      10e-6,  25e-6,  50e-6, 100e-6, 1e-3};
   std::array<std::uint64_t, kBounds.size() + 1> counts{};  ///< not cumulative; last: +Inf
   double sum_seconds = 0;

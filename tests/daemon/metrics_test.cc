@@ -147,8 +147,9 @@ TEST(Metrics, ServesScrapesAndRefusesABusyPort) {
   EXPECT_NE(body.find("synguard_build_info{version=\"9.9\"} 1"), std::string::npos) << body;
   EXPECT_NE(body.find("synguard_queue_packets_total{queue=\"3\"} 500"), std::string::npos);
   EXPECT_EQ(calls, 1);
-  auto busy = MetricsExporter::start("127.0.0.1:" + std::to_string(port), {"9.9", 0},
-                                     [] { return std::vector<WorkerSnapshot>{}; }, reloads);
+  auto busy = MetricsExporter::start(
+      "127.0.0.1:" + std::to_string(port), {"9.9", 0}, [] { return std::vector<WorkerSnapshot>{}; },
+      reloads);
   ASSERT_FALSE(busy.has_value());
   EXPECT_NE(busy.error().message.find("metrics: cannot listen on 127.0.0.1:"), std::string::npos)
       << busy.error().message;

@@ -67,8 +67,9 @@ TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
   o.bypass_capacity = 1000;
   o.bypass_timeout_s = 60;
   const std::string r = renderRules(services(), o);
-  EXPECT_TRUE(has(r, "set bypass4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n"
-                     "\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout"));
+  EXPECT_TRUE(has(r,
+                  "set bypass4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n"
+                  "\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout"));
   EXPECT_TRUE(has(r, "set bypass6 {"));
   // Before the queue: the close ends the bypass; plain segments of known tuples are marked.
   EXPECT_TRUE(has(r, "type filter hook prerouting priority -310;"));
@@ -91,8 +92,8 @@ TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
   o.mode = RuleMode::kLocal;
   EXPECT_TRUE(has(renderRules(services(), o), "type filter hook output priority -310;"));
   o.nft_queue = false;
-  EXPECT_TRUE(has(renderXtRules(services(), o, false),
-                  "-A SYNGUARD -m mark --mark 0x5e000004 -j RETURN"));
+  EXPECT_TRUE(
+      has(renderXtRules(services(), o, false), "-A SYNGUARD -m mark --mark 0x5e000004 -j RETURN"));
   EXPECT_TRUE(has(renderXtRules(services(), o, true),
                   "-A SYNGUARD_OUT -m mark --mark 0x5e000004 -j RETURN"));
   o.bypass = false;
