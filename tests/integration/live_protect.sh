@@ -69,6 +69,10 @@ sg_stop() {
   if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep -q SYNGUARD; then
     fail "iptables chain SYNGUARD left behind"
   fi
+  # The lab's gateway has no raw tables of its own: ones created for our chains must go too.
+  if lab_ns "$NS_G" nft list tables | grep -qE "table ip6? raw"; then
+    fail "empty iptables raw table left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
+  fi
 }
 
 last_stats() { grep "stats:" "$LAB_DIR/sg.log" | tail -1; }
