@@ -25,6 +25,17 @@ Result<AdaptiveMode> AdaptiveMode::create(ProtectionMode mode, const AdaptiveThr
   return AdaptiveMode(mode, t);
 }
 
+Result<AdaptiveMode> AdaptiveMode::reconfigured(ProtectionMode mode,
+                                                const AdaptiveThresholds& t) const {
+  auto next = create(mode, t);
+  if (next && mode == ProtectionMode::kAdaptive) {
+    next->mode_ = mode_;
+    next->calm_ = calm_;
+    next->calm_since_ = calm_since_;
+  }
+  return next;
+}
+
 AdaptiveMode::AdaptiveMode(ProtectionMode mode, const AdaptiveThresholds& t) noexcept
     : protection_(mode),
       t_(t),

@@ -45,6 +45,9 @@ class AdaptiveMode {
   std::optional<ModeChange> update(std::uint32_t half_open, double syn_rate,
                                    MonotonicTime now) noexcept;
   ServiceMode mode() const noexcept { return mode_; }
+  /// The same machine under new settings (a configuration reload): an adaptive service keeps
+  /// its current mode and hold; `off` and `always` take their fixed mode.
+  Result<AdaptiveMode> reconfigured(ProtectionMode mode, const AdaptiveThresholds& t) const;
 
  private:
   AdaptiveMode(ProtectionMode mode, const AdaptiveThresholds& t) noexcept;

@@ -61,8 +61,10 @@ std::chrono::milliseconds Timeouts::forState(TcpState s) const noexcept {
   return closed;
 }
 
-Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
-                              ConnectionObserver* observer) {
+namespace {
+
+/// What create() and reconfigure() both require of a configuration.
+Result<void> validate(const EngineConfig& cfg) {
   if (cfg.table_capacity == 0 || cfg.table_capacity > (std::size_t{1} << 31)) {
     return Unexpected{Error{"table capacity must be between 1 and 2^31"}};
   }
@@ -104,6 +106,17 @@ Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink&
       pc.proxy.max_ack_delay >= pc.proxy.server_timeout) {
     return Unexpected{Error{"proxy: need 0 <= max ACK delay < server timeout"}};
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+                              ConnectionObserver* observer) {
+  if (auto ok = validate(cfg); !ok) {
+    return Unexpected{ok.error()};
+  }
+  const ProtectionConfig& pc = cfg.protection;
   auto services = ServiceMap::create(pc.services);
   if (!services) {
     return Unexpected{services.error()};
@@ -137,6 +150,83 @@ Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
   const auto cap = static_cast<double>(table_->capacity());
   emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
   emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
+}
+
+Result<void> Engine::reconfigure(const EngineConfig& next) {
+  // What sizes the memory allocated at start, or what the connections already depend on,
+  // stays: the caller reports those as needing a restart.
+  EngineConfig cfg = next;
+  cfg.table_capacity = cfg_.table_capacity;
+  cfg.half_open = cfg_.half_open;
+  cfg.hash_seed = cfg_.hash_seed;
+  cfg.protection.master_key = cfg_.protection.master_key;
+  cfg.protection.cookies = cfg_.protection.cookies;
+  cfg.protection.key_rotation = cfg_.protection.key_rotation;
+  cfg.protection.proxy.capacity = cfg_.protection.proxy.capacity;
+  cfg.protection.proxy.early_segment_buffers = cfg_.protection.proxy.early_segment_buffers;
+  if (runtime_.empty() && !cfg.protection.services.empty()) {
+    return Unexpected{Error{"services cannot be added to an engine started without any"}};
+  }
+  if (auto ok = validate(cfg); !ok) {
+    return Unexpected{ok.error()};
+  }
+  auto services = ServiceMap::create(cfg.protection.services);
+  if (!services) {
+    return Unexpected{services.error()};
+  }
+  // Services are matched by name: a kept service keeps its mode, hold, rates, counters and
+  // learned server profile; a new one starts fresh.
+  std::vector<ServiceRuntime> runtime;
+  std::vector<std::uint32_t> old_to_new(runtime_.size(), kNoIndex);
+  for (std::size_t n = 0; n < cfg.protection.services.size(); ++n) {
+    const ServiceConfig& sc = cfg.protection.services[n];
+    std::size_t o = 0;
+    while (o < runtime_.size() && cfg_.protection.services[o].name != sc.name) {
+      ++o;
+    }
+    if (o < runtime_.size()) {
+      auto mode = runtime_[o].mode.reconfigured(sc.mode, sc.thresholds);
+      if (!mode) {
+        return Unexpected{Error{"service '" + sc.name + "': " + mode.error().message}};
+      }
+      runtime.push_back(runtime_[o]);
+      runtime.back().mode = *mode;
+      runtime.back().half_open = 0;  // recounted below: its addresses may have changed
+      old_to_new[o] = static_cast<std::uint32_t>(n);
+    } else {
+      auto mode = AdaptiveMode::create(sc.mode, sc.thresholds);
+      if (!mode) {
+        return Unexpected{Error{"service '" + sc.name + "': " + mode.error().message}};
+      }
+      runtime.emplace_back(*mode);
+    }
+  }
+  // Valid: apply. Half-open counts per service follow the new address map; proxied
+  // connections follow their service's new index.
+  services_ = std::move(*services);
+  runtime_ = std::move(runtime);
+  for (std::uint32_t i = 0; i < table_->capacity(); ++i) {
+    const Connection& c = table_->at(i);
+    if (c.in_use == 0) {
+      continue;
+    }
+    if ((c.flags & kConnHalfOpenCounted) != 0) {
+      const std::uint32_t svc = services_.find(c.key.resp_addr, c.key.resp_port);
+      if (svc != ServiceMap::kNone) {
+        ++runtime_[svc].half_open;
+      }
+    }
+    if ((c.flags & kConnProxied) != 0) {
+      ProxyEntry& p = proxies_->at(c.source_idx);
+      p.service = p.service < old_to_new.size() ? old_to_new[p.service] : kNoIndex;
+    }
+  }
+  cfg_ = cfg;
+  const auto cap = static_cast<double>(table_->capacity());
+  emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
+  emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
+  ++stats_.reconfigurations;
+  return {};
 }
 
 std::uint32_t Engine::tickOf(MonotonicTime t) const noexcept {

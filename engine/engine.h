@@ -165,6 +165,12 @@ class Engine {
   const HalfOpenAccounting& halfOpen() const noexcept { return *half_open_; }
   HalfOpenAccounting& halfOpen() noexcept { return *half_open_; }
   const EngineConfig& config() const noexcept { return cfg_; }
+  /// A configuration reload, keeping the connection table, the proxied connections and the
+  /// counters. Services are matched by name (a kept one keeps its mode, rates and learned
+  /// profile). Sizes fixed at start (table, proxy, accounting capacities), the hash seed, the
+  /// master key and the cookie MSS tables and key period are kept from the running configuration.
+  /// Nothing changes if the new configuration is invalid.
+  Result<void> reconfigure(const EngineConfig& next);
 
   /// Engine ticks (wrapping milliseconds since the first packet) for a time.
   std::uint32_t tickOf(MonotonicTime t) const noexcept;

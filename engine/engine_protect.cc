@@ -122,6 +122,9 @@ ServerProfile Engine::profileFor(std::uint32_t svc) const noexcept {
 }
 
 void Engine::learnFrom(std::uint32_t svc, const Segment& s) noexcept {
+  if (svc >= runtime_.size()) {
+    return;  // the service was removed by a reload while the connection was being proxied
+  }
   ServerProfile& p = runtime_[svc].profile;
   ServerProfile next = p;
   next.mss = s.options.has_mss ? s.options.mss : std::uint16_t{0};

@@ -63,7 +63,8 @@ struct EngineStats {
   std::uint64_t connections_reopened = 0;
   /// Connections whose plain segments the kernel was told it may let bypass the queue.
   std::uint64_t bypass_started = 0;
-  std::uint64_t table_full = 0;  ///< a new connection found no slot
+  std::uint64_t reconfigurations = 0;  ///< successful Engine::reconfigure calls
+  std::uint64_t table_full = 0;        ///< a new connection found no slot
   std::array<std::uint64_t, kEndCauseCount> connections_ended{};
   std::array<std::uint64_t, kTcpStateCount> connections_by_state{};  ///< gauge
   std::uint64_t table_peak = 0;

@@ -491,5 +491,79 @@ TEST_F(ProtectionTest, NormalAndMonitorModesNeverReap) {
   EXPECT_EQ(eng().service(0).half_open, 100U);
 }
 
+TEST_F(ProtectionTest, ReloadKeepsModeHalfOpenCountsAndConnections) {
+  start(config(service()));
+  floodAnsweredByServer(120);
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  const std::size_t table = eng().table().size();
+  const std::uint64_t syns = eng().service(0).syns;
+  ASSERT_EQ(eng().service(0).half_open, 100U) << "the 20 SYNs after the switch got cookies";
+  EngineConfig next = config(service());
+  next.protection.services[0].thresholds.half_open_on = 1000;
+  next.protection.services[0].thresholds.half_open_off = 500;
+  next.table_capacity = 4;  // sizes fixed at start are kept, not applied
+  ASSERT_TRUE(eng().reconfigure(next).has_value());
+  EXPECT_EQ(mode(), ServiceMode::kCookie) << "an adaptive service keeps its mode";
+  EXPECT_EQ(eng().service(0).half_open, 100U);
+  EXPECT_EQ(eng().service(0).syns, syns);
+  EXPECT_EQ(eng().table().size(), table);
+  EXPECT_EQ(eng().table().capacity(), std::size_t{1} << 16);
+  EXPECT_EQ(eng().config().protection.services[0].thresholds.half_open_on, 1000U);
+  EXPECT_EQ(eng().stats().reconfigurations, 1U);
+  // Under the new "off" (500) for the hold time: back to normal.
+  clock_.advance(seconds(11));
+  spoofedSyn(500);
+  clock_.advance(seconds(11));
+  spoofedSyn(501);
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+}
+
+TEST_F(ProtectionTest, ReloadMatchesServicesByNameAndRecountsHalfOpen) {
+  start(config(service()));
+  floodAnsweredByServer(30);
+  ASSERT_EQ(eng().service(0).half_open, 30U);
+  EngineConfig next = config(service(ProtectionMode::kAlways));
+  next.protection.services[0].name = "api";  // a new service over the same addresses
+  ServiceConfig other = service();
+  other.name = "web";
+  other.addresses = PrefixSet{};
+  ASSERT_TRUE(other.addresses.add("203.0.113.0/24").has_value());
+  next.protection.services.push_back(other);
+  ASSERT_TRUE(eng().reconfigure(next).has_value());
+  ASSERT_EQ(eng().serviceCount(), 2U);
+  EXPECT_EQ(eng().service(0).half_open, 30U) << "counted on the service that now covers them";
+  EXPECT_EQ(eng().service(0).mode.mode(), ServiceMode::kCookie) << "mode always";
+  EXPECT_EQ(eng().service(1).half_open, 0U);
+  EXPECT_EQ(eng().service(1).syns, 30U) << "'web' keeps its counters";
+  EXPECT_EQ(spoofedSyn(1000), Verdict::drop(VerdictReason::kCookieSent));
+}
+
+TEST_F(ProtectionTest, InvalidReloadChangesNothing) {
+  start(config(service()));
+  floodAnsweredByServer(10);
+  EngineConfig bad = config(service());
+  bad.protection.services[0].thresholds.half_open_off = 200;  // off >= on
+  const auto r = eng().reconfigure(bad);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("off must be below on"), std::string::npos);
+  EngineConfig overlap = config(service());
+  overlap.protection.services.push_back(service());
+  overlap.protection.services[1].name = "twin";
+  EXPECT_FALSE(eng().reconfigure(overlap).has_value());
+  EXPECT_EQ(eng().serviceCount(), 1U);
+  EXPECT_EQ(eng().config().protection.services[0].thresholds.half_open_off, 50U);
+  EXPECT_EQ(eng().service(0).half_open, 10U);
+  EXPECT_EQ(eng().stats().reconfigurations, 0U);
+}
+
+TEST_F(ProtectionTest, ReloadedDenyListAppliesAtOnce) {
+  start(config(service()));
+  ASSERT_EQ(spoofedSyn(1), Verdict::accept(VerdictReason::kTracked));
+  EngineConfig next = config(service());
+  ASSERT_TRUE(next.protection.deny.add("10.0.0.0/8").has_value());
+  ASSERT_TRUE(eng().reconfigure(next).has_value());
+  EXPECT_EQ(spoofedSyn(2), Verdict::drop(VerdictReason::kDenied));
+}
+
 }  // namespace
 }  // namespace synguard::engine
