@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "daemon/cookie_key_file.h"
+#include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/nfqueue.h"
 #include "daemon/raw_sender.h"
@@ -34,15 +35,6 @@
 namespace synguard::daemon {
 
 namespace {
-
-std::mutex g_log_mutex;
-
-/// One journald-friendly line on stderr: "<priority>synguard: message" (sd-daemon(3) prefixes).
-void logLine(int priority, const std::string& msg) {
-  const std::lock_guard<std::mutex> lock(g_log_mutex);
-  std::fprintf(stderr, "<%d>synguard: %s\n", priority, msg.c_str());
-  std::fflush(stderr);
-}
 
 /// What each worker publishes for the others: its share of every service's load. One cache
 /// line per (worker, service); written by its worker only, read by the others.
