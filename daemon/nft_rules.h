@@ -72,6 +72,11 @@ class NftRules {
     o.xt_ = false;
   }
   bool usesXt() const noexcept { return xt_; }
+  /// Forgets the rules without removing them (a newer install replaced them in place).
+  void disown() noexcept {
+    installed_ = false;
+    xt_ = false;
+  }
   NftRules& operator=(NftRules&&) = delete;
   NftRules(const NftRules&) = delete;
 

@@ -82,11 +82,12 @@ class OthersLoad : public engine::ServiceLoadSource {
 /// Logs mode changes as they happen (a handful per flood, never per packet).
 class ModeLogger : public engine::ConnectionObserver {
  public:
-  ModeLogger(std::uint16_t queue, const RunOptions& opts) : queue_(queue), opts_(&opts) {}
+  explicit ModeLogger(std::uint16_t queue) : queue_(queue) {}
+  void setEngine(const engine::Engine* eng) { eng_ = eng; }
   void onConnectionEnd(const engine::Connection&, engine::EndCause) noexcept override {}
   void onModeChange(std::size_t service, const engine::ModeChange& c) noexcept override {
     std::ostringstream os;
-    os << "queue " << queue_ << ": service " << opts_->engine.protection.services[service].name
+    os << "queue " << queue_ << ": service " << eng_->config().protection.services[service].name
        << ": " << engine::toString(c.from) << " -> " << engine::toString(c.to) << " (half-open "
        << c.half_open << ", SYN rate " << static_cast<long long>(c.syn_rate) << "/s)";
     logLine(5, os.str());
@@ -94,7 +95,7 @@ class ModeLogger : public engine::ConnectionObserver {
 
  private:
   std::uint16_t queue_;
-  const RunOptions* opts_;
+  const engine::Engine* eng_ = nullptr;
 };
 
 using Snapshot = WorkerSnapshot;
@@ -113,9 +114,23 @@ struct Worker {
   Snapshot snap;
   std::uint64_t truncated_rewrites = 0;
   ProcessingHistogram processing;  ///< written by the worker, copied into snap
+  std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
+  std::string reload_error;                          ///< of that generation (under mutex)
 };
 
 std::atomic<bool> g_stop{false};
+
+/// Services a daemon can protect (the per-worker load slots are sized for them at start, so a
+/// reload may add services up to this many).
+constexpr std::size_t kMaxServices = 256;
+
+/// A new engine configuration for the workers (SIGHUP): published by the main thread, taken by
+/// each worker between two batches (engines are single-threaded).
+struct ReloadSlot {
+  std::mutex mutex;
+  std::shared_ptr<const engine::EngineConfig> config;
+  std::atomic<std::uint64_t> generation{0};
+};
 
 /// Copies a worker's figures for the main thread (status line, STATUS=, the final line).
 void takeSnapshot(Worker& w) {
@@ -150,11 +165,28 @@ void takeSnapshot(Worker& w) {
   }
 }
 
-void workerLoop(Worker& w, SharedLoad& shared, const SystemClock& clock) {
+void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemClock& clock) {
   engine::Engine& eng = *w.eng;
   std::int64_t last_snap = 0;
   const auto nowNs = [&] { return clock.now().since_epoch.count(); };
   for (;;) {
+    if (reload.generation.load(std::memory_order_acquire) !=
+        w.applied_generation.load(std::memory_order_relaxed)) {
+      std::shared_ptr<const engine::EngineConfig> cfg;
+      std::uint64_t gen = 0;
+      {
+        const std::lock_guard<std::mutex> lock(reload.mutex);
+        cfg = reload.config;
+        gen = reload.generation.load();
+      }
+      auto r = eng.reconfigure(*cfg);
+      {
+        const std::lock_guard<std::mutex> lock(w.mutex);
+        w.reload_error = r ? std::string() : r.error().message;
+      }
+      takeSnapshot(w);  // service names and counts change with the configuration
+      w.applied_generation.store(gen, std::memory_order_release);
+    }
     const bool stopping = g_stop.load(std::memory_order_relaxed);
     int timeout_ms = stopping ? 0 : 50;
     if (const auto next = eng.nextDeadline()) {
@@ -307,6 +339,100 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   return os.str();
 }
 
+/// SIGHUP: reads the configuration again, checks it whole, re-installs the rules if the
+/// services' addresses or ports changed, and has every worker apply it between two batches.
+/// Connections, proxied connections and counters stay. Returns what changed, or why nothing did.
+Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
+                                 std::optional<NftRules>& rules,
+                                 std::vector<std::unique_ptr<Worker>>& workers,
+                                 ReloadSlot& reload) {
+  if (!current.reload) {
+    return Unexpected{Error{"started without a configuration file (--config)"}};
+  }
+  auto loaded = current.reload();
+  if (!loaded) {
+    return Unexpected{loaded.error()};
+  }
+  RunOptions next = std::move(*loaded);
+  engine::EngineConfig cfg = next.engine;
+  cfg.protection.master_key = current.engine.protection.master_key;
+  cfg.hash_seed = current.engine.hash_seed;
+  cfg.bypass_established = current.engine.bypass_established;
+  if (cfg.protection.services.empty()) {
+    return Unexpected{Error{"no service to protect"}};
+  }
+  if (cfg.protection.services.size() > kMaxServices) {
+    return Unexpected{Error{"more than " + std::to_string(kMaxServices) + " services"}};
+  }
+  if (auto ok = engine::Engine::check(cfg); !ok) {
+    return Unexpected{ok.error()};
+  }
+  std::vector<std::string> kept;
+  const auto keep = [&kept](bool changed, const char* what) {
+    if (changed) {
+      kept.emplace_back(what);
+    }
+  };
+  keep(next.queues != 0 && next.queues != current.queues, "queues");
+  keep(next.first_queue != current.first_queue, "first queue");
+  keep(next.rule_mode != current.rule_mode, "rule mode");
+  keep(next.table != current.table, "nftables table");
+  keep(next.bypass != current.bypass, "bypass");
+  keep(next.key_file != current.key_file, "key file");
+  keep(next.user != current.user, "user");
+  keep(next.metrics_listen != current.metrics_listen, "metrics listen address");
+  keep(cfg.table_capacity != current.engine.table_capacity, "table capacity");
+  keep(cfg.protection.proxy.capacity != current.engine.protection.proxy.capacity,
+       "proxy capacity");
+  keep(cfg.protection.key_rotation != current.engine.protection.key_rotation, "key rotation");
+  // The rules follow the services: re-installed (one transaction) only if they differ.
+  bool rules_changed = false;
+  if (renderRules(cfg.protection.services, ropts) !=
+      renderRules(current.engine.protection.services, ropts)) {
+    auto fresh = NftRules::install(cfg.protection.services, ropts);
+    if (!fresh) {
+      return Unexpected{Error{"rules: " + fresh.error().message}};
+    }
+    rules->disown();  // replaced in place by the new install
+    rules.emplace(std::move(*fresh));
+    rules_changed = true;
+  }
+  {
+    const std::lock_guard<std::mutex> lock(reload.mutex);
+    reload.config = std::make_shared<const engine::EngineConfig>(cfg);
+    reload.generation.fetch_add(1, std::memory_order_release);
+  }
+  const std::uint64_t gen = reload.generation.load();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& w : workers) {
+    while (w->applied_generation.load(std::memory_order_acquire) != gen) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Unexpected{Error{"queue " + std::to_string(w->queue) + " did not take it"}};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const std::lock_guard<std::mutex> lock(w->mutex);
+    if (!w->reload_error.empty()) {
+      return Unexpected{Error{w->reload_error}};
+    }
+  }
+  current.engine = cfg;
+  current.stats_interval = next.stats_interval;
+  if (next.log.has_value()) {
+    logger().configure(*next.log);
+  }
+  std::ostringstream os;
+  os << cfg.protection.services.size() << " service(s)"
+     << (rules_changed ? ", rules re-installed" : ", rules unchanged");
+  if (!kept.empty()) {
+    os << "; needs a restart, kept as running:";
+    for (const auto& k : kept) {
+      os << " " << k << (&k == &kept.back() ? "" : ",");
+    }
+  }
+  return os.str();
+}
+
 }  // namespace
 
 int runDaemon(const RunOptions& in) {
@@ -330,8 +456,15 @@ int runDaemon(const RunOptions& in) {
     std::fputs(ruleset.c_str(), stdout);
     return 0;
   }
+  if (opts.log.has_value()) {
+    logger().configure(*opts.log);
+  }
   if (opts.engine.protection.services.empty()) {
-    logLine(3, "no service to protect (--protect)");
+    logLine(3, "no service to protect (--protect or services: in the configuration)");
+    return 2;
+  }
+  if (opts.engine.protection.services.size() > kMaxServices) {
+    logLine(3, "more than " + std::to_string(kMaxServices) + " services");
     return 2;
   }
   auto key = loadOrCreateCookieKey(opts.key_file);
@@ -357,7 +490,8 @@ int runDaemon(const RunOptions& in) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   SystemClock clock;
-  SharedLoad shared(opts.queues, opts.engine.protection.services.size());
+  ReloadSlot reload;
+  SharedLoad shared(opts.queues, kMaxServices);
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::uint16_t i = 0; i < opts.queues; ++i) {
     auto w = std::make_unique<Worker>();
@@ -377,23 +511,25 @@ int runDaemon(const RunOptions& in) {
       return 1;
     }
     w->sender = std::move(*s);
-    w->logger = std::make_unique<ModeLogger>(w->queue, opts);
+    w->logger = std::make_unique<ModeLogger>(w->queue);
     auto e = engine::Engine::create(opts.engine, clock, *w->sender, w->logger.get());
     if (!e) {
       logLine(3, e.error().message);
       return 2;
     }
     w->eng.emplace(std::move(*e));
+    w->logger->setEngine(&*w->eng);
     w->others = std::make_unique<OthersLoad>(shared, i);
     w->eng->setLoadSource(w->others.get());
     workers.push_back(std::move(w));
   }
   std::string rules_note;
-  auto rules = NftRules::install(opts.engine.protection.services, ropts, &rules_note);
-  if (!rules) {
-    logLine(3, rules.error().message);
+  auto installed = NftRules::install(opts.engine.protection.services, ropts, &rules_note);
+  if (!installed) {
+    logLine(3, installed.error().message);
     return 1;
   }
+  std::optional<NftRules> rules(std::move(*installed));
   if (!rules_note.empty()) {
     logLine(4, rules_note);
   }
@@ -403,7 +539,8 @@ int runDaemon(const RunOptions& in) {
   }
   for (auto& w : workers) {
     Worker* wp = w.get();
-    w->thread = std::thread([wp, &shared, &clock] { workerLoop(*wp, shared, clock); });
+    w->thread =
+        std::thread([wp, &shared, &reload, &clock] { workerLoop(*wp, shared, reload, clock); });
   }
   ReloadCounters reloads;
   std::unique_ptr<MetricsExporter> metrics;
@@ -455,11 +592,11 @@ int runDaemon(const RunOptions& in) {
       break;
     }
     if (sig == SIGHUP) {
-      reloads.failure.fetch_add(1);
-      reloads.last_ok.store(false);
-      logLine(4,
-              "SIGHUP: configuration reload needs the YAML configuration (issue #5); "
-              "nothing changed");
+      auto r = reloadConfig(opts, ropts, rules, workers, reload);
+      (r ? reloads.success : reloads.failure).fetch_add(1);
+      reloads.last_ok.store(r.has_value());
+      logLine(r ? 5 : 3, r ? "configuration reloaded: " + *r
+                           : "configuration reload failed, nothing changed: " + r.error().message);
     }
     const auto now = std::chrono::steady_clock::now();
     if (watchdog) {

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
+#include "daemon/log.h"
 #include "daemon/nft_rules.h"
 #include "engine/engine.h"
 
@@ -22,6 +25,10 @@ struct RunOptions {
   /// Prometheus endpoint, "ADDRESS:PORT" (docs/METRICS.md); empty: none.
   std::string metrics_listen = "127.0.0.1:9815";
   std::string version;  ///< for synguard_build_info
+  std::optional<Logger::Options> log;  ///< level and rate limit (default: the logger's)
+  /// SIGHUP: reads the configuration again (the file named by --config plus the command line's
+  /// overrides). Empty: nothing to reload.
+  std::function<Result<RunOptions>()> reload;
 };
 
 /// `synguard run`: binds the queues, installs the rules, runs one engine per queue until

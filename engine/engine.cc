@@ -152,6 +152,21 @@ Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
   emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
 }
 
+Result<void> Engine::check(const EngineConfig& cfg) {
+  if (auto ok = validate(cfg); !ok) {
+    return ok;
+  }
+  if (auto services = ServiceMap::create(cfg.protection.services); !services) {
+    return Unexpected{services.error()};
+  }
+  for (const ServiceConfig& s : cfg.protection.services) {
+    if (auto mode = AdaptiveMode::create(s.mode, s.thresholds); !mode) {
+      return Unexpected{Error{"service '" + s.name + "': " + mode.error().message}};
+    }
+  }
+  return {};
+}
+
 Result<void> Engine::reconfigure(const EngineConfig& next) {
   // What sizes the memory allocated at start, or what the connections already depend on,
   // stays: the caller reports those as needing a restart.

@@ -171,6 +171,9 @@ class Engine {
   /// master key and the cookie MSS tables and key period are kept from the running configuration.
   /// Nothing changes if the new configuration is invalid.
   Result<void> reconfigure(const EngineConfig& next);
+  /// Everything create() checks of a configuration, without building an engine (a reload is
+  /// checked once before any worker applies it).
+  static Result<void> check(const EngineConfig& cfg);
 
   /// Engine ticks (wrapping milliseconds since the first packet) for a time.
   std::uint32_t tickOf(MonotonicTime t) const noexcept;
