@@ -14,6 +14,7 @@
 #include "daemon/replay.h"
 #include "daemon/run.h"
 #include "daemon/service_spec.h"
+#include "daemon/status.h"
 
 namespace {
 
@@ -21,6 +22,8 @@ constexpr const char* kUsage =
     "usage: synguard <command> [options]\n"
     "\n"
     "commands:\n"
+    "  status [--metrics ADDR:PORT] [--once|--watch]\n"
+    "                                the running daemon's services, modes, half-open and rates\n"
     "  replay [options] CAPTURE...   run pcap/pcapng captures through the engine offline\n"
     "      --conn-log FILE           write one tab-separated line per connection\n"
     "      --json                    print the summary as one JSON document\n"
@@ -458,6 +461,25 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") {
     return cmdRun(argc - 1, argv + 1);
+  }
+  if (cmd == "status") {
+    // status [--metrics ADDR:PORT] [--once|--watch]: refreshed on a terminal, one shot otherwise
+    std::string listen = "127.0.0.1:9815";
+    bool watch = ::isatty(STDOUT_FILENO) != 0;
+    for (int i = 2; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--metrics" && i + 1 < argc) {
+        listen = argv[++i];
+      } else if (a == "--once") {
+        watch = false;
+      } else if (a == "--watch") {
+        watch = true;
+      } else {
+        std::cerr << "usage: synguard status [--metrics ADDR:PORT] [--once|--watch]\n";
+        return 2;
+      }
+    }
+    return synguard::daemon::runStatus(listen, watch);
   }
   if (cmd == "cookie-key") {
     if (argc != 3) {

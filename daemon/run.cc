@@ -113,7 +113,7 @@ struct Worker {
   std::mutex mutex;
   Snapshot snap;
   std::uint64_t truncated_rewrites = 0;
-  ProcessingHistogram processing;  ///< written by the worker, copied into snap
+  ProcessingHistogram processing;                    ///< written by the worker, copied into snap
   std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
   std::string reload_error;                          ///< of that generation (under mutex)
 };
@@ -382,8 +382,7 @@ Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
   keep(next.user != current.user, "user");
   keep(next.metrics_listen != current.metrics_listen, "metrics listen address");
   keep(cfg.table_capacity != current.engine.table_capacity, "table capacity");
-  keep(cfg.protection.proxy.capacity != current.engine.protection.proxy.capacity,
-       "proxy capacity");
+  keep(cfg.protection.proxy.capacity != current.engine.protection.proxy.capacity, "proxy capacity");
   keep(cfg.protection.key_rotation != current.engine.protection.key_rotation, "key rotation");
   // The rules follow the services: re-installed (one transaction) only if they differ.
   bool rules_changed = false;

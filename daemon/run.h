@@ -24,7 +24,7 @@ struct RunOptions {
   std::string user;           ///< drop to this user after setup (keeping two capabilities)
   /// Prometheus endpoint, "ADDRESS:PORT" (docs/METRICS.md); empty: none.
   std::string metrics_listen = "127.0.0.1:9815";
-  std::string version;  ///< for synguard_build_info
+  std::string version;                 ///< for synguard_build_info
   std::optional<Logger::Options> log;  ///< level and rate limit (default: the logger's)
   /// SIGHUP: reads the configuration again (the file named by --config plus the command line's
   /// overrides). Empty: nothing to reload.

@@ -1,0 +1,55 @@
+#include "daemon/status.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <string>
+
+#include "daemon/metrics.h"
+
+namespace synguard::daemon {
+namespace {
+
+TEST(Status, RendersTheDaemonsOwnExposition) {
+  WorkerSnapshot w;
+  w.half_open = 1234;
+  w.table = 5000;
+  w.table_capacity = 1 << 20;
+  ServiceFigures web;
+  web.name = "web";
+  web.half_open = 1200;
+  web.peak_half_open = 1500;
+  web.syn_rate = 48000;
+  web.cookies_sent = 250000;
+  web.cookies_validated = 220;
+  web.mode = engine::ServiceMode::kCookie;
+  ServiceFigures ssh;
+  ssh.name = "ssh";
+  ssh.half_open = 34;
+  w.services = {web, ssh};
+  ReloadCounters reloads;
+  reloads.success = 3;
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, collectMetrics({"0.1.0", 0}, {w}, {}, reloads));
+  const std::string view = renderStatus(os.str());
+  EXPECT_NE(view.find("synguard 0.1.0   half-open 1234   table 5000/1.0M"), std::string::npos)
+      << view;
+  EXPECT_NE(view.find("web                 COOKIE      1200      1500     48.0k"),
+            std::string::npos)
+      << view;
+  EXPECT_NE(view.find("250.0k       220"), std::string::npos) << view;
+  EXPECT_NE(view.find("ssh                 normal          34"), std::string::npos) << view;
+  EXPECT_NE(view.find("reloads ok/failed 3/0"), std::string::npos) << view;
+}
+
+TEST(Status, SaysWhenNoDaemonListens) {
+  const auto r = fetchMetrics("127.0.0.1:1");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("no synguard metrics endpoint at 127.0.0.1:1"),
+            std::string::npos);
+  EXPECT_FALSE(fetchMetrics("no-such-host.invalid:9815").has_value());
+}
+
+}  // namespace
+}  // namespace synguard::daemon
