@@ -3,6 +3,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <exception>
@@ -167,7 +168,9 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
       y.cookies_validated += x.cookies_validated;
       y.cookies_rejected += x.cookies_rejected;
       y.proxied += x.proxied;
-      y.mode_changes += x.mode_changes;
+      // Every queue flips when the service does (they decide on its summed load): the
+      // service's transitions are the most any queue made.
+      y.mode_changes = std::max(y.mode_changes, x.mode_changes);
       if (x.mode == engine::ServiceMode::kCookie) {
         y.mode = engine::ServiceMode::kCookie;  // in cookie mode if any queue is
       }
