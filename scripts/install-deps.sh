@@ -10,6 +10,8 @@ packages=(
   # The daemon (NFQUEUE, nftables, capabilities, sd_notify) and later milestones:
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
   libnftables-dev libcap-dev
+  # Operations (issue #5): the Prometheus server and promtool for the metrics tests, curl.
+  prometheus curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then
