@@ -1,5 +1,6 @@
 // synguard: SYN-flood defense for Linux gateways. main() only wires the parts together.
 #include <getopt.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,9 +8,12 @@
 #include <cstring>
 #include <initializer_list>
 #include <iostream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "config/loader.h"
 #include "daemon/cookie_key_file.h"
 #include "daemon/replay.h"
 #include "daemon/run.h"
@@ -22,6 +26,8 @@ constexpr const char* kUsage =
     "usage: synguard <command> [options]\n"
     "\n"
     "commands:\n"
+    "  check-config [FILE]           validate a configuration file (default "
+    "/etc/synguard/synguard.yaml)\n"
     "  status [--metrics ADDR:PORT] [--once|--watch]\n"
     "                                the running daemon's services, modes, half-open and rates\n"
     "  replay [options] CAPTURE...   run pcap/pcapng captures through the engine offline\n"
@@ -44,6 +50,8 @@ constexpr const char* kUsage =
     "      --source-syn-rate R       per source prefix SYN-rate limit (0: none)\n"
     "      --source-half-open N      per source prefix half-open limit (0: none)\n"
     "  run [options]                 protect services inline: NFQUEUE, raw sockets, nftables\n"
+    "      --config FILE             YAML configuration (default /etc/synguard/synguard.yaml if\n"
+    "                                it exists); the options below override it; SIGHUP reloads\n"
     "      --protect SPEC, --mode, thresholds and per-source limits as for replay (enforced)\n"
     "      --monitor                 count what would be dropped or answered, accept everything\n"
     "      --queues N                worker queues/threads (default: one per CPU)\n"
@@ -293,28 +301,119 @@ int cmdReplay(int argc, char** argv) {
   return synguard::daemon::runReplay(opts, std::cout, std::cerr);
 }
 
+using synguard::daemon::RunOptions;
+
+constexpr const char* kDefaultConfig = "/etc/synguard/synguard.yaml";
+
+RunOptions fromConfig(const synguard::config::DaemonConfig& c) {
+  RunOptions o;
+  o.engine = c.engine;
+  o.queues = c.queues;
+  o.first_queue = c.first_queue;
+  o.rule_mode =
+      c.local_mode ? synguard::daemon::RuleMode::kLocal : synguard::daemon::RuleMode::kGateway;
+  o.table = c.table;
+  o.bypass = c.bypass_established;
+  o.key_file = c.key_file;
+  o.user = c.user;
+  o.metrics_listen = c.metrics_enabled ? c.metrics_listen : std::string();
+  o.stats_interval = c.stats_interval_seconds;
+  synguard::daemon::Logger::Options log;
+  (void)synguard::daemon::parseLogLevel(c.log_level, log.level);  // validated by the loader
+  log.per_second = c.log_per_second;
+  log.burst = c.log_burst;
+  o.log = log;
+  return o;
+}
+
+enum RunOpt : int {
+  kMonitor = 1,
+  kQueues,
+  kFirstQueue,
+  kLocal,
+  kKeyFile,
+  kKeyRotation,
+  kTable,
+  kProxyCapacity,
+  kNoZeroWindow,
+  kMaxAckDelay,
+  kTableName,
+  kPrintRules,
+  kStats,
+  kUser,
+  kHalfOpenTimeout,
+  kNoBypass,
+  kMetrics,
+  kConfig,
+};
+
+/// The command line's daemon-level options on top of the configuration file's values.
+void applyOverrides(RunOptions& o, const RunOptions& cli, const std::set<int>& given) {
+  for (const int c : given) {
+    switch (c) {
+      case kMonitor:
+        o.engine.protection.dry_run = true;
+        break;
+      case kQueues:
+        o.queues = cli.queues;
+        break;
+      case kFirstQueue:
+        o.first_queue = cli.first_queue;
+        break;
+      case kLocal:
+        o.rule_mode = cli.rule_mode;
+        break;
+      case kKeyFile:
+        o.key_file = cli.key_file;
+        break;
+      case kKeyRotation:
+        o.engine.protection.key_rotation = cli.engine.protection.key_rotation;
+        break;
+      case kTable:
+        o.engine.table_capacity = cli.engine.table_capacity;
+        break;
+      case kProxyCapacity:
+        o.engine.protection.proxy.capacity = cli.engine.protection.proxy.capacity;
+        break;
+      case kNoZeroWindow:
+        o.engine.protection.proxy.hold_with_zero_window = false;
+        break;
+      case kNoBypass:
+        o.bypass = false;
+        break;
+      case kMetrics:
+        o.metrics_listen = cli.metrics_listen;
+        break;
+      case kMaxAckDelay:
+        o.engine.protection.proxy.max_ack_delay = cli.engine.protection.proxy.max_ack_delay;
+        break;
+      case kTableName:
+        o.table = cli.table;
+        break;
+      case kPrintRules:
+        o.print_rules = true;
+        break;
+      case kStats:
+        o.stats_interval = cli.stats_interval;
+        break;
+      case kUser:
+        o.user = cli.user;
+        break;
+      case kHalfOpenTimeout:
+        o.engine.timeouts.syn_sent = cli.engine.timeouts.syn_sent;
+        o.engine.timeouts.syn_received = cli.engine.timeouts.syn_received;
+        break;
+      default:
+        break;  // --config itself
+    }
+  }
+}
+
 int cmdRun(int argc, char** argv) {
   synguard::daemon::RunOptions opts;
   ProtectArgs protect;
-  enum : int {
-    kMonitor = 1,
-    kQueues,
-    kFirstQueue,
-    kLocal,
-    kKeyFile,
-    kKeyRotation,
-    kTable,
-    kProxyCapacity,
-    kNoZeroWindow,
-    kMaxAckDelay,
-    kTableName,
-    kPrintRules,
-    kStats,
-    kUser,
-    kHalfOpenTimeout,
-    kNoBypass,
-    kMetrics,
-  };
+  std::set<int> given;  // the options on the command line: they override the file
+  std::string config_path;
   const std::vector<option> kLong = withProtect({
       {"half-open-timeout", required_argument, nullptr, kHalfOpenTimeout},
       {"monitor", no_argument, nullptr, kMonitor},
@@ -328,6 +427,7 @@ int cmdRun(int argc, char** argv) {
       {"no-zero-window", no_argument, nullptr, kNoZeroWindow},
       {"no-bypass", no_argument, nullptr, kNoBypass},
       {"metrics", required_argument, nullptr, kMetrics},
+      {"config", required_argument, nullptr, kConfig},
       {"max-ack-delay", required_argument, nullptr, kMaxAckDelay},
       {"table", required_argument, nullptr, kTableName},
       {"print-rules", no_argument, nullptr, kPrintRules},
@@ -349,7 +449,11 @@ int cmdRun(int argc, char** argv) {
       }
       return true;
     };
+    given.insert(c);
     switch (c) {
+      case kConfig:
+        config_path = optarg;
+        break;
       case kMonitor:
         opts.engine.protection.dry_run = true;
         break;
@@ -443,7 +547,46 @@ int cmdRun(int argc, char** argv) {
     std::cerr << "synguard run: unexpected argument '" << argv[optind] << "'\n";
     return 2;
   }
-  protect.apply(opts.engine.protection);
+  const bool protect_given =
+      std::any_of(given.begin(), given.end(), [](int c) { return c >= ProtectArgs::kProtect; });
+  struct stat st {};
+  if (config_path.empty() && !protect_given && ::stat(kDefaultConfig, &st) == 0) {
+    config_path = kDefaultConfig;
+  }
+  if (!config_path.empty()) {
+    if (protect_given) {
+      std::cerr << "synguard run: with a configuration file, services and thresholds are set in "
+                   "it (services:), not with --protect, --mode or threshold options\n";
+      return 2;
+    }
+    // The file, then the command line's options on top (also on every reload).
+    const synguard::daemon::RunOptions cli = opts;
+    const auto build = [config_path, cli, given]() -> synguard::Result<RunOptions> {
+      const auto loaded = synguard::config::loadConfigFile(config_path);
+      if (!loaded.ok()) {
+        std::string all;
+        for (const auto& d : loaded.errors) {
+          all += (all.empty() ? "" : "; ") + d.toString();
+        }
+        return synguard::Unexpected{synguard::Error{all}};
+      }
+      RunOptions o = fromConfig(*loaded.config);
+      applyOverrides(o, cli, given);
+      return o;
+    };
+    auto first = build();
+    if (!first) {
+      const auto loaded = synguard::config::loadConfigFile(config_path);
+      for (const auto& d : loaded.errors) {
+        std::cerr << d.toString() << "\n";
+      }
+      return 2;
+    }
+    opts = std::move(*first);
+    opts.reload = build;
+  } else {
+    protect.apply(opts.engine.protection);
+  }
   opts.version = SYNGUARD_VERSION;
   return synguard::daemon::runDaemon(opts);
 }
@@ -461,6 +604,27 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") {
     return cmdRun(argc - 1, argv + 1);
+  }
+  if (cmd == "check-config") {
+    if (argc > 3) {
+      std::cerr << "usage: synguard check-config [FILE]\n";
+      return 2;
+    }
+    const std::string file = argc == 3 ? argv[2] : kDefaultConfig;
+    const auto loaded = synguard::config::loadConfigFile(file);
+    if (!loaded.ok()) {
+      for (const auto& d : loaded.errors) {
+        std::cerr << d.toString() << "\n";
+      }
+      return 1;
+    }
+    if (auto ok = synguard::engine::Engine::check(loaded.config->engine); !ok) {
+      std::cerr << file << ": " << ok.error().message << "\n";
+      return 1;
+    }
+    std::cout << file << ": ok, " << loaded.config->engine.protection.services.size()
+              << " service(s)\n";
+    return 0;
   }
   if (cmd == "status") {
     // status [--metrics ADDR:PORT] [--once|--watch]: refreshed on a terminal, one shot otherwise

@@ -131,7 +131,88 @@ YML
     echo PASS live_ops metrics
     ;;
   reload)
-    echo "reload: see below"
+    cfg="$LAB_DIR/synguard.yaml"
+    service_yaml() {  # service_yaml NAME PORT MODE ON OFF
+      printf '  - name: %s\n    addresses: [%s/32, "%s/128"]\n    ports: [%s]\n    mode: %s\n    half_open: {on: %s, off: %s}\n' \
+        "$1" "$SERVER4" "$SERVER6" "$2" "$3" "$4" "$5"
+    }
+    { echo "services:"; service_yaml web "$PORT" always 1000 500; echo "logging: {level: info}"; } >"$cfg"
+    "$synguard" check-config "$cfg" || fail "check-config refused the lab's configuration"
+    sg_start --config "$cfg"
+    # A proxied connection that lives across the reloads: half its upload before, half after.
+    cat >"$LAB_DIR/long.py" <<'PY'
+import hashlib, os, socket, sys, time
+host, port, ready, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n = 4_000_000
+data = os.urandom(n)
+s = socket.create_connection((host, port), timeout=20)
+s.sendall(b"SINK %d\n" % n)
+s.sendall(data[: n // 2])
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.05)
+s.sendall(data[n // 2 :])
+got = s.makefile().readline().strip()
+print("intact" if got == hashlib.sha256(data).hexdigest() else "corrupted")
+PY
+    lab_ns "$NS_C" python3 "$LAB_DIR/long.py" "$SERVER4" "$PORT" "$LAB_DIR/ready" "$LAB_DIR/go" \
+      >"$LAB_DIR/long.out" 2>&1 &
+    long=$!
+    for _ in $(seq 1 100); do [ -f "$LAB_DIR/ready" ] && break; sleep 0.05; done
+    [ -f "$LAB_DIR/ready" ] || fail "the long connection did not start: $(cat "$LAB_DIR/long.out")"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 100 ||
+      fail "connections before the reload"
+    sleep 0.5
+    validated=$(metric 'synguard_cookies_validated_total{service="web"}')
+    proxied=$(metric 'synguard_proxied_connections')
+    echo "before the reload: proxied now $proxied, cookies validated $validated"
+    [ "$proxied" -ge 1 ] || fail "the long connection is not proxied"
+    # Reload 1: web goes adaptive with new thresholds, a new service on another port.
+    { echo "services:"; service_yaml web "$PORT" adaptive 5000 2500; service_yaml api 9090 adaptive 100 50
+      echo "logging: {level: info}"; } >"$cfg"
+    kill -HUP "$SG_PID"
+    for _ in $(seq 1 50); do grep -q "configuration reloaded" "$LAB_DIR/sg.log" && break; sleep 0.1; done
+    grep "configuration reload" "$LAB_DIR/sg.log" | tail -1
+    grep -q "configuration reloaded: 2 service(s), rules re-installed" "$LAB_DIR/sg.log" ||
+      fail "reload 1 not applied"
+    sleep 0.5
+    [ "$(metric 'synguard_config_reloads_total{result="success"}')" = 1 ] || fail "reload not counted"
+    scrape | grep -q 'synguard_service_half_open_connections{service="api"}' ||
+      fail "the new service has no metrics"
+    [ "$(metric 'synguard_cookies_validated_total{service="web"}')" -ge "$validated" ] ||
+      fail "web's counters were reset by the reload"
+    [ "$(metric 'synguard_service_mode{mode="cookie",service="web"}')" = 1 ] ||
+      fail "web left cookie mode on the reload instead of after its hold time"
+    if lab_ns "$NS_G" iptables-nft -t raw -S SYNGUARD 2>/dev/null | grep -q 9090 ||
+      lab_ns "$NS_G" nft list table inet synguard | grep -q 9090; then
+      echo "rules: port 9090 is queued now"
+    else
+      fail "the rules did not follow the new service"
+    fi
+    # Reload 2: a broken file changes nothing.
+    printf 'services: [\n  {name: web, ports: [80]\n' >"$cfg"
+    kill -HUP "$SG_PID"
+    for _ in $(seq 1 50); do grep -q "configuration reload failed" "$LAB_DIR/sg.log" && break; sleep 0.1; done
+    grep "configuration reload failed" "$LAB_DIR/sg.log" | tail -1
+    grep -q "configuration reload failed, nothing changed: $cfg:[0-9]*:[0-9]*: " "$LAB_DIR/sg.log" ||
+      fail "the broken file was not refused with its location"
+    sleep 0.5
+    [ "$(metric 'synguard_config_reloads_total{result="failure"}')" = 1 ] || fail "failure not counted"
+    [ "$(metric 'synguard_config_last_reload_success')" = 0 ] || fail "last reload not marked failed"
+    scrape | grep -q 'synguard_service_half_open_connections{service="api"}' ||
+      fail "the failed reload changed the services"
+    # The proxied connection finishes intact; new connections still work.
+    touch "$LAB_DIR/go"
+    wait "$long" || true
+    echo "long proxied connection across both reloads: $(cat "$LAB_DIR/long.out")"
+    grep -q intact "$LAB_DIR/long.out" || fail "the proxied connection did not survive the reloads"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 100 ||
+      fail "connections after the reloads"
+    kill -TERM "$SG_PID"
+    rc=0
+    wait "$SG_PID" || rc=$?
+    [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
+    echo PASS live_ops reload
     ;;
   *)
     fail "unknown part $part"
