@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The operations side of synguard in the live lab (issue #5).
-#   live_ops.sh SYNGUARD PART   PART: metrics | reload
+#   live_ops.sh SYNGUARD PART   PART: metrics | reload | service
 # metrics  the Debian prometheus server scrapes synguard every second during a bounded spoofed
 #          SYN flood; its HTTP API returns the cookie-mode, half-open and cookie series;
 #          `promtool check metrics` passes on the exposition; the monitoring check finds every
@@ -9,9 +9,12 @@
 # reload   SIGHUP under traffic: new thresholds and a new service take effect with the table,
 #          proxied connections and counters kept; a broken file changes nothing and is counted;
 #          rules follow the services
+# service  started as the systemd unit starts it: an unprivileged user holding only
+#          CAP_NET_ADMIN and CAP_NET_RAW as ambient capabilities, no new privileges, its key in
+#          a state directory it owns: it protects, serves metrics, reloads and stops cleanly
 set -euo pipefail
 synguard="${1:?usage: live_ops.sh SYNGUARD_BINARY PART}"
-part="${2:?part: metrics|reload}"
+part="${2:?part: metrics|reload|service}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 lab="$root/scripts/lab"
@@ -213,6 +216,59 @@ PY
     wait "$SG_PID" || rc=$?
     [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
     echo PASS live_ops reload
+    ;;
+  service)
+    state=$(mktemp -d /tmp/synguard-state.XXXXXX)  # outside LAB_DIR (0700, root's)
+    trap 'rm -rf "$state"; lab_down' EXIT
+    chown nobody:nogroup "$state"
+    chmod 0700 "$state"
+    cfg="$state/synguard.yaml"
+    cat >"$cfg" <<YML
+services:
+  - name: web
+    addresses: [$SERVER4/32]
+    ports: [$PORT]
+    mode: always
+cookies: {key_file: $state/cookie.key}
+stats_interval: 1s
+YML
+    chmod 0644 "$cfg"
+    # As systemd does it for User=synguard + AmbientCapabilities + NoNewPrivileges.
+    ip netns exec "$NS_G" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+      --inh-caps=-all,+net_admin,+net_raw --ambient-caps=-all,+net_admin,+net_raw \
+      --bounding-set=-all,+net_admin,+net_raw --no-new-privs \
+      "$synguard" run --config "$cfg" --queues 2 >>"$LAB_DIR/sg.log" 2>&1 &
+    SG_PID=$!
+    LAB_PIDS+=("$SG_PID")
+    for _ in $(seq 1 100); do
+      grep -q "protecting" "$LAB_DIR/sg.log" 2>/dev/null && break
+      kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
+      sleep 0.05
+    done
+    grep -q "protecting" "$LAB_DIR/sg.log" || fail "synguard did not start unprivileged"
+    [ "$(stat -c %U:%a "$state/cookie.key")" = "nobody:600" ] ||
+      fail "key file: $(stat -c %U:%a "$state/cookie.key")"
+    status=$(cat "/proc/$SG_PID/status")
+    echo "$status" | grep -E "^(Uid|CapEff|CapAmb|NoNewPrivs)"
+    echo "$status" | grep -qE "^Uid:\s+65534" || fail "not running as nobody"
+    [ "$(echo "$status" | awk '/^CapEff/ {print $2}')" = 0000000000003000 ] ||
+      fail "effective capabilities are not exactly NET_ADMIN + NET_RAW"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 ||
+      fail "proxied connections through the unprivileged daemon"
+    sleep 0.5
+    [ "$(metric 'synguard_proxied_connections_total')" -ge 20 ] || fail "metrics: not proxied"
+    sed -i 's/mode: always/mode: adaptive/' "$cfg"
+    kill -HUP "$SG_PID"
+    for _ in $(seq 1 50); do grep -q "configuration reloaded" "$LAB_DIR/sg.log" && break; sleep 0.1; done
+    grep -q "configuration reloaded" "$LAB_DIR/sg.log" || fail "reload as nobody"
+    kill -TERM "$SG_PID"
+    rc=0
+    wait "$SG_PID" || rc=$?
+    [ "$rc" -eq 0 ] || fail "exit status $rc"
+    if lab_ns "$NS_G" nft list tables | grep -qE "synguard|raw"; then
+      fail "rules left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
+    fi
+    echo PASS live_ops service
     ;;
   *)
     fail "unknown part $part"
