@@ -26,7 +26,8 @@ struct DaemonConfig {
   double stats_interval_seconds = 0;
 };
 
-/// The built-in defaults (no file): every engine default, no services.
+/// The built-in defaults (no file, or an empty one): every engine default, and one adaptive
+/// service `all` covering every IPv4 and IPv6 destination and port.
 DaemonConfig defaultConfig();
 
 }  // namespace synguard::config

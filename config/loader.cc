@@ -20,7 +20,18 @@ std::string Diagnostic::toString() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
-DaemonConfig defaultConfig() { return DaemonConfig{}; }
+DaemonConfig defaultConfig() {
+  // Without a file the daemon still protects: every forwarded TCP destination, adaptive, with
+  // the engine's default thresholds. A file's `services:` replaces this catch-all.
+  DaemonConfig c;
+  engine::ServiceConfig all;
+  all.name = "all";
+  (void)all.addresses.add("0.0.0.0/0");
+  (void)all.addresses.add("::/0");
+  all.ports.push_back({1, 65535});
+  c.engine.protection.services.push_back(std::move(all));
+  return c;
+}
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   std::size_t i = 0;
@@ -510,6 +521,7 @@ class Checker {
       }
     }
     if (const YAML::Node s = root["services"]; s) {
+      p.services.clear();  // the file's services replace the built-in catch-all
       if (!s.IsSequence() && !s.IsNull()) {
         error(s, "services: expected a list of services, got " + kind(s));
       } else if (s.IsSequence()) {

@@ -584,6 +584,13 @@ int cmdRun(int argc, char** argv) {
     }
     opts = std::move(*first);
     opts.reload = build;
+  } else if (!protect_given) {
+    // Neither a file nor --protect: the built-in defaults, which protect all TCP adaptively.
+    RunOptions o = fromConfig(synguard::config::defaultConfig());
+    applyOverrides(o, opts, given);
+    opts = std::move(o);
+    std::cerr << "<4>synguard: no configuration file (" << kDefaultConfig
+              << "): protecting all TCP destinations with the built-in defaults\n";
   } else {
     protect.apply(opts.engine.protection);
   }

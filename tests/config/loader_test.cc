@@ -31,7 +31,20 @@ constexpr const char* kService = R"(services:
 TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
   const auto r = load("");
   ASSERT_TRUE(r.ok()) << errors(r);
-  EXPECT_TRUE(r.config->engine.protection.services.empty());
+  // Protection without a file: one adaptive catch-all service.
+  ASSERT_EQ(r.config->engine.protection.services.size(), 1U);
+  const auto& all = r.config->engine.protection.services[0];
+  EXPECT_EQ(all.name, "all");
+  EXPECT_EQ(all.addresses.cidrs(true), std::vector<std::string>{"0.0.0.0/0"});
+  EXPECT_EQ(all.addresses.cidrs(false), std::vector<std::string>{"::/0"});
+  ASSERT_EQ(all.ports.size(), 1U);
+  EXPECT_EQ(all.ports[0].first, 1);
+  EXPECT_EQ(all.ports[0].last, 65535);
+  EXPECT_EQ(all.mode, engine::ProtectionMode::kAdaptive);
+  // A file's services replace it; an empty list means none.
+  EXPECT_EQ(load(kService).config->engine.protection.services.size(), 1U);
+  EXPECT_EQ(load(kService).config->engine.protection.services[0].name, "web");
+  EXPECT_TRUE(load("services: []\n").config->engine.protection.services.empty());
   EXPECT_EQ(r.config->engine.table_capacity, defaultConfig().engine.table_capacity);
   EXPECT_EQ(r.config->metrics_listen, "127.0.0.1:9815");
   EXPECT_TRUE(r.config->bypass_established);
