@@ -12,6 +12,8 @@ packages=(
   libnftables-dev libcap-dev
   # Operations (issue #5): the Prometheus server and promtool for the metrics tests, curl.
   prometheus curl
+  # Proof (issue #6): libFuzzer targets are built with clang.
+  clang libclang-rt-14-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

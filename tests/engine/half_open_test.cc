@@ -6,64 +6,14 @@
 #include <random>
 
 #include "tests/engine/engine_fixture.h"
+#include "tests/support/invariants.h"
 
 namespace synguard::engine {
 namespace {
 
 /// Recounts the table and compares with every counter the engine keeps incrementally.
 ::testing::AssertionResult countersMatchRecount(const Engine& e) {
-  std::uint64_t global = 0;
-  std::map<std::uint32_t, std::uint32_t> svc;
-  std::map<std::uint32_t, std::uint32_t> src;
-  std::array<std::uint64_t, kTcpStateCount> by_state{};
-  std::string problem;
-  const auto& ho = e.halfOpen();
-  e.table().forEach([&](std::uint32_t idx, const Connection& c) {
-    ++by_state[static_cast<std::size_t>(c.state)];
-    const bool should = isHalfOpen(c.state) && (c.flags & kConnSynSeen) != 0;
-    const bool counted = (c.flags & kConnHalfOpenCounted) != 0;
-    if (should != counted) {
-      problem += "slot " + std::to_string(idx) + " in " + std::string(toString(c.state)) +
-                 (counted ? " counted but not half-open; " : " half-open but not counted; ");
-    }
-    if (!counted) {
-      return;
-    }
-    ++global;
-    ++svc[c.service_idx];
-    ++src[c.source_idx];
-    const CounterEntry& se = ho.services().at(c.service_idx);
-    if (c.service_idx != CounterTable::kOverflow &&
-        (se.addr != c.key.resp_addr || se.port != c.key.resp_port)) {
-      problem += "service entry of slot " + std::to_string(idx) + " has another key; ";
-    }
-    const CounterEntry& pe = ho.sources().at(c.source_idx);
-    if (c.source_idx != CounterTable::kOverflow && pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
-      problem += "source entry of slot " + std::to_string(idx) + " has another prefix; ";
-    }
-  });
-  if (global != ho.global()) {
-    problem += "global " + std::to_string(ho.global()) + " != recount " + std::to_string(global);
-  }
-  ho.services().forEach([&](std::uint32_t idx, const CounterEntry& en) {
-    if (en.half_open != svc[idx]) {
-      problem += "service " + en.addr.toString() + ":" + std::to_string(en.port) + " says " +
-                 std::to_string(en.half_open) + ", recount " + std::to_string(svc[idx]) + "; ";
-    }
-  });
-  ho.sources().forEach([&](std::uint32_t idx, const CounterEntry& en) {
-    if (en.half_open != src[idx]) {
-      problem += "source " + en.addr.toString() + " says " + std::to_string(en.half_open) +
-                 ", recount " + std::to_string(src[idx]) + "; ";
-    }
-  });
-  for (std::size_t s = 0; s < kTcpStateCount; ++s) {
-    if (by_state[s] != e.stats().connections_by_state[s]) {
-      problem += std::string("by_state ") + std::string(toString(static_cast<TcpState>(s))) +
-                 " gauge " + std::to_string(e.stats().connections_by_state[s]) +
-                 " != " + std::to_string(by_state[s]) + "; ";
-    }
-  }
+  const std::string problem = testing::engineInvariantProblems(e);
   if (!problem.empty()) {
     return ::testing::AssertionFailure() << problem;
   }

@@ -1,0 +1,92 @@
+#include "tests/support/invariants.h"
+
+#include <array>
+#include <map>
+#include <vector>
+
+namespace synguard::testing {
+
+using namespace engine;  // NOLINT(google-build-using-namespace): a test helper over engine types
+
+std::string engineInvariantProblems(const Engine& e) {
+  std::uint64_t global = 0;
+  std::map<std::uint32_t, std::uint32_t> svc;
+  std::map<std::uint32_t, std::uint32_t> src;
+  std::vector<std::uint32_t> per_service(e.serviceCount(), 0);
+  std::array<std::uint64_t, kTcpStateCount> by_state{};
+  std::size_t proxied = 0;
+  std::string problem;
+  const auto& ho = e.halfOpen();
+  e.table().forEach([&](std::uint32_t idx, const Connection& c) {
+    ++by_state[static_cast<std::size_t>(c.state)];
+    proxied += (c.flags & kConnProxied) != 0 ? 1 : 0;
+    const bool should = isHalfOpen(c.state) && (c.flags & kConnSynSeen) != 0;
+    const bool counted = (c.flags & kConnHalfOpenCounted) != 0;
+    if (should != counted && (c.flags & kConnProxied) == 0) {
+      problem += "slot " + std::to_string(idx) + " in " + std::string(toString(c.state)) +
+                 (counted ? " counted but not half-open; " : " half-open but not counted; ");
+    }
+    if (!counted) {
+      return;
+    }
+    ++global;
+    ++svc[c.service_idx];
+    ++src[c.source_idx];
+    for (std::size_t s = 0; s < e.serviceCount(); ++s) {
+      const ServiceConfig& sc = e.serviceConfig(s);
+      bool port = false;
+      for (const PortRange& r : sc.ports) {
+        port = port || (c.key.resp_port >= r.first && c.key.resp_port <= r.last);
+      }
+      if (port && sc.addresses.contains(c.key.resp_addr)) {
+        ++per_service[s];
+        break;
+      }
+    }
+    const CounterEntry& se = ho.services().at(c.service_idx);
+    if (c.service_idx != CounterTable::kOverflow &&
+        (se.addr != c.key.resp_addr || se.port != c.key.resp_port)) {
+      problem += "service entry of slot " + std::to_string(idx) + " has another key; ";
+    }
+    const CounterEntry& pe = ho.sources().at(c.source_idx);
+    if (c.source_idx != CounterTable::kOverflow && pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
+      problem += "source entry of slot " + std::to_string(idx) + " has another prefix; ";
+    }
+  });
+  if (global != ho.global()) {
+    problem += "global " + std::to_string(ho.global()) + " != recount " + std::to_string(global);
+  }
+  ho.services().forEach([&](std::uint32_t idx, const CounterEntry& en) {
+    if (en.half_open != svc[idx]) {
+      problem += "service " + en.addr.toString() + ":" + std::to_string(en.port) + " says " +
+                 std::to_string(en.half_open) + ", recount " + std::to_string(svc[idx]) + "; ";
+    }
+  });
+  ho.sources().forEach([&](std::uint32_t idx, const CounterEntry& en) {
+    if (en.half_open != src[idx]) {
+      problem += "source " + en.addr.toString() + " says " + std::to_string(en.half_open) +
+                 ", recount " + std::to_string(src[idx]) + "; ";
+    }
+  });
+  for (std::size_t s = 0; s < e.serviceCount(); ++s) {
+    if (e.service(s).half_open != per_service[s]) {
+      problem += "configured service " + e.serviceConfig(s).name + " says " +
+                 std::to_string(e.service(s).half_open) + ", recount " +
+                 std::to_string(per_service[s]) + "; ";
+    }
+  }
+  for (std::size_t s = 0; s < kTcpStateCount; ++s) {
+    if (by_state[s] != e.stats().connections_by_state[s]) {
+      problem += std::string("by_state ") + std::string(toString(static_cast<TcpState>(s))) +
+                 " gauge " + std::to_string(e.stats().connections_by_state[s]) +
+                 " != " + std::to_string(by_state[s]) + "; ";
+    }
+  }
+  if (proxied != e.proxies().size()) {
+    problem += "proxied connections " + std::to_string(proxied) + " != proxy table " +
+               std::to_string(e.proxies().size()) + "; ";
+  }
+  return problem;
+}
+
+}  // namespace synguard::testing
