@@ -11,6 +11,8 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -68,16 +70,21 @@ class Families {
 class SnapshotCollectable : public prometheus::Collectable {
  public:
   SnapshotCollectable(MetricsInfo info, MetricsExporter::SnapshotFn fn,
-                      const ReloadCounters& reloads)
-      : info_(std::move(info)), fn_(std::move(fn)), reloads_(&reloads) {}
+                      const ReloadCounters& reloads, LiveQueueFigures live)
+      : info_(std::move(info)), fn_(std::move(fn)), reloads_(&reloads), live_(std::move(live)) {}
   std::vector<MetricFamily> Collect() const override {
-    return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_);
+    std::pair<std::uint64_t, std::uint64_t> hu{0, 0};
+    if (live_.hits_and_unprotected) {
+      hu = live_.hits_and_unprotected();
+    }
+    return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_, hu.first, hu.second);
   }
 
  private:
   MetricsInfo info_;
   MetricsExporter::SnapshotFn fn_;
   const ReloadCounters* reloads_;
+  LiveQueueFigures live_;
 };
 
 }  // namespace
@@ -103,10 +110,25 @@ std::vector<KernelQueueStats> readKernelQueueStats(const std::string& path) {
   return out;
 }
 
+std::uint64_t UnprotectedEstimator::update(std::uint64_t rule_hits, std::uint64_t waiting,
+                                           std::uint64_t verdicts) {
+  if (rule_hits < last_hits_) {
+    carry_ += last_hits_;  // the rules were re-installed: their counters started again
+  }
+  last_hits_ = rule_hits;
+  const std::uint64_t accounted = waiting + verdicts;
+  const std::uint64_t hits = carry_ + rule_hits;
+  if (hits > accounted) {
+    max_ = std::max(max_, hits - accounted);
+  }
+  return max_;
+}
+
 std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                                          const std::vector<WorkerSnapshot>& workers,
                                          const std::vector<KernelQueueStats>& kernel,
-                                         const ReloadCounters& reloads) {
+                                         const ReloadCounters& reloads, std::uint64_t rule_hits,
+                                         std::uint64_t unprotected) {
   using engine::kVerdictReasonCount;
   using engine::VerdictReason;
   Families f;
@@ -298,6 +320,12 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
     Families::add(qkd, static_cast<double>(kd), l);
     Families::add(qud, static_cast<double>(ud), l);
   }
+  f.one("synguard_queue_rule_packets_total",
+        "Packets the rules handed to the queues (their nft counters)", C,
+        static_cast<double>(rule_hits));
+  f.one("synguard_queue_unprotected_packets_total",
+        "Packets that passed without a verdict (fail-open: queue or socket full, no daemon)", C,
+        static_cast<double>(unprotected));
   f.one("synguard_injected_packets_total", "Packets sent on raw sockets", C,
         static_cast<double>(injected));
   f.one("synguard_injection_errors_total", "Raw socket send errors", C,
@@ -327,7 +355,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::string& listen,
                                                                 MetricsInfo info,
                                                                 SnapshotFn snapshots,
-                                                                const ReloadCounters& reloads) {
+                                                                const ReloadCounters& reloads,
+                                                                LiveQueueFigures live) {
   std::unique_ptr<MetricsExporter> m(new MetricsExporter());
   try {
     // civetweb: one thread is enough for a scrape every few seconds.
@@ -335,8 +364,8 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::strin
   } catch (const std::exception& e) {
     return Unexpected{Error{"metrics: cannot listen on " + listen + ": " + e.what()}};
   }
-  m->collectable_ =
-      std::make_shared<SnapshotCollectable>(std::move(info), std::move(snapshots), reloads);
+  m->collectable_ = std::make_shared<SnapshotCollectable>(std::move(info), std::move(snapshots),
+                                                          reloads, std::move(live));
   m->exposer_->RegisterCollectable(m->collectable_);
   return m;
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/worker_snapshot.h"
@@ -31,6 +32,30 @@ struct KernelQueueStats {
 std::vector<KernelQueueStats> readKernelQueueStats(
     const std::string& path = "/proc/net/netfilter/nfnetlink_queue");
 
+/// Packets that passed without a verdict from the daemon (fail-open: the kernel's queue full, the
+/// socket full, or no daemon listening). The kernel counts none of the queue-full case and
+/// assigns those packets no id, so it is inferred: R packets hit the queue rules (their nft
+/// counters), Q wait in the queues now, V got a verdict. Read in that order, every packet in R
+/// is in Q or V unless it failed open, so R - Q - V never overestimates; the running maximum
+/// makes it a counter. Rule counters restart when the rules are re-installed (a reload): the
+/// hits before are carried.
+class UnprotectedEstimator {
+ public:
+  std::uint64_t update(std::uint64_t rule_hits, std::uint64_t waiting, std::uint64_t verdicts);
+  std::uint64_t ruleHits() const { return carry_ + last_hits_; }
+
+ private:
+  std::uint64_t carry_ = 0;
+  std::uint64_t last_hits_ = 0;
+  std::uint64_t max_ = 0;
+};
+
+/// Figures the main thread keeps current (it reads the rule counters through libnftables,
+/// which must not run on the exporter's small-stack threads): rule hits and unprotected packets.
+struct LiveQueueFigures {
+  std::function<std::pair<std::uint64_t, std::uint64_t>()> hits_and_unprotected;
+};
+
 /// Config reloads, written by the main thread, read by scrapes.
 struct ReloadCounters {
   std::atomic<std::uint64_t> success{0};
@@ -44,10 +69,13 @@ struct MetricsInfo {
 };
 
 /// Every metric of docs/METRICS.md from the workers' snapshots (summed over queues).
+/// `unprotected` and `rule_hits`: from an UnprotectedEstimator (0 when not measured).
 std::vector<prometheus::MetricFamily> collectMetrics(const MetricsInfo& info,
                                                      const std::vector<WorkerSnapshot>& workers,
                                                      const std::vector<KernelQueueStats>& kernel,
-                                                     const ReloadCounters& reloads);
+                                                     const ReloadCounters& reloads,
+                                                     std::uint64_t rule_hits = 0,
+                                                     std::uint64_t unprotected = 0);
 
 /// The HTTP endpoint (prometheus-cpp pull, civetweb): each scrape asks `snapshots` for the
 /// workers' latest figures and the kernel for its queue counters. The workers' packet loops
@@ -58,7 +86,8 @@ class MetricsExporter {
   /// `listen` is "ADDRESS:PORT" ("[::1]:9815" for IPv6). A port in use is a clear error.
   static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, MetricsInfo info,
                                                         SnapshotFn snapshots,
-                                                        const ReloadCounters& reloads);
+                                                        const ReloadCounters& reloads,
+                                                        LiveQueueFigures live = {});
   ~MetricsExporter();
   MetricsExporter(const MetricsExporter&) = delete;
   MetricsExporter& operator=(const MetricsExporter&) = delete;

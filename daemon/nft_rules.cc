@@ -3,6 +3,7 @@
 #include <nftables/libnftables.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string_view>
 
@@ -37,9 +38,11 @@ std::string hex(std::uint32_t v) {
 
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
                         const RuleOptions& opts) {
+  // Counted: the packets the rules hand to the queues, against the verdicts the daemon gives,
+  // show what failed open (queueRuleHits).
   const std::string queue =
-      opts.queues <= 1 ? "queue num " + std::to_string(opts.first_queue) + " bypass"
-                       : "queue num " + std::to_string(opts.first_queue) + "-" +
+      opts.queues <= 1 ? "counter queue num " + std::to_string(opts.first_queue) + " bypass"
+                       : "counter queue num " + std::to_string(opts.first_queue) + "-" +
                              std::to_string(opts.first_queue + opts.queues - 1) + " bypass";
   std::ostringstream in;
   std::ostringstream out;
@@ -354,5 +357,36 @@ Result<void> NftRules::remove() {
 }
 
 NftRules::~NftRules() { (void)remove(); }
+
+Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt) {
+  std::vector<std::string> lists;
+  if (xt) {
+    for (const char* fam : {"ip", "ip6"}) {
+      lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD\n");
+      if (opts.mode == RuleMode::kLocal) {
+        lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD_OUT\n");
+      }
+    }
+  } else {
+    lists.push_back("list table inet " + opts.table + "\n");
+  }
+  std::uint64_t total = 0;
+  for (const std::string& cmd : lists) {
+    std::string out;
+    if (auto r = runNft(cmd, &out); !r) {
+      return Unexpected{r.error()};
+    }
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+      const auto q = line.find(" queue ");
+      const auto c = line.find("counter packets ");
+      if (q == std::string::npos || c == std::string::npos || c > q) {
+        continue;
+      }
+      total += std::strtoull(line.c_str() + c + 16, nullptr, 10);
+    }
+  }
+  return total;
+}
 
 }  // namespace synguard::daemon

@@ -89,6 +89,11 @@ class NftRules {
   bool created_raw6_ = false;
 };
 
+/// Packets the queue rules have handed to the queues since they were installed (their
+/// counters; `xt`: the iptables raw chains of the fallback). Whatever of these got no verdict
+/// from the daemon passed without it (fail-open). Reading needs CAP_NET_ADMIN.
+Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt);
+
 /// Runs one nft command buffer through libnftables; the error text on failure.
 /// `output`, if given, receives what the commands print (listings).
 Result<void> runNft(const std::string& commands, std::string* output = nullptr);

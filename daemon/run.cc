@@ -115,6 +115,7 @@ struct Worker {
   std::uint64_t truncated_rewrites = 0;
   ProcessingHistogram processing;                    ///< written by the worker, copied into snap
   std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
+  std::atomic<std::uint64_t> verdicts{0};            ///< verdicts sent so far (metrics, any thread)
   std::string reload_error;                          ///< of that generation (under mutex)
 };
 
@@ -224,6 +225,7 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
       w.processing.record(nowNs() - batch_start, pkts.size());
     }
     w.q->flushVerdicts();
+    w.verdicts.store(w.q->stats().verdicts, std::memory_order_release);
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
     w.sender->flush();
     for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
@@ -542,6 +544,36 @@ int runDaemon(const RunOptions& in) {
         std::thread([wp, &shared, &reload, &clock] { workerLoop(*wp, shared, reload, clock); });
   }
   ReloadCounters reloads;
+  // Packets that passed without a verdict (fail-open), inferred every half second from the
+  // rule counters, the queues' backlog and the verdicts, read in that order.
+  UnprotectedEstimator estimator;
+  std::atomic<std::uint64_t> rule_hits{0};
+  std::atomic<std::uint64_t> unprotected{0};
+  auto last_estimate = std::chrono::steady_clock::now();
+  std::uint64_t unprotected_logged = 0;
+  const auto estimateUnprotected = [&] {
+    auto hits = queueRuleHits(ropts, rules->usesXt());
+    if (!hits) {
+      return;
+    }
+    std::uint64_t waiting = 0;
+    for (const KernelQueueStats& k : readKernelQueueStats()) {
+      for (auto& w : workers) {
+        waiting += k.queue == w->queue ? k.waiting : 0;
+      }
+    }
+    std::uint64_t verdicts = 0;
+    for (auto& w : workers) {
+      verdicts += w->verdicts.load(std::memory_order_acquire);
+    }
+    unprotected.store(estimator.update(*hits, waiting, verdicts));
+    rule_hits.store(estimator.ruleHits());
+    if (unprotected.load() > unprotected_logged) {
+      logLine(4, std::to_string(unprotected.load() - unprotected_logged) +
+                     " packets passed without a verdict (the queues overflowed: fail-open)");
+      unprotected_logged = unprotected.load();
+    }
+  };
   std::unique_ptr<MetricsExporter> metrics;
   if (!opts.metrics_listen.empty()) {
     MetricsInfo info{opts.version, static_cast<double>(::time(nullptr))};
@@ -556,7 +588,9 @@ int runDaemon(const RunOptions& in) {
           }
           return v;
         },
-        reloads);
+        reloads, LiveQueueFigures{[&rule_hits, &unprotected] {
+          return std::pair<std::uint64_t, std::uint64_t>{rule_hits.load(), unprotected.load()};
+        }});
     if (!m) {
       // Started after the workers (capabilities are per thread: every thread is created after
       // the drop), so stop them cleanly before leaving.
@@ -598,6 +632,10 @@ int runDaemon(const RunOptions& in) {
                            : "configuration reload failed, nothing changed: " + r.error().message);
     }
     const auto now = std::chrono::steady_clock::now();
+    if (now - last_estimate >= std::chrono::milliseconds(500)) {
+      last_estimate = now;
+      estimateUnprotected();
+    }
     if (watchdog) {
       // Ping only while every packet loop is alive (each loops at least every 50 ms).
       bool alive = true;

@@ -157,3 +157,31 @@ TEST(Metrics, ServesScrapesAndRefusesABusyPort) {
 
 }  // namespace
 }  // namespace synguard::daemon
+
+namespace synguard::daemon {
+namespace {
+
+TEST(UnprotectedEstimator, NeverOverestimatesAndSurvivesRuleReinstalls) {
+  UnprotectedEstimator e;
+  // 1000 packets hit the rules: 900 verdicts, 100 waiting: nothing passed without us.
+  EXPECT_EQ(e.update(1000, 100, 900), 0U);
+  // The queue filled while the daemon stalled: 5000 more hits, 1000 verdicts, 500 waiting.
+  EXPECT_EQ(e.update(6000, 500, 1900), 3600U);
+  // Noise (more verdicts read than hits, after a burst): the counter never goes back.
+  EXPECT_EQ(e.update(6100, 0, 2600), 3600U);
+  // The rules were re-installed (reload): their counters restart from 0; the hits before carry.
+  EXPECT_EQ(e.update(50, 0, 2650), 3600U);
+  EXPECT_EQ(e.ruleHits(), 6150U);
+  EXPECT_EQ(e.update(2050, 0, 2650), 5500U);  // 6100 + 2050 - 2650
+}
+
+TEST(Metrics, ExposesTheRuleHitsAndUnprotectedPackets) {
+  ReloadCounters reloads;
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, collectMetrics({"1", 0}, {}, {}, reloads, 77, 5));
+  EXPECT_NE(os.str().find("synguard_queue_rule_packets_total 77\n"), std::string::npos);
+  EXPECT_NE(os.str().find("synguard_queue_unprotected_packets_total 5\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace synguard::daemon

@@ -28,10 +28,10 @@ TEST(NftRules, QueueBothDirectionsBeforeConntrackAndNotrackProxied) {
   EXPECT_TRUE(has(r, "type filter hook prerouting priority -300;"));
   EXPECT_TRUE(has(r,
                   "ip daddr { 198.51.100.0/24 } tcp dport { 80, 443, 8000-8100 } "
-                  "queue num 0-1 bypass"));
+                  "counter queue num 0-1 bypass"));
   EXPECT_TRUE(has(r,
                   "ip saddr { 198.51.100.0/24 } tcp sport { 80, 443, 8000-8100 } "
-                  "queue num 0-1 bypass"));
+                  "counter queue num 0-1 bypass"));
   EXPECT_TRUE(has(r, "ip6 daddr { 2001:db8:5::/64 }"));
   EXPECT_TRUE(has(r, "meta mark 0x5e000001 notrack"));
   EXPECT_TRUE(has(r, "meta mark 0x5e000002 return"));
@@ -40,7 +40,7 @@ TEST(NftRules, QueueBothDirectionsBeforeConntrackAndNotrackProxied) {
   o.mode = RuleMode::kLocal;
   o.queues = 1;
   const std::string l = renderRules(services(), o);
-  EXPECT_TRUE(has(l, "queue num 0 bypass comment \"web local replies\""));
+  EXPECT_TRUE(has(l, "counter queue num 0 bypass comment \"web local replies\""));
 }
 
 TEST(NftRules, XtFallbackMirrorsTheQueueRules) {

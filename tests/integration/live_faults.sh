@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Failure and abuse tests in the live lab (issue #6).
+#   live_faults.sh SYNGUARD PART   PART: hupstorm | overflow | soak
+# hupstorm  100 SIGHUPs in a second (good and broken files alternating) during legitimate
+#           traffic: the daemon survives, counts each reload, loses no connection
+# overflow  a flood while the daemon is stalled (SIGSTOP): the kernel's queue overflows and
+#           fails open (connections pass, unprotected; counted in the metrics once the daemon
+#           runs again), and the daemon recovers: cookies and proxying again
+# soak      SOAK_SECONDS (default 60) of floods alternating with quiet spells and continuous
+#           legitimate connections: RSS, CPU and table size sampled every second; the RSS must
+#           not grow after the warm-up, the table stays within capacity, legitimate success
+#           stays >= 99 %
+set -euo pipefail
+synguard="${1:?usage: live_faults.sh SYNGUARD_BINARY PART}"
+part="${2:?part: hupstorm|overflow|soak}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+LAB_ID="sgf$$"
+# shellcheck source=../../scripts/lab/netns.sh
+source "$root/scripts/lab/netns.sh"
+PORT=8080
+SG_PID=""
+
+fail() {
+  echo "FAIL $*"
+  [ -f "$LAB_DIR/sg.log" ] && tail -15 "$LAB_DIR/sg.log"
+  exit 1
+}
+scrape() { lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9815/metrics; }
+metric() {
+  scrape | awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
+}
+metric_sum() {  # metric_sum NAME -> the sum over all label sets
+  scrape | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k { s += $2 } END { printf "%d\n", s }'
+}
+sg_start() {
+  ip netns exec "$NS_G" "$synguard" run --key-file "$LAB_DIR/cookie.key" "$@" \
+    >>"$LAB_DIR/sg.log" 2>&1 &
+  SG_PID=$!
+  LAB_PIDS+=("$SG_PID")
+  for _ in $(seq 1 100); do
+    grep -q "protecting" "$LAB_DIR/sg.log" 2>/dev/null && return 0
+    kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
+    sleep 0.05
+  done
+  fail "synguard did not start"
+}
+sg_stop() {
+  kill -TERM "$SG_PID"
+  local rc=0
+  wait "$SG_PID" || rc=$?
+  [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
+}
+
+lab_up
+lab_server "$PORT" --backlog 128
+case "$part" in
+  hupstorm)
+    cfg="$LAB_DIR/synguard.yaml"
+    good="services:
+  - name: web
+    addresses: [$SERVER4/32]
+    ports: [$PORT]
+    mode: always"
+    echo "$good" >"$cfg"
+    sg_start --config "$cfg" --queues 2
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 300 --bytes 1000 \
+      --gap 0.005 >"$LAB_DIR/legit.log" 2>&1 &
+    client=$!
+    for i in $(seq 1 100); do
+      if [ $((i % 2)) -eq 0 ]; then echo "$good" >"$cfg"; else echo "services: [" >"$cfg"; fi
+      kill -HUP "$SG_PID"
+      sleep 0.01
+    done
+    wait "$client" || fail "legitimate connections during the SIGHUP storm: $(cat "$LAB_DIR/legit.log")"
+    echo "$good" >"$cfg"
+    sleep 1
+    kill -0 "$SG_PID" || fail "the daemon died in the storm"
+    ok=$(metric 'synguard_config_reloads_total{result="success"}')
+    bad=$(metric 'synguard_config_reloads_total{result="failure"}')
+    echo "SIGHUP storm: $(cat "$LAB_DIR/legit.log"); reloads counted: $ok succeeded, $bad failed"
+    # Signals that arrive while one is handled coalesce (POSIX): fewer than 100 reloads can be
+    # counted, but every one counted has a result and some of each kind happened.
+    [ "$ok" -ge 1 ] && [ "$bad" -ge 1 ] || fail "reloads not counted"
+    [ $((ok + bad)) -le 100 ] || fail "more reloads than signals"
+    sg_stop
+    echo PASS live_faults hupstorm
+    ;;
+  overflow)
+    # The queue overflows when the daemon cannot keep up; on this 2-core machine an unthrottled
+    # flood saturates the receive path before the queue, so the daemon is stalled instead
+    # (SIGSTOP, as a page-fault storm or a starved CPU would): its 32768-packet queue fills
+    # and the kernel fails open.
+    lab_flood_routes
+    sg_start --queues 1 --protect "web=$SERVER4/32:$PORT" --mode always
+    lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
+    lab_flood "$LAB_DIR/flood.cfg" 8 60000pps "$LAB_DIR/trafgen.log"
+    tg=$LAB_FLOOD_PID
+    sleep 2
+    kill -STOP "$SG_PID"
+    sleep 1
+    # Stalled and overflowing: connections still go through, unprotected (fail-open).
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 100 \
+      --timeout 2 --min-ok 0 >"$LAB_DIR/during.log" 2>&1 || true
+    sleep 1
+    kill -CONT "$SG_PID"
+    wait "$tg" || true
+    sleep 1.5
+    kill -0 "$SG_PID" || fail "the daemon died after the overflow"
+    kd=$(metric_sum synguard_queue_kernel_drops_total)
+    ud=$(metric_sum synguard_queue_user_drops_total)
+    fo=$(metric_sum synguard_queue_failed_open_total)
+    en=$(metric_sum synguard_queue_enobufs_total)
+    un=$(metric synguard_queue_unprotected_packets_total)
+    hits=$(metric synguard_queue_rule_packets_total)
+    sent=$(metric_sum synguard_cookies_sent_total)
+    flood=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.log" | head -1 | cut -d' ' -f1 || true)
+    echo "overflow: flood ${flood:-?} packets, queue rule hits $hits, cookies sent $sent, passed unprotected $un (socket-full gaps $fo, kernel queue drops $kd, socket drops $ud, ENOBUFS $en); legitimate while stalled: $(cat "$LAB_DIR/during.log")"
+    # ~1 s of the 60 kpps flood beyond the 32768 queued: tens of thousands passed unprotected.
+    [ "$un" -gt 10000 ] || fail "the overflow was not counted as unprotected packets"
+    [ "$un" -lt "$hits" ] || fail "more unprotected packets than rule hits"
+    # (The server's own small backlog, unprotected meanwhile, may refuse some of them.)
+    grep -qE "normal: ([1-9]|10)/10" "$LAB_DIR/during.log" || fail "fail-open let no connection through"
+    # Recovery: legitimate connections are answered with cookies and proxied again.
+    before=$(metric 'synguard_cookies_validated_total{service="web"}')
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 100 ||
+      fail "no recovery after the overflow"
+    sleep 0.5
+    after=$(metric 'synguard_cookies_validated_total{service="web"}')
+    [ "$after" -ge $((before + 20)) ] || fail "after the overflow: validated $before -> $after"
+    sg_stop
+    echo PASS live_faults overflow
+    ;;
+  soak)
+    secs=${SOAK_SECONDS:-60}
+    lab_flood_routes
+    sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode adaptive --half-open-on 64 \
+      --half-open-off 16 --syn-rate-on 2000 --syn-rate-off 200 --hold 2 --table-size 65536
+    lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
+    : >"$LAB_DIR/samples.csv"
+    end=$(($(date +%s) + secs))
+    (while [ "$(date +%s)" -lt "$end" ]; do
+      lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 2000 \
+        --timeout 1 --min-ok 0 2>&1 | sed -n 's/^normal: \([0-9]*\)\/\([0-9]*\).*/\1 \2/p'
+      sleep 0.2
+    done) >"$LAB_DIR/legit.txt" &
+    legit=$!
+    (while [ "$(date +%s)" -lt "$end" ]; do
+      left=$((end - $(date +%s)))
+      [ "$left" -gt 1 ] || break
+      d=$((left < 8 ? left : 8))
+      lab_flood "$LAB_DIR/flood.cfg" "$d" 40000pps "$LAB_DIR/trafgen.log"
+      wait "$LAB_FLOOD_PID" || true
+      sleep 4
+    done) &
+    floods=$!
+    hz=$(getconf CLK_TCK)
+    while [ "$(date +%s)" -lt "$end" ]; do
+      rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SG_PID/status")
+      cpu=$(awk -v hz="$hz" '{print ($14 + $15) / hz}' "/proc/$SG_PID/stat")
+      table=$(metric synguard_table_entries)
+      cap=$(metric synguard_table_capacity)
+      ho=$(metric synguard_half_open_connections)
+      echo "$(date +%s),$rss,$cpu,$table,$cap,$ho" >>"$LAB_DIR/samples.csv"
+      sleep 1
+    done
+    wait "$legit" || true
+    wait "$floods" || true
+    kill -0 "$SG_PID" || fail "the daemon died during the soak"
+    ok=$(awk '{s += $1} END {print s + 0}' "$LAB_DIR/legit.txt")
+    total=$(awk '{s += $2} END {print s + 0}' "$LAB_DIR/legit.txt")
+    python3 - "$LAB_DIR/samples.csv" "$ok" "$total" <<'PY' || fail "soak limits"
+import sys
+rows = [list(map(float, l.split(","))) for l in open(sys.argv[1]) if l.strip()]
+ok, total = int(sys.argv[2]), int(sys.argv[3])
+n = len(rows)
+warm = rows[n // 4:]  # after the warm-up (tables touched, allocator settled)
+rss0, rss1 = warm[0][1], max(r[1] for r in warm)
+cpu = rows[-1][2] - rows[0][2]
+table_max = max(r[3] for r in rows)
+cap = rows[-1][4]
+print(f"soak: {n} samples over {rows[-1][0] - rows[0][0]:.0f} s; RSS {rows[0][1]/1024:.1f} MiB at start, "
+      f"{rss0/1024:.1f} after warm-up, max {rss1/1024:.1f}; CPU {cpu:.1f} s; table max {table_max:.0f} "
+      f"of {cap:.0f}; half-open max {max(r[5] for r in rows):.0f}; legitimate {ok}/{total}")
+bad = []
+if rss1 > rss0 * 1.05 + 2048:
+    bad.append(f"RSS grew after the warm-up: {rss0:.0f} -> {rss1:.0f} KiB")
+if table_max > cap:
+    bad.append("table above capacity")
+if total == 0 or ok < 0.99 * total:
+    bad.append(f"legitimate success {ok}/{total} below 99 %")
+for b in bad:
+    print("FAIL " + b)
+sys.exit(1 if bad else 0)
+PY
+    cp "$LAB_DIR/samples.csv" "${SOAK_CSV:-/dev/null}" 2>/dev/null || true
+    sg_stop
+    echo PASS live_faults soak
+    ;;
+  *)
+    fail "unknown part $part"
+    ;;
+esac
