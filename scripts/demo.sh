@@ -73,6 +73,8 @@ LAB_PIDS+=("$watcher")
 round with
 sleep 1.5
 kill "$watcher" 2>/dev/null || true
+echo "demo: \`synguard status\` on the gateway (read from its Prometheus endpoint, 127.0.0.1:9815):"
+ip netns exec "$NS_G" "$synguard" status --once | sed 's/^/      /' || true
 kill -TERM "$sg"
 wait "$sg" || true
 
