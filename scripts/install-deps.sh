@@ -13,7 +13,7 @@ packages=(
   # Operations (issue #5): the Prometheus server and promtool for the metrics tests, curl.
   prometheus curl
   # Proof (issue #6): libFuzzer targets are built with clang.
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev python3-matplotlib
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -124,3 +124,7 @@ echo "throughput_direct_mbit,$direct" >>"$out"
 echo "throughput_synguard_mbit,$through" >>"$out"
 echo "throughput_synguard_no_bypass_mbit,$through_nobypass" >>"$out"
 cat "$out"
+# Plots (docs/bench/*.svg, linked from docs/BENCHMARKS.md) and the CSV next to them.
+mkdir -p "$here/../docs/bench"
+cp "$out" "$here/../docs/bench/lab-bench.csv"
+/usr/bin/python3 "$here/plot-bench.py" "$out" "$here/../docs/bench" || echo "lab-bench: no plots (python3-matplotlib missing)"
