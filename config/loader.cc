@@ -783,6 +783,21 @@ LoadResult loadConfigFile(const std::string& path) {
     r.errors.push_back({path, 0, 0, "larger than 16 MiB: not a configuration file"});
     return r;
   }
+  // A file with nothing in it (or only comments) is a mistake — a truncated write, an editor
+  // crash — not a request for the built-in defaults: those apply when there is no file.
+  bool content = false;
+  std::istringstream lines(text.str());
+  for (std::string line; !content && std::getline(lines, line);) {
+    const auto at = line.find_first_not_of(" \t\r");
+    content = at != std::string::npos && line[at] != '#';
+  }
+  if (!content) {
+    LoadResult r;
+    r.errors.push_back({path, 1, 1,
+                        "the file is empty: no configuration (remove the file to use the "
+                        "built-in defaults)"});
+    return r;
+  }
   return loadConfigString(text.str(), path);
 }
 

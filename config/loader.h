@@ -29,7 +29,8 @@ struct LoadResult {
 /// Parses and validates YAML text; `name` is used in diagnostics.
 LoadResult loadConfigString(std::string_view yaml, const std::string& name);
 
-/// Reads and validates a file (an unreadable file is one diagnostic at line 0).
+/// Reads and validates a file (an unreadable file is one diagnostic at line 0; an empty one, or
+/// one with only comments, is an error too: the built-in defaults are for no file at all).
 LoadResult loadConfigFile(const std::string& path);
 
 /// Durations as the file writes them: "500ms", "30s", "2m", "1h", "5d", or a plain number of

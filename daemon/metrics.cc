@@ -73,6 +73,10 @@ class SnapshotCollectable : public prometheus::Collectable {
                       const ReloadCounters& reloads, LiveQueueFigures live)
       : info_(std::move(info)), fn_(std::move(fn)), reloads_(&reloads), live_(std::move(live)) {}
   std::vector<MetricFamily> Collect() const override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (detached_) {
+      return {};
+    }
     std::pair<std::uint64_t, std::uint64_t> hu{0, 0};
     if (live_.hits_and_unprotected) {
       hu = live_.hits_and_unprotected();
@@ -85,6 +89,15 @@ class SnapshotCollectable : public prometheus::Collectable {
   MetricsExporter::SnapshotFn fn_;
   const ReloadCounters* reloads_;
   LiveQueueFigures live_;
+  mutable std::mutex mutex_;  ///< a scrape in progress holds it; detach() waits for it
+  bool detached_ = false;
+
+ public:
+  /// From now on scrapes answer nothing (the sources are about to go away).
+  void detach() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    detached_ = true;
+  }
 };
 
 }  // namespace
@@ -371,6 +384,10 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::strin
 }
 
 MetricsExporter::~MetricsExporter() = default;
+
+void MetricsExporter::detachForExit() {
+  static_cast<SnapshotCollectable*>(collectable_.get())->detach();
+}
 
 int MetricsExporter::port() const {
   const auto ports = exposer_->GetListeningPorts();

@@ -93,6 +93,9 @@ class MetricsExporter {
   MetricsExporter& operator=(const MetricsExporter&) = delete;
   /// The bound port (useful with port 0).
   int port() const;
+  /// Waits for a scrape in progress, then makes every later scrape answer nothing: for a
+  /// process about to exit without destroying the exporter (civetweb's stop takes ~2 s).
+  void detachForExit();
 
  private:
   MetricsExporter() = default;

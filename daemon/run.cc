@@ -673,6 +673,13 @@ int runDaemon(const RunOptions& in) {
     takeSnapshot(*w);  // the threads have stopped: the final figures
   }
   logLine(5, "stopped: " + statusLine(workers));
+  // civetweb's shutdown waits up to 2 s for its listener's poll to time out; the process is
+  // exiting anyway, so the exporter is left to exit with it (its snapshot source is gone:
+  // nothing may scrape past this point, and nothing will — main returns next).
+  if (metrics) {
+    metrics->detachForExit();
+    (void)metrics.release();  // NOLINT(bugprone-unused-return-value): deliberately not freed
+  }
   return exit_code;
 }
 

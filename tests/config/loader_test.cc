@@ -1,8 +1,10 @@
 #include "config/loader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace synguard::config {
@@ -328,6 +330,21 @@ services:
       << e;
   EXPECT_NE(e.find("logging.level: expected error, warning"), std::string::npos) << e;
   EXPECT_NE(e.find("services[0].wscale: 15 is out of range (0-14)"), std::string::npos) << e;
+}
+
+TEST(ConfigLoader, AnEmptyFileIsAMistakeNotTheDefaults) {
+  for (const char* text : {"", "\n  \n", "# just a comment\n# another\n"}) {
+    char path[] = "/tmp/sg-empty-XXXXXX";
+    const int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, text, std::strlen(text)), static_cast<ssize_t>(std::strlen(text)));
+    ::close(fd);
+    const auto r = loadConfigFile(path);
+    ::unlink(path);
+    ASSERT_FALSE(r.ok()) << "'" << text << "'";
+    EXPECT_EQ(r.errors[0].line, 1);
+    EXPECT_NE(r.errors[0].message.find("the file is empty"), std::string::npos);
+  }
 }
 
 TEST(ConfigLoader, UnreadableFile) {

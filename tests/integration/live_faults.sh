@@ -67,8 +67,11 @@ case "$part" in
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 300 --bytes 1000 \
       --gap 0.005 >"$LAB_DIR/legit.log" 2>&1 &
     client=$!
+    # Written as operators' tools do (a new file renamed over the old): the daemon never reads
+    # a half-written file.
     for i in $(seq 1 100); do
-      if [ $((i % 2)) -eq 0 ]; then echo "$good" >"$cfg"; else echo "services: [" >"$cfg"; fi
+      if [ $((i % 2)) -eq 0 ]; then echo "$good" >"$cfg.new"; else echo "services: [" >"$cfg.new"; fi
+      mv "$cfg.new" "$cfg"
       kill -HUP "$SG_PID"
       sleep 0.01
     done

@@ -268,7 +268,8 @@ NFT
     wait "$dl" && echo "the transfer running at the kill completed" ||
       echo "the transfer running at the kill did not complete: $(cat "$LAB_DIR/during.log")"
     # The rules are still there (bypass lets traffic through); a restart takes them over.
-    lab_ns "$NS_G" nft list tables | grep -q "inet synguard" || fail "rules vanished with the process"
+    tables=$(lab_ns "$NS_G" nft list tables 2>&1) || tables="nft failed: $tables"
+    echo "$tables" | grep -q "inet synguard" || fail "rules vanished with the process: $tables"
     sg_start --mode always
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
       fail "connections after the restart"
