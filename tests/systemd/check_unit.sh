@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # systemd/synguard.service passes `systemd-analyze verify` (pointed at the built binary) and
 # scores at most MAX_EXPOSURE in `systemd-analyze security --offline`; the sysusers snippet
-# creates the user in a scratch root.   check_unit.sh SYNGUARD_BINARY
+# creates the user in a scratch root; the .deb maintainer scripts parse.
+#   check_unit.sh SYNGUARD_BINARY
 set -euo pipefail
 bin="${1:?usage: check_unit.sh SYNGUARD_BINARY}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-MAX_EXPOSURE=2.5
+# Measured with systemd 252: 1.7 ("OK"). Pinned there so that any relaxation fails this test;
+# raising it needs its reason in docs/OPERATIONS.md.
+MAX_EXPOSURE=1.7
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed "s#/usr/sbin/synguard#$bin#g" "$root/systemd/synguard.service" >"$tmp/synguard.service"
@@ -48,4 +51,10 @@ grep -q "^synguard:x:[0-9]*:[0-9]*:synguard SYN-flood defense:/var/lib/synguard:
   exit 1
 }
 echo "systemd-sysusers: $(cat "$tmp/root/etc/passwd")"
+for s in postinst prerm postrm; do
+  sh -n "$root/packaging/$s" || {
+    echo "FAIL packaging/$s does not parse"
+    exit 1
+  }
+done
 echo PASS systemd unit
