@@ -8,26 +8,30 @@
 namespace synguard::config {
 
 /// Everything `/etc/synguard/synguard.yaml` sets: the engine's configuration plus the daemon's
-/// own settings. Plain data; config/synguard.yaml documents every key and its default.
+/// own settings. Plain data; config/synguard.yaml documents every key and its default, and
+/// docs/CONFIG.md maps each key to its field.
 struct DaemonConfig {
-  engine::EngineConfig engine;
-  std::uint16_t queues = 0;  ///< 0: one per online CPU
-  std::uint16_t first_queue = 0;
-  bool local_mode = false;  ///< rules.mode: gateway (false) or local
-  std::string table = "synguard";
-  bool bypass_established = true;
-  std::string key_file = "/var/lib/synguard/cookie.key";
+  engine::EngineConfig engine;     ///< services, thresholds, timeouts, cookies, proxy
+  std::uint16_t queues = 0;        ///< queues.count; 0: one per online CPU
+  std::uint16_t first_queue = 0;   ///< queues.first
+  bool local_mode = false;         ///< rules.mode: gateway (false) or local (true)
+  std::string table = "synguard";  ///< rules.table: the nftables table (family inet)
+  bool bypass_established = true;  ///< rules.bypass_established
+  std::string key_file = "/var/lib/synguard/cookie.key";  ///< cookies.key_file
   std::string user;  ///< drop to this user after setup ("" = stay)
   bool metrics_enabled = true;
-  std::string metrics_listen = "127.0.0.1:9815";
-  std::string log_level = "info";
-  double log_per_second = 10;
-  std::uint32_t log_burst = 50;
-  double stats_interval_seconds = 0;
+  std::string metrics_listen = "127.0.0.1:9815";  ///< ADDRESS:PORT
+  std::string log_level = "info";                 ///< error, warning, notice, info or debug
+  double log_per_second = 10;                     ///< logging.rate_limit.per_second
+  std::uint32_t log_burst = 50;                   ///< logging.rate_limit.burst
+  double stats_interval_seconds = 0;              ///< stats_interval; 0: no "stats:" lines
+  /// The file (or the name given to loadConfigString) this was loaded from; "" for the
+  /// built-in defaults. For log lines, not part of the configuration proper.
+  std::string source_path;
 };
 
-/// The built-in defaults (no file, or an empty one): every engine default, and one adaptive
-/// service `all` covering every IPv4 and IPv6 destination and port.
+/// The built-in defaults (no file at all): every engine default, and one adaptive service
+/// `all` covering every IPv4 and IPv6 destination and port. A file's `services:` replaces it.
 DaemonConfig defaultConfig();
 
 }  // namespace synguard::config
