@@ -18,33 +18,12 @@ root="$(cd "$here/../.." && pwd)"
 LAB_ID="sgf$$"
 # shellcheck source=../../scripts/lab/netns.sh
 source "$root/scripts/lab/netns.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 PORT=8080
 SG_PID=""
 
-fail() {
-  echo "FAIL $*"
-  [ -f "$LAB_DIR/sg.log" ] && tail -15 "$LAB_DIR/sg.log"
-  exit 1
-}
-scrape() { lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9815/metrics; }
-metric() {
-  scrape | awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-metric_sum() {  # metric_sum NAME -> the sum over all label sets
-  scrape | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k { s += $2 } END { printf "%d\n", s }'
-}
-sg_start() {
-  ip netns exec "$NS_G" "$synguard" run --key-file "$LAB_DIR/cookie.key" "$@" \
-    >>"$LAB_DIR/sg.log" 2>&1 &
-  SG_PID=$!
-  LAB_PIDS+=("$SG_PID")
-  for _ in $(seq 1 100); do
-    grep -q "protecting" "$LAB_DIR/sg.log" 2>/dev/null && return 0
-    kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
-    sleep 0.05
-  done
-  fail "synguard did not start"
-}
+sg_start() { sg_launch "$@"; }
 sg_stop() {
   kill -TERM "$SG_PID"
   local rc=0

@@ -21,34 +21,15 @@ lab="$root/scripts/lab"
 LAB_ID="sgo$$"
 # shellcheck source=../../scripts/lab/netns.sh
 source "$lab/netns.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 PORT=8080
 SG_PID=""
 
-fail() {
-  echo "FAIL $*"
-  [ -f "$LAB_DIR/sg.log" ] && tail -20 "$LAB_DIR/sg.log"
-  exit 1
-}
-
 sg_start() {  # sg_start [synguard run options...]
-  local before
-  before=$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)
-  ip netns exec "$NS_G" "$synguard" run --queues 2 --key-file "$LAB_DIR/cookie.key" \
-    --stats-interval 1 "$@" >>"$LAB_DIR/sg.log" 2>&1 &
-  SG_PID=$!
-  LAB_PIDS+=("$SG_PID")
-  for _ in $(seq 1 100); do
-    [ "$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
-    kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
-    sleep 0.05
-  done
-  fail "synguard did not start"
+  sg_launch --queues 2 --stats-interval 1 "$@"
 }
 
-scrape() { lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9815/metrics; }
-metric() {  # metric 'name{labels}' -> value from the daemon's exposition (0 if absent)
-  scrape | awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
 # promql QUERY -> the first result's value ("" if none), from the lab's prometheus
 promql() {
   lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9090/api/v1/query \

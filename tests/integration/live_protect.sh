@@ -22,6 +22,8 @@ lab="$here/../../scripts/lab"
 LAB_ID="sgp$$"
 # shellcheck source=../../scripts/lab/netns.sh
 source "$lab/netns.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 PORT=8080
 MB=$((1024 * 1024))
 BIG=${SYNGUARD_LIVE_BYTES:-$((200 * MB))}
@@ -30,26 +32,9 @@ SG_PID=""
 # other core (docs/BENCHMARKS.md has the unthrottled figures and what happens above it).
 FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-60000pps}
 
-fail() {
-  echo "FAIL $*"
-  [ -f "$LAB_DIR/sg.log" ] && tail -20 "$LAB_DIR/sg.log"
-  exit 1
-}
-
 sg_start() {  # sg_start [synguard run options...]
-  local before
-  before=$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)
-  ip netns exec "$NS_G" "$synguard" run --queues "${SG_QUEUES:-2}" \
-    --protect "web=$SERVER4/32,$SERVER6/128:$PORT" --key-file "$LAB_DIR/cookie.key" \
-    --stats-interval 1 "$@" >>"$LAB_DIR/sg.log" 2>&1 &
-  SG_PID=$!
-  LAB_PIDS+=("$SG_PID")
-  for _ in $(seq 1 100); do
-    [ "$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
-    kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
-    sleep 0.05
-  done
-  fail "synguard did not start"
+  sg_launch --queues "${SG_QUEUES:-2}" --protect "web=$SERVER4/32,$SERVER6/128:$PORT" \
+    --stats-interval 1 "$@"
 }
 
 sg_stop() {
