@@ -633,6 +633,8 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       if (const auto v = admitAck(svc, tuple, hash, seg, packet, tick)) {
         return *v;
       }
+    } else if (const auto v = admitStray(svc)) {
+      return *v;
     }
   }
 

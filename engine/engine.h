@@ -213,6 +213,10 @@ class Engine {
   std::optional<Verdict> admitAck(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
                                   const Segment& seg, std::span<const std::byte> packet,
                                   std::uint32_t tick) noexcept;
+  /// A segment with no connection that cannot open one (RST, SYN-ACK, no ACK flag), to a
+  /// protected service: dropped in cookie mode (nothing of a flood reaches the server), tracked
+  /// as a stray otherwise.
+  std::optional<Verdict> admitStray(std::uint32_t svc) noexcept;
   void readWall() noexcept;
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;

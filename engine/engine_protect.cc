@@ -246,6 +246,17 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
   return Verdict::drop(VerdictReason::kCookieSent);
 }
 
+std::optional<Verdict> Engine::admitStray(std::uint32_t svc) noexcept {
+  if (cfg_.protection.services[svc].mode == ProtectionMode::kOff ||
+      runtime_[svc].mode.mode() != ServiceMode::kCookie) {
+    return std::nullopt;
+  }
+  if (const Verdict v = dropOrWould(svc, VerdictReason::kNoConnection); v.action == Action::kDrop) {
+    return v;
+  }
+  return std::nullopt;
+}
+
 std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
                                         const Segment& seg, std::span<const std::byte> packet,
                                         std::uint32_t tick) noexcept {

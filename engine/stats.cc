@@ -82,6 +82,8 @@ std::string_view toString(VerdictReason r) noexcept {
       return "cookie_sent";
     case VerdictReason::kCookieInvalid:
       return "cookie_invalid";
+    case VerdictReason::kNoConnection:
+      return "no_connection";
     case VerdictReason::kDenied:
       return "denied";
     case VerdictReason::kSourceRate:

@@ -21,6 +21,8 @@ enum class VerdictReason : std::uint8_t {
   kMalformed,       ///< drop: the packet does not parse (see ParseError)
   kCookieSent,      ///< drop: a SYN to a service in cookie mode, answered with a SYN cookie
   kCookieInvalid,   ///< drop: an ACK with no connection and no valid cookie, in cookie mode
+  kNoConnection,    ///< drop: in cookie mode, a segment with no connection that cannot open one
+                    ///< (RST, SYN-ACK, no ACK flag): floods of them never reach the server
   kDenied,          ///< drop: the source is on the deny list
   kSourceRate,      ///< drop: the source prefix exceeded its SYN rate for the service
   kSourceHalfOpen,  ///< drop: the source prefix holds its maximum of half-open connections

@@ -148,30 +148,43 @@ lab_client() {  # lab_client args... (see tcp_client.py)
   lab_ns "$NS_C" python3 "$(dirname "${BASH_SOURCE[0]}")/tcp_client.py" "$@"
 }
 
-# lab_flood_conf v4|v6 PORT FILE: a trafgen config for a spoofed SYN flood from the attacker to
-# the server's PORT: random sources in 203.0.113.0/24 (IPv4) or 2001:db8:66::/48 (IPv6; the
-# gateway routes it back to the attacker, see lab_flood_routes), random ports and ISNs.
+# lab_flood_conf v4|v6 PORT FILE [KIND]: a trafgen config for a spoofed flood from the attacker
+# to the server's PORT: random sources in 203.0.113.0/24 (IPv4) or 2001:db8:66::/48 (IPv6; the
+# gateway routes it back to the attacker, see lab_flood_routes), random ports and sequence
+# numbers. KIND: syn (default; with an MSS option), ack (random acknowledgment numbers, i.e.
+# guessed cookies), rst, synack (unsolicited SYN-ACKs, as a reflection attack delivers them).
 lab_flood_conf() {
-  local fam="$1" port="$2" file="$3"
-  local d s
+  local fam="$1" port="$2" file="$3" kind="${4:-syn}"
+  local d s flags ack hdr opts
   d=$(lab_ns "$NS_G" cat /sys/class/net/ga/address | sed 's/^/0x/; s/:/, 0x/g')
   s=$(lab_ns "$NS_A" cat /sys/class/net/eth0/address | sed 's/^/0x/; s/:/, 0x/g')
+  case "$kind" in
+  syn) flags=0x02 ack='const32(0)' ;;
+  ack) flags=0x10 ack='drnd(4)' ;;
+  rst) flags=0x04 ack='const32(0)' ;;
+  synack) flags=0x12 ack='drnd(4)' ;;
+  *) lab_die "lab_flood_conf: unknown flood kind $kind" ;;
+  esac
+  if [ "$kind" = syn ] || [ "$kind" = synack ]; then
+    hdr=0x60 opts=', 0x02, 0x04, 0x05, 0xb4'
+  else
+    hdr=0x50 opts=''
+  fi
+  local tcplen=$((hdr == 0x60 ? 24 : 20))
   if [ "$fam" = v4 ]; then
     cat >"$file" <<CONF
 { $d, $s, 0x08, 0x00,
-  0x45, 0x00, const16(44), drnd(2), 0x40, 0x00, 64, 6, csumip(14, 33),
+  0x45, 0x00, const16($((20 + tcplen))), drnd(2), 0x40, 0x00, 64, 6, csumip(14, 33),
   203, 0, 113, drnd(1), 198, 51, 100, 10,
-  drnd(2), const16($port), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp(14, 34), const16(0),
-  0x02, 0x04, 0x05, 0xb4 }
+  drnd(2), const16($port), drnd(4), $ack, $hdr, $flags, const16(64240), csumtcp(14, 34), const16(0)$opts }
 CONF
   else
     cat >"$file" <<CONF
 { $d, $s, 0x86, 0xdd,
-  0x60, 0x00, 0x00, 0x00, const16(24), 6, 64,
+  0x60, 0x00, 0x00, 0x00, const16($tcplen), 6, 64,
   0x20, 0x01, 0x0d, 0xb8, 0x00, 0x66, 0x00, 0x00, drnd(8),
   0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0x00, 0x10,
-  drnd(2), const16($port), drnd(4), const32(0), 0x60, 0x02, const16(64240), csumtcp6(14, 54), const16(0),
-  0x02, 0x04, 0x05, 0xa0 }
+  drnd(2), const16($port), drnd(4), $ack, $hdr, $flags, const16(64240), csumtcp6(14, 54), const16(0)${opts/0xb4/0xa0} }
 CONF
   fi
 }

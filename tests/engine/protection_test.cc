@@ -257,6 +257,49 @@ TEST_F(ProtectionTest, MonitorModeCountsWhatItWouldDoAndAcceptsEverything) {
   EXPECT_EQ(dropped(VerdictReason::kCookieInvalid), 0U);
 }
 
+TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) {
+  // RST, SYN-ACK and flag combinations without ACK cannot open a connection: in cookie mode a
+  // flood of them never reaches the server; otherwise they are tracked strays, as ever.
+  const auto rst = [](std::uint16_t sport) {
+    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).rst().seq(sport).build();
+  };
+  const auto synack = [](std::uint16_t sport) {
+    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).syn().seq(7).ack(sport).build();
+  };
+  const auto fin = [](std::uint16_t sport) {
+    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).fin().seq(sport).build();
+  };
+  const auto rst_ack = [](std::uint16_t sport) {
+    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).rst().seq(3).ack(sport).build();
+  };
+  start(config(service(ProtectionMode::kAdaptive)));
+  ASSERT_EQ(mode(), ServiceMode::kNormal);
+  EXPECT_EQ(eng().process(rst(1000)), Verdict::accept(VerdictReason::kInvalid));
+  EXPECT_EQ(eng().process(synack(1001)).action, Action::kAccept);  // a mid-stream pickup
+
+  start(config(service(ProtectionMode::kAlways)));
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  for (std::uint16_t p = 2000; p < 2100; ++p) {
+    ASSERT_EQ(eng().process(rst(p)), Verdict::drop(VerdictReason::kNoConnection));
+    ASSERT_EQ(eng().process(synack(p)), Verdict::drop(VerdictReason::kNoConnection));
+    ASSERT_EQ(eng().process(fin(p)), Verdict::drop(VerdictReason::kNoConnection));
+    ASSERT_EQ(eng().process(rst_ack(p)), Verdict::drop(VerdictReason::kNoConnection));
+  }
+  EXPECT_EQ(dropped(VerdictReason::kNoConnection), 400U);
+  EXPECT_EQ(eng().table().size(), 0U);
+  EXPECT_TRUE(sink_.packets().empty());
+  // Another destination is not the service's business.
+  EXPECT_EQ(eng().process(PacketBuilder::ipv4("203.0.113.9", "192.0.2.200").tcp(5, 80).rst().build()),
+            Verdict::accept(VerdictReason::kInvalid));
+
+  ServiceConfig m = service(ProtectionMode::kAlways);
+  m.monitor = true;
+  start(config(m));
+  EXPECT_EQ(eng().process(rst(3000)).action, Action::kAccept);
+  EXPECT_EQ(would(VerdictReason::kNoConnection), 1U);
+  EXPECT_EQ(dropped(VerdictReason::kNoConnection), 0U);
+}
+
 TEST_F(ProtectionTest, GlobalDryRunMonitorsEveryService) {
   EngineConfig cfg = config(service(ProtectionMode::kAlways));
   cfg.protection.dry_run = true;
