@@ -264,13 +264,23 @@ TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) 
     return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).rst().seq(sport).build();
   };
   const auto synack = [](std::uint16_t sport) {
-    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).syn().seq(7).ack(sport).build();
+    return PacketBuilder::ipv4("203.0.113.9", kServer)
+        .tcp(sport, 80)
+        .syn()
+        .seq(7)
+        .ack(sport)
+        .build();
   };
   const auto fin = [](std::uint16_t sport) {
     return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).fin().seq(sport).build();
   };
   const auto rst_ack = [](std::uint16_t sport) {
-    return PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).rst().seq(3).ack(sport).build();
+    return PacketBuilder::ipv4("203.0.113.9", kServer)
+        .tcp(sport, 80)
+        .rst()
+        .seq(3)
+        .ack(sport)
+        .build();
   };
   start(config(service(ProtectionMode::kAdaptive)));
   ASSERT_EQ(mode(), ServiceMode::kNormal);
@@ -289,8 +299,9 @@ TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) 
   EXPECT_EQ(eng().table().size(), 0U);
   EXPECT_TRUE(sink_.packets().empty());
   // Another destination is not the service's business.
-  EXPECT_EQ(eng().process(PacketBuilder::ipv4("203.0.113.9", "192.0.2.200").tcp(5, 80).rst().build()),
-            Verdict::accept(VerdictReason::kInvalid));
+  EXPECT_EQ(
+      eng().process(PacketBuilder::ipv4("203.0.113.9", "192.0.2.200").tcp(5, 80).rst().build()),
+      Verdict::accept(VerdictReason::kInvalid));
 
   ServiceConfig m = service(ProtectionMode::kAlways);
   m.monitor = true;
