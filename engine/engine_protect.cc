@@ -587,11 +587,16 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
   };
 
   if (from_orig) {
-    if (seg.options.has_timestamps) {
-      p.client_tsval = seg.options.ts_val;
-    }
-    if (!seg.has(kSyn)) {
-      p.client_window = seg.window;
+    // RFC 5961 §3.2: only a RST at the client's next sequence number may end the handshake; a
+    // blind guess must not make us reset a connection the server has not even accepted yet.
+    const bool rst_exact = seg.has(kRst) && checkRst(c.ep[0], c.ep[1], seg) == RstCheck::kExact;
+    if (!seg.has(kRst)) {
+      if (seg.options.has_timestamps) {
+        p.client_tsval = seg.options.ts_val;
+      }
+      if (!seg.has(kSyn)) {
+        p.client_window = seg.window;
+      }
     }
     observeSegment(c, true, seg);
     trackQuietly(idx, true, seg, tick);  // in the client's sequence space
@@ -603,6 +608,10 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
       case ProxyPhase::kSynSent:
       case ProxyPhase::kAckDelayed: {
         if (seg.has(kRst)) {
+          if (!rst_exact) {
+            ++stats_.proxy_rst_ignored;
+            return drop(VerdictReason::kProxyHandshake);
+          }
           ++stats_.proxy_client_aborted;
           abortProxy(pidx, false, true, tick);
           return drop(VerdictReason::kProxyHandshake);

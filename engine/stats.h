@@ -93,6 +93,7 @@ struct EngineStats {
   std::uint64_t proxy_early_kept = 0;      ///< client segments kept for the server
   std::uint64_t proxy_early_dropped = 0;   ///< ... and dropped for want of room
   std::uint64_t proxy_client_aborted = 0;  ///< the client reset during the server handshake
+  std::uint64_t proxy_rst_ignored = 0;     ///< RSTs not at the client's next sequence number then
   std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
   std::uint64_t learned_profiles = 0;      ///< server SYN-ACKs that updated a service profile
   std::uint64_t half_open_reaped = 0;      ///< stale half-open connections reset at the server

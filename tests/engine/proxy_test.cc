@@ -406,6 +406,91 @@ TEST_F(ProxyTest, ResetsBothWaysAreTranslated) {
   EXPECT_EQ(r.seg.ack.raw(), kServerIsn + 1);
 }
 
+TEST_F(ProxyTest, BlindResetsDoNotAbortAProxiedHandshake) {
+  // While the server's SYN-ACK is awaited, only a RST at the client's next sequence number
+  // aborts (RFC 5961 §3.2); a blind attacker's guesses in or out of the window change nothing.
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  for (const std::uint32_t off : {1000U, 30000U, 0x40000000U, 0xfffffff0U}) {
+    EXPECT_EQ(send(c2s().rst().seq(kClientIsn + 1 + off)),
+              Verdict::drop(VerdictReason::kProxyHandshake));
+    EXPECT_EQ(send(c2s().rst().seq(kClientIsn + 1 + off).ack(sa.seg.seq.raw() + 1)),
+              Verdict::drop(VerdictReason::kProxyHandshake));
+  }
+  EXPECT_EQ(eng().proxies().size(), 1U);
+  EXPECT_EQ(eng().stats().proxy_client_aborted, 0U);
+  EXPECT_EQ(eng().stats().proxy_rst_ignored, 8U);
+  EXPECT_TRUE(sink_.packets().empty());
+  // The handshake still completes.
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(sink_.packets().size(), 2U);
+  sink_.clear();
+  EXPECT_EQ(eng().stats().proxy_completed, 1U);
+
+  // The client's own RST, exactly at its next sequence number, aborts at once.
+  start(config());
+  const Parsed sa2 = cookieSynAck(o);
+  EXPECT_EQ(send(clientAck(sa2, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  emitted(Direction::kToServer);
+  EXPECT_EQ(send(c2s().rst().seq(kClientIsn + 1)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(eng().stats().proxy_client_aborted, 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+}
+
+TEST_F(ProxyTest, ChallengeAckGamesLeaveAnEstablishedProxiedConnectionIntact) {
+  // Blind RSTs and SYNs against an established proxied connection: each is translated and left
+  // to the endpoint (which answers a challenge ACK, RFC 5961), the challenge ACK is translated
+  // back, and the connection and its translation survive; the tracker does not close on them.
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  const FlowKey k{*IpAddress::parse(kClient), *IpAddress::parse(kServer), kCport, kSport};
+  const auto state = [&] { return eng().table().at(eng().table().find(k).idx).state; };
+  ASSERT_EQ(state(), TcpState::kEstablished);
+  // A spoofed "client" RST inside the window but not exact, and one far outside it.
+  for (const std::uint32_t off : {700U, 0x70000000U}) {
+    auto [v, b] = pass(c2s().rst().seq(kClientIsn + 1 + off));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+    EXPECT_EQ(parseChecked(b).seg.seq.raw(), kClientIsn + 1 + off);  // client space = server's
+  }
+  // A spoofed "server" RST in the window: translated into the client's space, not exact there.
+  {
+    auto [v, b] = pass(s2c().rst().seq(kServerIsn + 1 + 900));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+    EXPECT_EQ(parseChecked(b).seg.seq.raw(), cookie + 1 + 900);
+  }
+  // A SYN on the established tuple (the client rebooted, or an attacker guessing).
+  {
+    auto [v, b] = pass(c2s().syn().seq(12345));
+    EXPECT_EQ(v.action, Action::kAccept);
+  }
+  // The server's challenge ACK goes back to the client in the client's space.
+  {
+    auto [v, b] = pass(s2c().seq(kServerIsn + 1).ack(kClientIsn + 1));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+    const Parsed a = parseChecked(b);
+    EXPECT_EQ(a.seg.seq.raw(), cookie + 1);
+    EXPECT_EQ(a.seg.ack.raw(), kClientIsn + 1);
+  }
+  EXPECT_EQ(state(), TcpState::kEstablished);
+  EXPECT_EQ(eng().proxies().size(), 1U);
+  // Data still flows both ways, translated.
+  {
+    auto [v, b] = pass(c2s().seq(kClientIsn + 1).ack(cookie + 1).payload(100));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+    EXPECT_EQ(parseChecked(b).seg.ack.raw(), kServerIsn + 1);
+  }
+  {
+    auto [v, b] = pass(s2c().seq(kServerIsn + 1).ack(kClientIsn + 101).payload(50));
+    EXPECT_EQ(v.reason, VerdictReason::kProxied);
+    EXPECT_EQ(parseChecked(b).seg.seq.raw(), cookie + 1);
+  }
+  // The real client's RST, exact, closes.
+  pass(c2s().rst().seq(kClientIsn + 101));
+  EXPECT_NE(state(), TcpState::kEstablished);
+}
+
 TEST_F(ProxyTest, RetransmittedFinalAckMakesNoSecondServerConnection) {
   const Options o;
   const Parsed sa = cookieSynAck(o);
