@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Side-by-side lab benchmark (issue #4): the same namespace lab and the same unthrottled
-# trafgen SYN flood against (1) no protection, (2) the kernel's SYNPROXY (iptables recipe,
-# without timestamps), (3) synguard. For each: SYN-ACKs answered per second (counted where
-# they arrive, in the attacker's namespace), legitimate success and connect latency p50/p99
-# (200 fresh connections, 1 s timeout, during the flood), and CPU-seconds per million flood
-# SYNs (all CPU time but trafgen's). Then the throughput of an established 200 MB transfer
-# through the gateway with and without synguard. Prints a CSV and a table.
+# Side-by-side lab benchmark (issues #4 and #6), all in one run: the same namespace lab and the
+# same unthrottled trafgen floods against (1) no protection, (2) the kernel's SYNPROXY (the
+# iptables recipe, without timestamps), (3) synguard with one queue, (4) synguard with two.
+# Floods: SYN, ACK with random cookies, RST, and unsolicited SYN-ACKs (what a reflection attack
+# delivers), all from spoofed sources to the server's port. For each setup and flood:
+#   flood_pps          what the generator sent per second
+#   synacks_per_s      SYN-ACKs arriving back at the attacker (answers to spoofed SYNs)
+#   to_server_per_s    flood packets that reached the server (counted in its namespace)
+#   rsts_per_s         RSTs arriving back at the attacker (the server's or the proxy's answers)
+#   legit_ok/total     fresh legitimate connections (1 s connect timeout) during the flood
+#   p50_ms, p99_ms     their connect latency
+#   cpu_s_per_M        busy CPU-seconds of the machine, minus trafgen's own, per million packets
+# Then the throughput of an established 200 MB transfer with and without synguard. Writes the
+# CSV and SVG plots to docs/bench/ (scripts/plot-bench.py) and prints the CSV.
 # Usage: scripts/lab-bench.sh [SYNGUARD_BINARY]   (as root)
+#   BENCH_DURATION=8 (seconds per flood)  BENCH_FLOODS="syn ack rst synack"  BENCH_OUT=docs/bench
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 synguard="${1:-$here/../build/daemon/synguard}"
@@ -15,65 +23,88 @@ LAB_ID="sgb$$"
 source "$here/lab/netns.sh"
 PORT=8080
 DURATION=${BENCH_DURATION:-8}
-QUEUES=${BENCH_QUEUES:-1}
+FLOODS=${BENCH_FLOODS:-"syn ack rst synack"}
+OUT_DIR=${BENCH_OUT:-$here/../docs/bench}
+LEGIT=200
 lab_up
 lab_server "$PORT"
 out="$LAB_DIR/bench.csv"
-echo "setup,flood_pps,synacks_per_s,legit_ok,legit_total,p50_ms,p99_ms,cpu_s_per_M_syn" >"$out"
+echo "setup,flood,flood_pps,synacks_per_s,to_server_per_s,rsts_per_s,legit_ok,legit_total,p50_ms,p99_ms,cpu_s_per_M" >"$out"
 
-# Count SYN-ACKs arriving at the attacker (answers to the spoofed SYNs).
+# What comes back to the attacker, and what of the flood reaches the server.
 lab_ns "$NS_A" nft -f - <<'NFT'
 table inet bench {
   chain in {
     type filter hook prerouting priority 0; policy accept;
     tcp flags & (syn | ack) == (syn | ack) counter
+    tcp flags & rst == rst counter
   }
 }
 NFT
-synacks() { lab_ns "$NS_A" nft list table inet bench | grep -oE "packets [0-9]+" | cut -d' ' -f2; }
+lab_ns "$NS_S" nft -f - <<'NFT'
+table inet bench {
+  chain in {
+    type filter hook prerouting priority 0; policy accept;
+    ip saddr 203.0.113.0/24 counter
+  }
+}
+NFT
+counters() {  # prints: synacks rsts to_server
+  local a s
+  a=$(lab_ns "$NS_A" nft list table inet bench | grep -oE "packets [0-9]+" | cut -d' ' -f2 | tr '\n' ' ')
+  s=$(lab_ns "$NS_S" nft list table inet bench | grep -oE "packets [0-9]+" | cut -d' ' -f2)
+  echo "$a$s"
+}
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }  # user nice system irq softirq
 
-lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
+for kind in $FLOODS; do
+  lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.$kind.cfg" "$kind"
+done
 
-run_case() {  # run_case NAME
-  local name="$1"
-  local before_sa before_busy
-  before_sa=$(synacks)
+run_case() {  # run_case SETUP FLOOD
+  local name="$1" kind="$2"
+  local before before_busy
+  before=$(counters)
   before_busy=$(busy_ticks)
-  lab_flood "$LAB_DIR/flood.cfg" "$DURATION" max "$LAB_DIR/trafgen.$name.log"
+  lab_flood "$LAB_DIR/flood.$kind.cfg" "$DURATION" max "$LAB_DIR/trafgen.$name.$kind.log"
   local tg=$LAB_FLOOD_PID
   sleep 1
   local res
-  res=$(lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 200 --bytes 100 \
-    --timeout 1 --min-ok 0 --latency-out "$LAB_DIR/lat.$name" || true)
+  res=$(lab_client --host "$SERVER4" --port "$PORT" --mode normal --count "$LEGIT" --bytes 100 \
+    --timeout 1 --min-ok 0 --latency-out "$LAB_DIR/lat.$name.$kind" || true)
   wait "$tg" || true
-  local after_sa after_busy
-  after_sa=$(synacks)
+  local after after_busy
+  after=$(counters)
   after_busy=$(busy_ticks)
   local sent tg_cpu
-  sent=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.$name.log" | head -1 | cut -d' ' -f1)
-  tg_cpu=$(grep -oE "[0-9]+ sec, [0-9]+ usec on CPU" "$LAB_DIR/trafgen.$name.log" |
+  sent=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.$name.$kind.log" | head -1 | cut -d' ' -f1)
+  tg_cpu=$(grep -oE "[0-9]+ sec, [0-9]+ usec on CPU" "$LAB_DIR/trafgen.$name.$kind.log" |
     awk '{s += $1 + $3 / 1e6} END {print s + 0}')
   local ok=${res#normal: }
   ok=${ok%%/*}
-  python3 - "$name" "$sent" "$tg_cpu" "$before_sa" "$after_sa" "$before_busy" "$after_busy" \
-    "$ok" "$LAB_DIR/lat.$name" "$DURATION" >>"$out" <<'PY'
+  python3 - "$name" "$kind" "${sent:-0}" "$tg_cpu" "$before" "$after" "$before_busy" "$after_busy" \
+    "${ok:-0}" "$LEGIT" "$LAB_DIR/lat.$name.$kind" "$DURATION" >>"$out" <<'PY'
 import os, sys
-name, sent, tg_cpu, sa0, sa1, b0, b1, ok, lat, dur = sys.argv[1:]
-sent = int(sent or 0); dur = float(dur)
+name, kind, sent, tg_cpu, c0, c1, b0, b1, ok, total, lat, dur = sys.argv[1:]
+sent = int(sent); dur = float(dur)
+d = [int(y) - int(x) for x, y in zip(c0.split(), c1.split())]
+synacks, rsts, to_server = (d + [0, 0, 0])[:3]
 hz = os.sysconf("SC_CLK_TCK")
 busy = (int(b1) - int(b0)) / hz - float(tg_cpu)
 lats = sorted(float(x) * 1000 for x in open(lat)) if os.path.exists(lat) else []
 pct = lambda p: lats[min(len(lats) - 1, int(p * len(lats)))] if lats else float("nan")
 cpu_per_m = busy / (sent / 1e6) if sent else float("nan")
-print("%s,%d,%d,%s,200,%.2f,%.2f,%.2f" % (name, sent / dur, (int(sa1) - int(sa0)) / dur, ok,
-                                          pct(0.5), pct(0.99), cpu_per_m))
+print("%s,%s,%d,%d,%d,%d,%s,%s,%.2f,%.2f,%.2f" % (
+    name, kind, sent / dur, synacks / dur, to_server / dur, rsts / dur, ok, total,
+    pct(0.5), pct(0.99), cpu_per_m))
 PY
+  tail -1 "$out"
   sleep 4  # the server's SYN queue drains between cases
 }
+run_floods() { for kind in $FLOODS; do run_case "$1" "$kind"; done; }
 
 # 1. No protection.
-run_case none
+run_floods none
 
 # 2. The kernel's SYNPROXY (the documented recipe for a forwarding gateway, no timestamps).
 lab_ns "$NS_G" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
@@ -81,24 +112,28 @@ lab_ns "$NS_G" iptables-nft -t raw -A PREROUTING -d "$SERVER4" -p tcp --dport "$
 lab_ns "$NS_G" iptables-nft -A FORWARD -d "$SERVER4" -p tcp --dport "$PORT" \
   -m conntrack --ctstate INVALID,UNTRACKED -j SYNPROXY --sack-perm --wscale 7 --mss 1460
 lab_ns "$NS_G" iptables-nft -A FORWARD -m conntrack --ctstate INVALID -j DROP
-run_case synproxy
+run_floods synproxy
 lab_ns "$NS_G" iptables-nft -t raw -F
 lab_ns "$NS_G" iptables-nft -F
 lab_ns "$NS_G" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=1
+lab_ns "$NS_G" conntrack -F >/dev/null 2>&1 || true
 
-# 3. synguard, always answering with cookies (the flood would switch it within a second).
-ip netns exec "$NS_G" "$synguard" run --queues "$QUEUES" --protect "web=$SERVER4/32:$PORT" \
-  --mode always --key-file "$LAB_DIR/key" >"$LAB_DIR/sg.log" 2>&1 &
-sg=$!
-LAB_PIDS+=("$sg")
-sleep 1.5
-run_case "synguard-${QUEUES}q"
+# 3, 4. synguard, always answering with cookies (a flood would switch it within its first
+# second anyway), with one and with two queues (one worker thread each).
+for q in 1 2; do
+  ip netns exec "$NS_G" "$synguard" run --queues "$q" --protect "web=$SERVER4/32:$PORT" \
+    --mode always --key-file "$LAB_DIR/key" --metrics off >"$LAB_DIR/sg.$q.log" 2>&1 &
+  sg=$!
+  LAB_PIDS+=("$sg")
+  sleep 1.5
+  run_floods "synguard-${q}q"
+  kill -TERM "$sg"
+  wait "$sg" || true
+done
 
 # Established throughput: 200 MB download, the median of 3, without synguard, with synguard
 # (established connections bypass the queue, the default) and with --no-bypass (every segment
 # through userspace).
-kill -TERM "$sg"
-wait "$sg" || true
 tput_once() {
   local t0 t1
   t0=$(date +%s.%N)
@@ -110,8 +145,8 @@ tput_once() {
 tput() { for _ in 1 2 3; do tput_once; done | sort -n | sed -n 2p; }
 direct=$(tput)
 with_sg() {  # with_sg [options]: the throughput with synguard running
-  ip netns exec "$NS_G" "$synguard" run --queues "$QUEUES" --protect "web=$SERVER4/32:$PORT" \
-    --mode adaptive --key-file "$LAB_DIR/key" --metrics off "$@" >>"$LAB_DIR/sg.log" 2>&1 &
+  ip netns exec "$NS_G" "$synguard" run --queues 2 --protect "web=$SERVER4/32:$PORT" \
+    --mode adaptive --key-file "$LAB_DIR/key" --metrics off "$@" >>"$LAB_DIR/sg.tput.log" 2>&1 &
   sg=$!
   sleep 1.5
   tput
@@ -124,7 +159,7 @@ echo "throughput_direct_mbit,$direct" >>"$out"
 echo "throughput_synguard_mbit,$through" >>"$out"
 echo "throughput_synguard_no_bypass_mbit,$through_nobypass" >>"$out"
 cat "$out"
-# Plots (docs/bench/*.svg, linked from docs/BENCHMARKS.md) and the CSV next to them.
-mkdir -p "$here/../docs/bench"
-cp "$out" "$here/../docs/bench/lab-bench.csv"
-/usr/bin/python3 "$here/plot-bench.py" "$out" "$here/../docs/bench" || echo "lab-bench: no plots (python3-matplotlib missing)"
+# Plots (SVG, linked from docs/BENCHMARKS.md) and the CSV next to them.
+mkdir -p "$OUT_DIR"
+cp "$out" "$OUT_DIR/lab-bench.csv"
+/usr/bin/python3 "$here/plot-bench.py" "$out" "$OUT_DIR" || echo "lab-bench: no plots (python3-matplotlib missing)"

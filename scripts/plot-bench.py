@@ -3,10 +3,12 @@
 
   plot-bench.py BENCH_CSV OUT_DIR
 
-Rows "setup,flood_pps,synacks_per_s,legit_ok,legit_total,p50_ms,p99_ms,cpu_s_per_M_syn" become
-bar charts; the "throughput_*" lines a throughput chart. Needs python3-matplotlib.
+Rows "setup,flood,flood_pps,synacks_per_s,to_server_per_s,rsts_per_s,legit_ok,legit_total,
+p50_ms,p99_ms,cpu_s_per_M" become grouped bar charts (one group per flood, one bar per setup);
+the "throughput_*" lines a throughput chart. Needs python3-matplotlib.
 """
 import csv
+import math
 import os
 import sys
 
@@ -15,43 +17,93 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+COLORS = ["#999999", "#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+FLOOD_NAMES = {"syn": "SYN flood", "ack": "ACK flood\n(random cookies)", "rst": "RST flood",
+               "synack": "SYN-ACK flood\n(reflection)"}
+
+
+def grouped(path, title, unit, floods, setups, value, log=False):
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    width = 0.8 / max(1, len(setups))
+    for i, setup in enumerate(setups):
+        xs, ys = [], []
+        for j, flood in enumerate(floods):
+            v = value(setup, flood)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            xs.append(j + (i - (len(setups) - 1) / 2) * width)
+            ys.append(v)
+        bars = ax.bar(xs, [max(y, 1e-9) if log else y for y in ys], width, label=setup,
+                      color=COLORS[i % len(COLORS)])
+        ax.bar_label(bars, labels=[fmt(y) for y in ys], fontsize=6, rotation=90, padding=2)
+    ax.set_xticks(range(len(floods)))
+    ax.set_xticklabels([FLOOD_NAMES.get(f, f) for f in floods], fontsize=8)
+    if log:
+        ax.set_yscale("symlog", linthresh=1)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(unit)
+    ax.margins(y=0.25)
+    ax.legend(fontsize=7, ncol=len(setups), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def fmt(y):
+    if y == 0:
+        return "0"
+    if y >= 10000:
+        return "%.0fk" % (y / 1000)
+    if y >= 10:
+        return "%.0f" % y
+    return "%.2f" % y
+
 
 def main():
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    rows, tput = [], {}
+    rows, tput = {}, {}
+    setups, floods = [], []
     with open(src) as f:
         for r in csv.reader(f):
             if not r or r[0] == "setup":
                 continue
             if r[0].startswith("throughput_"):
                 tput[r[0][len("throughput_"):].replace("_mbit", "")] = float(r[1])
-            elif len(r) >= 8:
-                rows.append(r)
-    names = [r[0] for r in rows]
+            elif len(r) >= 11:
+                setup, flood = r[0], r[1]
+                rows[(setup, flood)] = r
+                if setup not in setups:
+                    setups.append(setup)
+                if flood not in floods:
+                    floods.append(flood)
+
+    def col(i):
+        return lambda s, f: float(rows[(s, f)][i]) if (s, f) in rows else None
+
+    def legit(s, f):
+        if (s, f) not in rows:
+            return None
+        r = rows[(s, f)]
+        return 100.0 * float(r[6]) / max(1.0, float(r[7]))
+
     charts = [
-        ("synacks", "SYN-ACKs answered per second", [float(r[2]) for r in rows], "SYN-ACKs/s"),
-        ("flood", "flood rate that arrived", [float(r[1]) for r in rows], "packets/s"),
-        ("legit", "legitimate connections that succeeded (%)",
-         [100.0 * float(r[3]) / max(1.0, float(r[4])) for r in rows], "%"),
-        ("p99", "connect latency p99 during the flood", [float(r[6]) for r in rows], "ms"),
-        ("cpu", "CPU-seconds per million flood SYNs (see BENCHMARKS.md caveat)",
-         [float(r[7]) for r in rows], "s"),
+        ("flood", "flood rate sent (the generator shares the machine)", "packets/s", col(2), False),
+        ("synacks", "SYN-ACKs answered per second (at the attacker)", "SYN-ACKs/s", col(3), False),
+        ("to-server", "flood packets reaching the server per second", "packets/s (symlog)", col(4),
+         True),
+        ("legit", "legitimate connections that succeeded during the flood", "%", legit, False),
+        ("p99", "connect latency p99 during the flood", "ms (symlog)", col(9), True),
+        ("cpu", "busy CPU-seconds per million flood packets (BENCHMARKS.md caveat)", "s", col(10),
+         False),
     ]
-    for key, title, values, unit in charts:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        bars = ax.bar(names, values, color=["#999999", "#4c72b0", "#dd8452", "#55a868"][: len(names)])
-        ax.bar_label(bars, fmt="%.0f" if max(values, default=0) >= 10 else "%.2f", fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(unit)
-        fig.tight_layout()
-        fig.savefig(os.path.join(out, f"lab-{key}.svg"))
-        plt.close(fig)
+    for key, title, unit, value, log in charts:
+        grouped(os.path.join(out, f"lab-{key}.svg"), title, unit, floods, setups, value, log)
     if tput:
         fig, ax = plt.subplots(figsize=(6, 3.2))
         bars = ax.bar(list(tput), list(tput.values()), color="#4c72b0")
         ax.bar_label(bars, fmt="%.0f", fontsize=8)
-        ax.set_title("established 200 MB download through the gateway", fontsize=10)
+        ax.set_title("established 200 MB download through the gateway (median of 3)", fontsize=10)
         ax.set_ylabel("Mbit/s")
         fig.tight_layout()
         fig.savefig(os.path.join(out, "lab-throughput.svg"))
