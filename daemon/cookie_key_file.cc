@@ -48,6 +48,10 @@ class Fd {
 
 Result<std::array<std::uint8_t, 16>> readKey(const std::string& path) {
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0 && errno == ELOOP) {
+    return Unexpected{Error{path + ": the cookie key file is a symbolic link (refused: name the "
+                                   "file itself)"}};
+  }
   if (fd.get() < 0) {
     return Unexpected{sysError(path, "cannot open the cookie key file")};
   }

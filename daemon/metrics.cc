@@ -181,6 +181,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
     }
     t.proxy_completed += e.proxy_completed;
     t.bypass_started += e.bypass_started;
+    // Every worker derives the same period keys from the same wall clock: one count, not a sum.
+    t.key_rotations = std::max(t.key_rotations, e.key_rotations);
     t.table_full += e.table_full;
     half_open += w.half_open;
     table += w.table;
@@ -308,6 +310,9 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   }
   f.one("synguard_bypassed_connections_total", "Connections handed to the kernel's queue bypass", C,
         static_cast<double>(t.bypass_started));
+  f.one("synguard_cookie_key_rotations_total",
+        "Cookie key periods entered since start (wall-clock driven: a stepped clock shows here)", C,
+        static_cast<double>(t.key_rotations));
 
   auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", C);
   auto& qkd = f.family("synguard_queue_kernel_drops_total",

@@ -14,6 +14,8 @@ packages=(
   prometheus curl
   # Proof (issue #6): libFuzzer targets are built with clang.
   clang libclang-rt-14-dev python3-matplotlib
+  # Wall-clock jumps under the live daemon (tests/integration/live_faults.sh clock).
+  faketime conntrack
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Test client for the synguard lab: runs N connections of one kind and prints how many
 succeeded. Modes (see tcp_server.py): normal, half, simul, abort, srvabort, refused, and
-upload / download (--bytes of a seeded stream, checked by sha256 end to end) and banner (the
-server speaks first)."""
+upload / download (--bytes of a seeded stream, checked by sha256 end to end), banner (the
+server speaks first) and echo (one long-lived connection, --seconds of echoed lines)."""
 import argparse
 import hashlib
 from labstream import stream
@@ -98,6 +98,24 @@ def one(args, i):
                 got += len(b)
             s.shutdown(socket.SHUT_WR)
             return got == 10
+        if args.mode == "echo":
+            # One long-lived connection: a line every 0.1 s for --seconds, each echoed intact.
+            # Stops at the first lost or wrong echo (the timeout bounds the wait).
+            s.sendall(b"ECHO\n")
+            f = s.makefile("rb")
+            end = time.monotonic() + args.seconds
+            n = 0
+            while time.monotonic() < end:
+                msg = b"ping %d %s\n" % (n, b"z" * (n % 700))
+                s.sendall(msg)
+                if f.readline() != msg:
+                    print("echo: lost after %d round trips" % n, flush=True)
+                    return False
+                n += 1
+                time.sleep(0.1)
+            s.shutdown(socket.SHUT_WR)
+            print("echo: %d round trips" % n, flush=True)
+            return n > 0
         if args.mode == "abort":
             s.sendall(b"ABORT\n")
             time.sleep(0.05)
@@ -127,6 +145,7 @@ def main():
     ap.add_argument("--bytes", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--gap", type=float, default=0.0)
+    ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long")
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
     ap.add_argument("--latency-out", help="write each successful connect's latency (s) here")
     args = ap.parse_args()

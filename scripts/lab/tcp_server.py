@@ -8,6 +8,7 @@
   SRVABORT    reset the connection ourselves (SO_LINGER 0)
   SINK n      read n bytes, answer with their sha256 (hex) and a newline
   SOURCE n s  send n bytes of the stream seeded with s (see stream()), then close
+  ECHO        echo every further line back until the client closes (a long-lived connection)
 With --banner the server speaks first: a banner line on accept, before reading anything.
 """
 import argparse
@@ -67,6 +68,10 @@ def handle(conn, banner):
             conn.shutdown(socket.SHUT_WR)
             while conn.recv(65536):
                 pass
+        elif cmd == "ECHO":
+            conn.settimeout(120)
+            for l in f:
+                conn.sendall(l)
         elif cmd == "SRVABORT":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except OSError:

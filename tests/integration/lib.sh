@@ -2,6 +2,8 @@
 # What the live tests share, sourced after scripts/lab/netns.sh (which sets NS_G, LAB_DIR and
 # LAB_PIDS); the caller sets $synguard to the binary under test.
 
+SG_WRAP=()
+
 fail() {
   echo "FAIL $*"
   [ -f "$LAB_DIR/sg.log" ] && tail -20 "$LAB_DIR/sg.log"
@@ -9,11 +11,12 @@ fail() {
 }
 
 # sg_launch [synguard run options...]: starts the daemon on the gateway (pid in SG_PID) and
-# waits for its next "protecting" line (a restart logs another one).
+# waits for its next "protecting" line (a restart logs another one). SG_WRAP (an array, e.g.
+# (env LD_PRELOAD=...)) is put before the binary.
 sg_launch() {
   local before
   before=$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)
-  ip netns exec "$NS_G" "$synguard" run --key-file "$LAB_DIR/cookie.key" "$@" \
+  ip netns exec "$NS_G" "${SG_WRAP[@]}" "$synguard" run --key-file "$LAB_DIR/cookie.key" "$@" \
     >>"$LAB_DIR/sg.log" 2>&1 &
   SG_PID=$!
   LAB_PIDS+=("$SG_PID")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Failure and abuse tests in the live lab (issue #6).
-#   live_faults.sh SYNGUARD PART   PART: hupstorm | overflow | soak
+#   live_faults.sh SYNGUARD PART   PART: hupstorm | overflow | soak | restart | clock | keyfile
 # hupstorm  100 SIGHUPs in a second (good and broken files alternating) during legitimate
 #           traffic: the daemon survives, counts each reload, loses no connection
 # overflow  a flood while the daemon is stalled (SIGSTOP): the kernel's queue overflows and
@@ -10,9 +10,17 @@
 #           legitimate connections: RSS, CPU and table size sampled every second; the RSS must
 #           not grow after the warm-up, the table stays within capacity, legitimate success
 #           stays >= 99 %
+# restart   kill -9 mid-flood: connections keep passing (fail-open; the server's own SYN
+#           cookies carry it meanwhile); a restarted daemon takes over the flood and proxies again
+# clock     the wall clock (CLOCK_REALTIME, which cookies and key rotation use; libfaketime)
+#           jumps 2 h forward, then 3 h back, under a long-lived proxied connection: it survives,
+#           new connections validate right after each jump, no cookie goes stale wrongly
+# keyfile   bad key files (group-readable, a directory, malformed, zero, unwritable directory)
+#           refuse the start with one clear line and leave nothing installed; a key file
+#           replaced by garbage under a running daemon changes nothing until the next start
 set -euo pipefail
 synguard="${1:?usage: live_faults.sh SYNGUARD_BINARY PART}"
-part="${2:?part: hupstorm|overflow|soak}"
+part="${2:?part: hupstorm|overflow|soak|restart|clock|keyfile}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 LAB_ID="sgf$$"
@@ -178,6 +186,129 @@ PY
     cp "$LAB_DIR/samples.csv" "${SOAK_CSV:-/dev/null}" 2>/dev/null || true
     sg_stop
     echo PASS live_faults soak
+    ;;
+  restart)
+    # The server defends itself meanwhile (its own SYN cookies): what the test shows is that
+    # nothing is blackholed while synguard is gone, and that a restart takes the flood over.
+    lab_ns "$NS_S" sysctl -qw net.ipv4.tcp_syncookies=1
+    lab_flood_routes
+    sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
+    lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
+    lab_flood "$LAB_DIR/flood.cfg" 14 30000pps "$LAB_DIR/trafgen.log"
+    tg=$LAB_FLOOD_PID
+    sleep 2
+    sent0=$(metric_sum synguard_cookies_sent_total)
+    [ "$sent0" -gt 10000 ] || fail "the flood was not answered with cookies ($sent0)"
+    kill -9 "$SG_PID"
+    wait "$SG_PID" 2>/dev/null || true
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 \
+      --timeout 2 >"$LAB_DIR/gap.log" 2>&1 || fail "connections while killed: $(cat "$LAB_DIR/gap.log")"
+    echo "killed (-9) mid-flood: $(cat "$LAB_DIR/gap.log") meanwhile (fail-open)"
+    sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 \
+      --timeout 2 >"$LAB_DIR/after.log" 2>&1 || fail "connections after the restart: $(cat "$LAB_DIR/after.log")"
+    sleep 0.5
+    validated=$(metric 'synguard_cookies_validated_total{service="web"}')
+    sent1=$(metric_sum synguard_cookies_sent_total)
+    kill -0 "$tg" 2>/dev/null || fail "the flood ended before the restarted daemon was checked"
+    echo "restarted mid-flood: $(cat "$LAB_DIR/after.log"), $validated validated, $sent1 cookies sent since the restart"
+    [ "$validated" -ge 20 ] || fail "the restarted daemon did not proxy ($validated validated)"
+    [ "$sent1" -gt 1000 ] || fail "the restarted daemon did not answer the flood ($sent1)"
+    wait "$tg" || true
+    sg_stop
+    echo PASS live_faults restart
+    ;;
+  clock)
+    # libfaketime moves only CLOCK_REALTIME (DONT_FAKE_MONOTONIC): timeouts run on the
+    # monotonic clock, cookies and key periods on the wall clock, which NTP or an operator
+    # may step. The offset file is re-read on every call.
+    ft=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+    [ -f "$ft" ] || fail "libfaketime is missing (scripts/install-deps.sh installs faketime)"
+    echo "+0" >"$LAB_DIR/faketime"
+    SG_WRAP=(env "LD_PRELOAD=$ft" "FAKETIME_TIMESTAMP_FILE=$LAB_DIR/faketime" FAKETIME_NO_CACHE=1
+      DONT_FAKE_MONOTONIC=1)
+    sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always --key-rotation 600
+    SG_WRAP=()
+    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 9 --timeout 3 \
+      >"$LAB_DIR/echo.log" 2>&1 &
+    echo_pid=$!
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
+      fail "connections before the jumps"
+    sleep 2
+    for jump in +2h -1h; do
+      echo "$jump" >"$LAB_DIR/faketime"
+      sleep 0.3
+      lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 \
+        >"$LAB_DIR/jump.log" 2>&1 || fail "connections after the wall clock jumped to $jump: $(cat "$LAB_DIR/jump.log")"
+      echo "wall clock $jump: $(cat "$LAB_DIR/jump.log")"
+      sleep 2
+    done
+    wait "$echo_pid" || fail "the long-lived proxied connection broke across the jumps: $(cat "$LAB_DIR/echo.log")"
+    sleep 0.5
+    validated=$(metric 'synguard_cookies_validated_total{service="web"}')
+    rejected=$(metric_sum synguard_cookies_rejected_total)
+    rotations=$(metric synguard_cookie_key_rotations_total)
+    echo "across the jumps: $(head -1 "$LAB_DIR/echo.log"), $validated cookies validated, $rejected rejected, $rotations key periods entered"
+    # Each jump crosses a 600 s key period (proof that the faked clock reached the daemon).
+    [ "$rotations" -ge 2 ] || fail "the wall-clock jumps did not reach the daemon ($rotations key rotations)"
+    [ "$validated" -ge 31 ] || fail "not every connection was proxied ($validated validated)"
+    [ "$rejected" -eq 0 ] || fail "cookies rejected across the jumps: $rejected"
+    kill -0 "$SG_PID" || fail "the daemon died"
+    sg_stop
+    echo PASS live_faults clock
+    ;;
+  keyfile)
+    refused() {  # refused WHAT KEYFILE PATTERN: the start fails with one line matching PATTERN
+      local what="$1" key="$2" pattern="$3" rc=0
+      ip netns exec "$NS_G" "$synguard" run --queues 1 --protect "web=$SERVER4/32:$PORT" \
+        --key-file "$key" >"$LAB_DIR/refused.log" 2>&1 || rc=$?
+      echo "$what: status $rc: $(cat "$LAB_DIR/refused.log")"
+      [ "$rc" -ne 0 ] || fail "$what: the daemon started"
+      grep -qiE "$pattern" "$LAB_DIR/refused.log" || fail "$what: no clear reason"
+      [ "$(grep -vc "^$" "$LAB_DIR/refused.log")" -le 2 ] || fail "$what: more than a line or two"
+      if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+        fail "$what: rules left behind"
+      fi
+    }
+    k="$LAB_DIR/keys"
+    mkdir -p "$k"
+    ip netns exec "$NS_G" "$synguard" cookie-key "$k/good" >/dev/null
+    cp "$k/good" "$k/group" && chmod 0640 "$k/group"
+    refused "group-readable key file" "$k/group" "group|other|readable|permission|mode"
+    mkdir "$k/dir"
+    refused "key file is a directory" "$k/dir" "directory|regular|read"
+    printf 'not a key\n' >"$k/garbage" && chmod 0600 "$k/garbage"
+    refused "malformed key file" "$k/garbage" "malformed|invalid|hex|key"
+    printf '%032d\n' 0 >"$k/zero" && chmod 0600 "$k/zero"
+    refused "all-zero key" "$k/zero" "zero"
+    : >"$k/empty" && chmod 0600 "$k/empty"
+    refused "empty key file" "$k/empty" "empty|malformed|short|key"
+    ln -s "$k/good" "$k/link"
+    refused "symlinked key file" "$k/link" "symbolic link"
+    refused "key file in a missing directory" "$k/missing/key" "no such|directory|create"
+    # Under a running daemon the key is read once: garbage in the file, an unreadable file, a
+    # reload — nothing changes; cookies issued before still validate.
+    cp "$k/good" "$LAB_DIR/cookie.key"
+    cfg="$LAB_DIR/synguard.yaml"
+    printf 'services:\n  - name: web\n    addresses: [%s/32]\n    ports: [%s]\n    mode: always\n' \
+      "$SERVER4" "$PORT" >"$cfg"
+    sg_start --config "$cfg" --queues 1
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
+      fail "connections with a good key"
+    printf 'garbage\n' >"$LAB_DIR/cookie.key"
+    chmod 0000 "$LAB_DIR/cookie.key"
+    kill -HUP "$SG_PID"
+    sleep 1
+    kill -0 "$SG_PID" || fail "the daemon died when its key file went bad"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
+      fail "connections after the key file went bad"
+    sleep 0.5
+    validated=$(metric 'synguard_cookies_validated_total{service="web"}')
+    echo "key file replaced by garbage under the running daemon: $validated validated, still running"
+    [ "$validated" -ge 20 ] || fail "cookies not validated after the key file went bad ($validated)"
+    sg_stop
+    refused "restart with the bad key file" "$LAB_DIR/cookie.key" "malformed|invalid|key|permission"
+    echo PASS live_faults keyfile
     ;;
   *)
     fail "unknown part $part"
