@@ -57,6 +57,12 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
       if (!opts.nft_queue) {
         continue;
       }
+      // Fragments are not reassembled before us (that needs conntrack's defrag): every TCP
+      // fragment to the service's addresses comes to the engine, which drops them while the
+      // service is in cookie mode (later fragments carry no port to match).
+      in << "\t\t" << fam << " daddr { " << join(c) << " } "
+         << (v4 ? "ip protocol tcp ip frag-off & 0x3fff != 0 " : "exthdr frag exists ") << queue
+         << " comment \"" << s.name << " fragments\"\n";
       in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p << " } " << queue
          << " comment \"" << s.name << "\"\n";
       in << "\t\t" << fam << " saddr { " << join(c) << " } tcp sport { " << p << " } " << queue
@@ -209,6 +215,9 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
            (pr.first == pr.last ? "" : ":" + std::to_string(pr.last));
     }
     for (const auto& c : s.addresses.cidrs(!v6)) {
+      // Later fragments (no ports) to the service's addresses: the engine judges them.
+      r << "-A SYNGUARD -d " << c << (v6 ? " -m frag --fragid 0:4294967295 " : " -p tcp -f ")
+        << queue << "\n";
       r << "-A SYNGUARD -d " << c << " -p tcp -m multiport --dports " << p << " " << queue << "\n";
       r << "-A SYNGUARD -s " << c << " -p tcp -m multiport --sports " << p << " " << queue << "\n";
       if (opts.mode == RuleMode::kLocal) {

@@ -525,6 +525,9 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       break;
     case ParseError::kFragment:
       ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      if (const auto v = admitFragment(seg)) {
+        return *v;
+      }
       ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
       return Verdict::accept(VerdictReason::kFragment);
     case ParseError::kNotTcp:

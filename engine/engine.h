@@ -217,6 +217,10 @@ class Engine {
   /// protected service: dropped in cookie mode (nothing of a flood reaches the server), tracked
   /// as a stray otherwise.
   std::optional<Verdict> admitStray(std::uint32_t svc) noexcept;
+  /// A TCP fragment (not reassembled here; the rules queue every fragment to a protected
+  /// address): dropped while a service on its destination is in cookie mode, because whatever
+  /// it reassembles into at the server was never validated.
+  std::optional<Verdict> admitFragment(const Segment& seg) noexcept;
   void readWall() noexcept;
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;

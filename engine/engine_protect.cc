@@ -12,6 +12,8 @@ namespace synguard::engine {
 
 namespace {
 
+constexpr std::uint8_t kProtoTcpNumber = 6;
+
 constexpr std::uint8_t listOf(TcpState s) noexcept { return static_cast<std::uint8_t>(s); }
 
 /// RFC 9293 §3.7.1: without an MSS option the peer assumes 536 (IPv4) / 1220 (IPv6, RFC 8200).
@@ -253,6 +255,25 @@ std::optional<Verdict> Engine::admitStray(std::uint32_t svc) noexcept {
   }
   if (const Verdict v = dropOrWould(svc, VerdictReason::kNoConnection); v.action == Action::kDrop) {
     return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<Verdict> Engine::admitFragment(const Segment& seg) noexcept {
+  if (seg.frag_proto != kProtoTcpNumber || runtime_.empty()) {
+    return std::nullopt;
+  }
+  // Later fragments carry no port: any service on the address in cookie mode decides.
+  for (std::uint32_t svc = 0; svc < runtime_.size(); ++svc) {
+    const ServiceConfig& sc = cfg_.protection.services[svc];
+    if (sc.mode == ProtectionMode::kOff || runtime_[svc].mode.mode() != ServiceMode::kCookie ||
+        !sc.addresses.contains(seg.dst)) {
+      continue;
+    }
+    if (const Verdict v = dropOrWould(svc, VerdictReason::kFragment); v.action == Action::kDrop) {
+      return v;
+    }
+    return std::nullopt;
   }
   return std::nullopt;
 }

@@ -176,6 +176,7 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
     }
     const std::uint16_t frag = be16(p, 6);
     if ((frag & 0x2000U) != 0 || (frag & 0x1fffU) != 0) {  // MF or a fragment offset
+      out.frag_proto = u8(p, 9);
       return ParseError::kFragment;
     }
     if (u8(p, 9) != kProtoTcp) {
@@ -236,7 +237,10 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
           }
           len = (std::size_t{u8(p, off + 1)} + 2) * 4;
           break;
-        case 44:  // Fragment
+        case 44:  // Fragment (RFC 8200 §4.5): its first byte is the fragmented part's header
+          if (off < p.size() && off < ip_end) {
+            out.frag_proto = u8(p, off);
+          }
           return ParseError::kFragment;
         default:  // No Next Header (59), ESP (50), UDP, ICMPv6, ...
           return ParseError::kNotTcp;

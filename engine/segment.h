@@ -80,6 +80,9 @@ struct Segment {
   std::uint8_t ip_ttl = 0;      ///< TTL or hop limit
   std::uint8_t ip_ecn = 0;      ///< the two ECN bits of TOS / traffic class
   std::uint8_t flags = 0;       ///< TcpFlag bits
+  /// Set for fragments only (ParseError::kFragment, src/dst valid): the upper-layer protocol
+  /// (IPv4 protocol field, or the next header of the IPv6 Fragment header).
+  std::uint8_t frag_proto = 0;
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   SeqNum seq;

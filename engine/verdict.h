@@ -17,7 +17,8 @@ enum class VerdictReason : std::uint8_t {
   kInvalid,         ///< accept (tracking-only policy): out of window or out of state, counted
   kUntracked,       ///< accept: no table slot (full of established connections) or no pickup
   kNotTcp,          ///< accept: not TCP, nothing for the tracker
-  kFragment,        ///< accept: IP fragment, counted, not reassembled
+  kFragment,        ///< accept: IP fragment, counted, not reassembled; drop: a TCP fragment to
+                    ///< an address with a service in cookie mode
   kMalformed,       ///< drop: the packet does not parse (see ParseError)
   kCookieSent,      ///< drop: a SYN to a service in cookie mode, answered with a SYN cookie
   kCookieInvalid,   ///< drop: an ACK with no connection and no valid cookie, in cookie mode

@@ -311,6 +311,40 @@ TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) 
   EXPECT_EQ(dropped(VerdictReason::kNoConnection), 0U);
 }
 
+TEST_F(ProtectionTest, TcpFragmentsToACookieModeServiceAreDropped) {
+  // Not reassembled here: whatever they reassemble into at the server was never validated.
+  const auto first = [](const char* dst) {
+    return PacketBuilder::ipv4("203.0.113.9", dst).tcp(4000, 80).syn().fragment(0, true).build();
+  };
+  const auto later = [](const char* dst) {
+    return PacketBuilder::ipv4("203.0.113.9", dst).tcp(4000, 80).syn().fragment(1, false).build();
+  };
+  ServiceConfig s = service(ProtectionMode::kAlways);
+  ASSERT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
+  start(config(s));
+  EXPECT_EQ(eng().process(first(kServer)), Verdict::drop(VerdictReason::kFragment));
+  EXPECT_EQ(eng().process(later(kServer)), Verdict::drop(VerdictReason::kFragment));
+  EXPECT_EQ(eng().process(PacketBuilder::ipv6("2001:db8:66::9", "2001:db8:5::10")
+                              .tcp(4000, 80)
+                              .syn()
+                              .fragment(1, false)
+                              .build()),
+            Verdict::drop(VerdictReason::kFragment));
+  EXPECT_EQ(dropped(VerdictReason::kFragment), 3U);
+  // Another address: not ours to judge.
+  EXPECT_EQ(eng().process(later("192.0.2.200")), Verdict::accept(VerdictReason::kFragment));
+  EXPECT_TRUE(sink_.packets().empty());
+
+  start(config(service(ProtectionMode::kAdaptive)));  // normal mode: fragments pass, counted
+  EXPECT_EQ(eng().process(later(kServer)), Verdict::accept(VerdictReason::kFragment));
+
+  ServiceConfig m = service(ProtectionMode::kAlways);
+  m.monitor = true;
+  start(config(m));
+  EXPECT_EQ(eng().process(first(kServer)).action, Action::kAccept);
+  EXPECT_EQ(would(VerdictReason::kFragment), 1U);
+}
+
 TEST_F(ProtectionTest, GlobalDryRunMonitorsEveryService) {
   EngineConfig cfg = config(service(ProtectionMode::kAlways));
   cfg.protection.dry_run = true;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Failure and abuse tests in the live lab (issue #6).
-#   live_faults.sh SYNGUARD PART   PART: hupstorm | overflow | soak | restart | clock | keyfile
+#   live_faults.sh SYNGUARD PART
+#   PART: hupstorm | overflow | soak | restart | clock | keyfile | abuse
 # hupstorm  100 SIGHUPs in a second (good and broken files alternating) during legitimate
 #           traffic: the daemon survives, counts each reload, loses no connection
 # overflow  a flood while the daemon is stalled (SIGSTOP): the kernel's queue overflows and
@@ -18,9 +19,13 @@
 # keyfile   bad key files (group-readable, a directory, malformed, zero, unwritable directory)
 #           refuse the start with one clear line and leave nothing installed; a key file
 #           replaced by garbage under a running daemon changes nothing until the next start
+# abuse     in cookie mode: an ACK flood with random cookies, SYNs with broken options, tiny
+#           MSS, data, fragments (split, overlapping, lone), bad checksums — not one packet of
+#           an unvalidated source reaches the server; blind RST/SYN/SACK games against a
+#           proxied connection leave it intact; the daemon lives and proxies as before
 set -euo pipefail
 synguard="${1:?usage: live_faults.sh SYNGUARD_BINARY PART}"
-part="${2:?part: hupstorm|overflow|soak|restart|clock|keyfile}"
+part="${2:?part: hupstorm|overflow|soak|restart|clock|keyfile|abuse}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 LAB_ID="sgf$$"
@@ -309,6 +314,53 @@ PY
     sg_stop
     refused "restart with the bad key file" "$LAB_DIR/cookie.key" "malformed|invalid|key|permission"
     echo PASS live_faults keyfile
+    ;;
+  abuse)
+    # What of the spoofed sources reaches the server (nothing may, in cookie mode).
+    lab_ns "$NS_S" nft -f - <<'NFT'
+table inet abuse {
+  chain in {
+    type filter hook prerouting priority -500; policy accept;
+    ip saddr 203.0.113.0/24 counter
+  }
+}
+NFT
+    reached() { lab_ns "$NS_S" nft list table inet abuse | grep -oE "packets [0-9]+" | cut -d' ' -f2; }
+    sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
+    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 12 --timeout 3 \
+      >"$LAB_DIR/echo.log" 2>&1 &
+    echo_pid=$!
+    sleep 1
+    cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+    [ -n "$cport" ] || fail "no long-lived connection to play games with"
+    lab_flood_conf v4 "$PORT" "$LAB_DIR/ack.cfg" ack
+    lab_flood "$LAB_DIR/ack.cfg" 3 30000pps "$LAB_DIR/trafgen.log"
+    wait "$LAB_FLOOD_PID" || true
+    acks=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.log" | head -1 | cut -d' ' -f1)
+    lab_ns "$NS_A" python3 "$root/scripts/lab/abuse.py" --dst "$SERVER4" --dport "$PORT" \
+      options tinymss syndata fragments badsum >"$LAB_DIR/abuse.log" 2>&1 || fail "abuse.py: $(cat "$LAB_DIR/abuse.log")"
+    lab_ns "$NS_A" python3 "$root/scripts/lab/abuse.py" --dst "$SERVER4" --dport "$PORT" \
+      --src "$CLIENT4" --sport "$cport" --games 3000 games >>"$LAB_DIR/abuse.log" 2>&1 ||
+      fail "abuse.py games: $(cat "$LAB_DIR/abuse.log")"
+    sed 's/^/  /' "$LAB_DIR/abuse.log"
+    wait "$echo_pid" || fail "the proxied connection did not survive the games: $(cat "$LAB_DIR/echo.log")"
+    sleep 0.5
+    kill -0 "$SG_PID" || fail "the daemon died"
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 ||
+      fail "connections after the abuse"
+    sleep 0.5
+    n=$(reached)
+    rej=$(metric_sum synguard_cookies_rejected_total)
+    mal=$(metric 'synguard_verdicts_total{verdict="drop",reason="malformed"}')
+    noc=$(metric 'synguard_verdicts_total{verdict="drop",reason="no_connection"}')
+    sent=$(metric_sum synguard_cookies_sent_total)
+    val=$(metric 'synguard_cookies_validated_total{service="web"}')
+    echo "abuse: ACK flood of ${acks:-?} random cookies -> $rej rejected; $sent cookies sent, $mal malformed dropped, $noc no-connection drops; $val validated (the 21 real clients); the long-lived connection: $(cat "$LAB_DIR/echo.log"); packets of spoofed sources at the server: $n"
+    [ "$n" -eq 0 ] || fail "$n packets of unvalidated sources reached the server"
+    [ "$rej" -ge $((acks * 9 / 10)) ] || fail "the ACK flood was not seen ($rej of $acks rejected)"
+    [ "$val" -eq 21 ] || fail "validated $val cookies, expected exactly the 21 real clients"
+    sg_stop
+    echo PASS live_faults abuse
     ;;
   *)
     fail "unknown part $part"

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Crafted abuse for the synguard lab, sent over a raw socket (IP_HDRINCL) from the attacker's
+namespace. Every kind is bounded (a fixed number of packets) and prints what it sent.
+
+  abuse.py --dst ADDR --dport PORT KIND [KIND...]
+
+Kinds, from spoofed sources in 203.0.113.0/24 (routed back to the attacker, where they die):
+  options    SYNs with broken TCP options: length 0 or 1, running past the header, wrong
+             lengths for MSS/WS/SACK-permitted/timestamps, a data offset beyond the packet or
+             below 5, an absurd window-scale shift, options after EOL
+  tinymss    SYNs announcing an MSS of 0, 1, 64 and 535
+  syndata    SYNs carrying 1 to 1400 bytes of data
+  fragments  SYNs split into IP fragments (8 bytes of TCP header in the first), overlapping
+             fragments that rewrite the flags (the classic filter evasion), lone later fragments
+  badsum     SYNs and ACKs with wrong TCP checksums
+Against one connection (--src/--sport: the client's tuple, spoofed; blind, random numbers):
+  games      RSTs, RST+ACKs and SYNs with random sequence numbers, ACKs with random and
+             overlapping SACK blocks, pure ACKs far outside the window
+"""
+import argparse
+import ipaddress
+import random
+import socket
+import struct
+import sys
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def tcp_segment(src, dst, sport, dport, seq, ack, flags, opts=b"", payload=b"", doff=None,
+                window=64240, good_sum=True):
+    if len(opts) % 4:
+        opts += b"\0" * (4 - len(opts) % 4)
+    off = doff if doff is not None else 5 + len(opts) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (off & 0xF) << 4, flags, window, 0,
+                      0) + opts + payload
+    pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, 6, len(tcp))
+    c = csum(pseudo + tcp)
+    if not good_sum:
+        c ^= 0x5A5A
+    return tcp[:16] + struct.pack("!H", c) + tcp[18:]
+
+
+def ipv4(src, dst, l4, ident=None, frag_off=0, more=False):
+    fl = (0x2000 if more else 0) | (frag_off & 0x1FFF)
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4),
+                       ident if ident is not None else random.getrandbits(16), fl, 64, 6, 0,
+                       src.packed, dst.packed) + l4  # the kernel fills in the IP checksum
+
+
+MSS = struct.pack("!BBH", 2, 4, 1460)
+
+
+def spoofed(net):
+    return ipaddress.ip_address(int(net.network_address) + random.randint(1, net.num_addresses - 2))
+
+
+def kind_options(a, out):
+    bad_opts = [
+        b"\x02\x00",                       # MSS with length 0
+        b"\x02\x01",                       # length 1
+        b"\x02\x04\x05\xb4\x08\x0a\x00",   # timestamps running past the header
+        b"\x02\x03\x05",                   # MSS with length 3
+        b"\x02\x06\x05\xb4\x00\x00",       # MSS with length 6
+        b"\x03\x03\xff",                   # window scale shift 255
+        b"\x03\x02",                       # window scale without its shift
+        b"\x04\x03\x00",                   # SACK-permitted with length 3
+        b"\x08\x09" + b"\0" * 7,           # timestamps with length 9
+        b"\x05\x03\x00",                   # SACK with a length that holds no block
+        b"\x00" + MSS[:3] + b"\x02\xff",   # EOL, then junk
+        b"\x01" * 40,                      # 40 NOPs
+        b"\xfe\x28" + b"\x41" * 38,        # an unknown option filling all 40 bytes
+        b"\x1e\xff" + b"\0" * 6,           # length 255
+    ]
+    n = 0
+    for o in bad_opts:
+        for _ in range(20):
+            src = spoofed(a.net)
+            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                             random.getrandbits(32), 0, 0x02, o)))
+            n += 1
+    # A data offset beyond the packet, and one below the minimum.
+    for doff in (15, 8, 2, 0):
+        for _ in range(20):
+            src = spoofed(a.net)
+            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                             random.getrandbits(32), 0, 0x02, b"", doff=doff)))
+            n += 1
+    return n
+
+
+def kind_tinymss(a, out):
+    n = 0
+    for mss in (0, 1, 64, 535):
+        for _ in range(20):
+            src = spoofed(a.net)
+            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                             random.getrandbits(32), 0, 0x02,
+                                             struct.pack("!BBH", 2, 4, mss))))
+            n += 1
+    return n
+
+
+def kind_syndata(a, out):
+    n = 0
+    for size in (1, 100, 536, 1400):
+        for _ in range(20):
+            src = spoofed(a.net)
+            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                             random.getrandbits(32), 0, 0x02, MSS,
+                                             payload=b"G" * size)))
+            n += 1
+    return n
+
+
+def kind_fragments(a, out):
+    n = 0
+    for _ in range(20):
+        src = spoofed(a.net)
+        seg = tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                          random.getrandbits(32), 0, 0x02, MSS)
+        ident = random.getrandbits(16)
+        # A SYN in two fragments: the first carries only 8 bytes of the TCP header.
+        out(ipv4(src, a.dst, seg[:8], ident=ident, frag_off=0, more=True))
+        out(ipv4(src, a.dst, seg[8:], ident=ident, frag_off=1))
+        n += 2
+    for _ in range(20):
+        # Overlapping fragments: a harmless ACK first, then a later fragment at offset 1 that
+        # rewrites the flags to SYN (classic filter evasion); whatever the reassembly keeps,
+        # it must not reach the server unvalidated.
+        src = spoofed(a.net)
+        sport = random.randint(1024, 65535)
+        isn = random.getrandbits(32)
+        ack_seg = tcp_segment(src, a.dst, sport, a.dport, isn, 1, 0x10, MSS)
+        syn_seg = tcp_segment(src, a.dst, sport, a.dport, isn, 0, 0x02, MSS)
+        ident = random.getrandbits(16)
+        out(ipv4(src, a.dst, ack_seg[:16], ident=ident, frag_off=0, more=True))
+        out(ipv4(src, a.dst, syn_seg[8:], ident=ident, frag_off=1))
+        n += 2
+    for _ in range(20):
+        # A lone later fragment (its first never comes).
+        src = spoofed(a.net)
+        seg = tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                          random.getrandbits(32), 0, 0x02, MSS)
+        out(ipv4(src, a.dst, seg[8:], frag_off=1))
+        n += 1
+    return n
+
+
+def kind_badsum(a, out):
+    n = 0
+    for flags in (0x02, 0x10):
+        for _ in range(40):
+            src = spoofed(a.net)
+            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                             random.getrandbits(32), random.getrandbits(32),
+                                             flags, MSS if flags == 0x02 else b"",
+                                             good_sum=False)))
+            n += 1
+    return n
+
+
+def kind_games(a, out):
+    if not a.src or not a.sport:
+        sys.exit("abuse: games needs --src and --sport (the connection's client side)")
+    src = ipaddress.ip_address(a.src)
+    n = 0
+    for _ in range(a.games):
+        r = random.random()
+        seq, ack = random.getrandbits(32), random.getrandbits(32)
+        if r < 0.3:
+            seg = tcp_segment(src, a.dst, a.sport, a.dport, seq, 0, 0x04)
+        elif r < 0.5:
+            seg = tcp_segment(src, a.dst, a.sport, a.dport, seq, ack, 0x14)
+        elif r < 0.6:
+            seg = tcp_segment(src, a.dst, a.sport, a.dport, seq, 0, 0x02, MSS)
+        elif r < 0.85:
+            # SACK blocks: random, overlapping, reversed.
+            b = random.getrandbits(32)
+            blocks = [(b, b + 1000), (b + 500, b + 1500), (b + 2000, b + 1000)]
+            sack = struct.pack("!BB", 5, 2 + 8 * len(blocks)) + b"".join(
+                struct.pack("!II", x & 0xFFFFFFFF, y & 0xFFFFFFFF) for x, y in blocks)
+            seg = tcp_segment(src, a.dst, a.sport, a.dport, seq, ack, 0x10, b"\x01\x01" + sack)
+        else:
+            seg = tcp_segment(src, a.dst, a.sport, a.dport, seq, ack, 0x10)
+        out(ipv4(src, a.dst, seg))
+        n += 1
+    return n
+
+
+KINDS = {"options": kind_options, "tinymss": kind_tinymss, "syndata": kind_syndata,
+         "fragments": kind_fragments, "badsum": kind_badsum, "games": kind_games}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dst", required=True)
+    ap.add_argument("--dport", type=int, required=True)
+    ap.add_argument("--src-net", default="203.0.113.0/24")
+    ap.add_argument("--src", help="games: the connection's client address (spoofed)")
+    ap.add_argument("--sport", type=int, help="games: the connection's client port")
+    ap.add_argument("--games", type=int, default=2000, help="games: how many packets")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("kinds", nargs="+", choices=sorted(KINDS))
+    a = ap.parse_args()
+    a.net = ipaddress.ip_network(a.src_net)
+    if not a.net.subnet_of(ipaddress.ip_network("203.0.113.0/24")):
+        sys.exit("abuse: spoofed sources must be in 203.0.113.0/24 (the lab's)")
+    a.dst = ipaddress.ip_address(a.dst)
+    random.seed(a.seed)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    errors = 0
+
+    def out(pkt):
+        nonlocal errors
+        try:
+            s.sendto(pkt, (str(a.dst), 0))
+        except OSError:
+            errors += 1
+
+    for k in a.kinds:
+        n = KINDS[k](a, out)
+        print("abuse %s: %d packets sent" % (k, n), flush=True)
+    if errors:
+        print("abuse: %d send errors" % errors, flush=True)
+
+
+if __name__ == "__main__":
+    main()
