@@ -252,9 +252,15 @@ Result<void> dropPrivileges(const std::string& user) {
     if (pw == nullptr) {
       return Unexpected{Error{"user '" + user + "' does not exist"}};
     }
-    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 ||
-        ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        ::setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+    // Already that user (systemd's User= did it; setgroups would need CAP_SETGID): nothing
+    // to change but the capabilities.
+    const bool already = ::getuid() == pw->pw_uid && ::geteuid() == pw->pw_uid &&
+                         ::getgid() == pw->pw_gid && ::getegid() == pw->pw_gid;
+    if (already) {
+      // fall through to the capability set below
+    } else if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 ||
+               ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+               ::setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
       return Unexpected{
           Error{std::string("cannot become '") + user + "': " + std::strerror(errno)}};
     }

@@ -212,6 +212,8 @@ services:
     mode: always
 cookies: {key_file: $state/cookie.key}
 stats_interval: 1s
+# The user it already runs as (as under the unit with User=synguard): nothing to change.
+user: nobody
 YML
     chmod 0644 "$cfg"
     # As systemd does it for User=synguard + AmbientCapabilities + NoNewPrivileges.
