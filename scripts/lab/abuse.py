@@ -24,35 +24,7 @@ import socket
 import struct
 import sys
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def tcp_segment(src, dst, sport, dport, seq, ack, flags, opts=b"", payload=b"", doff=None,
-                window=64240, good_sum=True):
-    if len(opts) % 4:
-        opts += b"\0" * (4 - len(opts) % 4)
-    off = doff if doff is not None else 5 + len(opts) // 4
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (off & 0xF) << 4, flags, window, 0,
-                      0) + opts + payload
-    pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, 6, len(tcp))
-    c = csum(pseudo + tcp)
-    if not good_sum:
-        c ^= 0x5A5A
-    return tcp[:16] + struct.pack("!H", c) + tcp[18:]
-
-
-def ipv4(src, dst, l4, ident=None, frag_off=0, more=False):
-    fl = (0x2000 if more else 0) | (frag_off & 0x1FFF)
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4),
-                       ident if ident is not None else random.getrandbits(16), fl, 64, 6, 0,
-                       src.packed, dst.packed) + l4  # the kernel fills in the IP checksum
+from rawpkt import ipv4, tcp_segment
 
 
 MSS = struct.pack("!BBH", 2, 4, 1460)
@@ -79,13 +51,7 @@ def kind_options(a, out):
         b"\xfe\x28" + b"\x41" * 38,        # an unknown option filling all 40 bytes
         b"\x1e\xff" + b"\0" * 6,           # length 255
     ]
-    n = 0
-    for o in bad_opts:
-        for _ in range(20):
-            src = spoofed(a.net)
-            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
-                                             random.getrandbits(32), 0, 0x02, o)))
-            n += 1
+    n = sum(spoofed_syns(a, out, o) for o in bad_opts)
     # A data offset beyond the packet, and one below the minimum.
     for doff in (15, 8, 2, 0):
         for _ in range(20):
@@ -96,28 +62,20 @@ def kind_options(a, out):
     return n
 
 
+def spoofed_syns(a, out, opts, payload=b"", count=20):
+    for _ in range(count):
+        src = spoofed(a.net)
+        out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                                         random.getrandbits(32), 0, 0x02, opts, payload=payload)))
+    return count
+
+
 def kind_tinymss(a, out):
-    n = 0
-    for mss in (0, 1, 64, 535):
-        for _ in range(20):
-            src = spoofed(a.net)
-            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
-                                             random.getrandbits(32), 0, 0x02,
-                                             struct.pack("!BBH", 2, 4, mss))))
-            n += 1
-    return n
+    return sum(spoofed_syns(a, out, struct.pack("!BBH", 2, 4, mss)) for mss in (0, 1, 64, 535))
 
 
 def kind_syndata(a, out):
-    n = 0
-    for size in (1, 100, 536, 1400):
-        for _ in range(20):
-            src = spoofed(a.net)
-            out(ipv4(src, a.dst, tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
-                                             random.getrandbits(32), 0, 0x02, MSS,
-                                             payload=b"G" * size)))
-            n += 1
-    return n
+    return sum(spoofed_syns(a, out, MSS, payload=b"G" * size) for size in (1, 100, 536, 1400))
 
 
 def kind_fragments(a, out):

@@ -10,25 +10,12 @@ import struct
 import sys
 import time
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+from rawpkt import ipv4, tcp_segment
 
 
 def syn(src, dst, sport, dport, isn):
-    opts = struct.pack("!BBH", 2, 4, 1460)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, isn, 0, (5 + len(opts) // 4) << 4, 0x02,
-                      64240, 0, 0) + opts
-    pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0, 64, 6,
-                     0, src.packed, dst.packed)
-    return ip + tcp  # the kernel fills in the IP checksum for IP_HDRINCL
+    return ipv4(src, dst, tcp_segment(src, dst, sport, dport, isn, 0, 0x02,
+                                      struct.pack("!BBH", 2, 4, 1460)))
 
 
 def main():
