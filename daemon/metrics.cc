@@ -152,72 +152,16 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   f.one("synguard_start_time_seconds", "Unix time the daemon started", G, info.start_time);
 
   // Sums over the workers (each sees its share of every service's flows).
-  engine::EngineStats t;
-  std::uint64_t half_open = 0;
-  std::uint64_t table = 0;
-  std::uint64_t capacity = 0;
-  std::uint64_t proxied_now = 0;
-  std::uint64_t injected = 0;
-  std::uint64_t inject_errors = 0;
-  std::vector<ServiceFigures> svc;
-  ProcessingHistogram hist;
-  for (const WorkerSnapshot& w : workers) {
-    const engine::EngineStats& e = w.engine;
-    for (std::size_t i = 0; i < kVerdictReasonCount; ++i) {
-      t.accepted[i] += e.accepted[i];
-      t.dropped[i] += e.dropped[i];
-    }
-    for (std::size_t i = 0; i < t.invalid.size(); ++i) {
-      t.invalid[i] += e.invalid[i];
-    }
-    for (std::size_t i = 0; i < t.cookies_rejected.size(); ++i) {
-      t.cookies_rejected[i] += e.cookies_rejected[i];
-    }
-    for (std::size_t i = 0; i < t.connections_by_state.size(); ++i) {
-      t.connections_by_state[i] += e.connections_by_state[i];
-    }
-    for (std::size_t i = 0; i < t.connections_ended.size(); ++i) {
-      t.connections_ended[i] += e.connections_ended[i];
-    }
-    t.proxy_completed += e.proxy_completed;
-    t.bypass_started += e.bypass_started;
-    // Every worker derives the same period keys from the same wall clock: one count, not a sum.
-    t.key_rotations = std::max(t.key_rotations, e.key_rotations);
-    t.table_full += e.table_full;
-    half_open += w.half_open;
-    table += w.table;
-    capacity += w.table_capacity;
-    proxied_now += w.proxied_now;
-    injected += w.sender.sent;
-    inject_errors += w.sender.errors;
-    for (std::size_t s = 0; s < w.services.size(); ++s) {
-      if (svc.size() <= s) {
-        svc.push_back(ServiceFigures{});
-        svc[s].name = w.services[s].name;
-      }
-      const ServiceFigures& x = w.services[s];
-      ServiceFigures& y = svc[s];
-      y.half_open += x.half_open;
-      y.peak_half_open += x.peak_half_open;
-      y.syn_rate += x.syn_rate;
-      y.syns += x.syns;
-      y.cookies_sent += x.cookies_sent;
-      y.cookies_validated += x.cookies_validated;
-      y.cookies_rejected += x.cookies_rejected;
-      y.proxied += x.proxied;
-      // Every queue flips when the service does (they decide on its summed load): the
-      // service's transitions are the most any queue made.
-      y.mode_changes = std::max(y.mode_changes, x.mode_changes);
-      if (x.mode == engine::ServiceMode::kCookie) {
-        y.mode = engine::ServiceMode::kCookie;  // in cookie mode if any queue is
-      }
-    }
-    for (std::size_t b = 0; b < hist.counts.size(); ++b) {
-      hist.counts[b] += w.processing.counts[b];
-    }
-    hist.count += w.processing.count;
-    hist.sum_seconds += w.processing.sum_seconds;
-  }
+  const WorkerSnapshot sum = sumSnapshots(workers);
+  const engine::EngineStats& t = sum.engine;
+  const std::uint64_t half_open = sum.half_open;
+  const std::uint64_t table = sum.table;
+  const std::uint64_t capacity = sum.table_capacity;
+  const std::uint64_t proxied_now = sum.proxied_now;
+  const std::uint64_t injected = sum.sender.sent;
+  const std::uint64_t inject_errors = sum.sender.errors;
+  const std::vector<ServiceFigures>& svc = sum.services;
+  const ProcessingHistogram& hist = sum.processing;
 
   f.one("synguard_half_open_connections", "Half-open connections now, all services", G,
         static_cast<double>(half_open));

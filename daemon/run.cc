@@ -286,41 +286,16 @@ Result<void> dropPrivileges(const std::string& user) {
 }
 
 std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
-  Snapshot t;
-  std::vector<std::string> modes;
+  std::vector<Snapshot> snaps;
+  snaps.reserve(workers.size());
   for (auto& w : workers) {
     const std::lock_guard<std::mutex> lock(w->mutex);
-    const Snapshot& s = w->snap;
-    t.engine.packets += s.engine.packets;
-    t.engine.cookies_sent += s.engine.cookies_sent;
-    t.engine.cookies_validated += s.engine.cookies_validated;
-    t.engine.proxy_completed += s.engine.proxy_completed;
-    t.engine.mode_changes += s.engine.mode_changes;
-    t.engine.bypass_started += s.engine.bypass_started;
-    for (std::size_t i = 0; i < engine::kTcpStateCount; ++i) {
-      t.engine.connections_by_state[i] += s.engine.connections_by_state[i];
-    }
-    for (std::size_t i = 0; i < engine::kVerdictReasonCount; ++i) {
-      t.engine.dropped[i] += s.engine.dropped[i];
-    }
-    for (std::size_t i = 0; i < t.engine.cookies_rejected.size(); ++i) {
-      t.engine.cookies_rejected[i] += s.engine.cookies_rejected[i];
-    }
-    t.queue_stats.enobufs += s.queue_stats.enobufs;
-    t.queue_stats.failed_open += s.queue_stats.failed_open;
-    t.queue_stats.verdict_errors += s.queue_stats.verdict_errors;
-    t.sender.sent += s.sender.sent;
-    t.sender.errors += s.sender.errors;
-    t.half_open += s.half_open;
-    t.table += s.table;
-    t.proxied_now += s.proxied_now;
-    t.truncated_rewrites += s.truncated_rewrites;
-    modes.resize(std::max(modes.size(), s.services.size()), "normal");
-    for (std::size_t m = 0; m < s.services.size(); ++m) {
-      if (s.services[m].mode == engine::ServiceMode::kCookie) {
-        modes[m] = "cookie";  // a service is in cookie mode if any queue is
-      }
-    }
+    snaps.push_back(w->snap);
+  }
+  const Snapshot t = sumSnapshots(snaps);
+  std::vector<std::string> modes;
+  for (const ServiceFigures& s : t.services) {
+    modes.emplace_back(s.mode == engine::ServiceMode::kCookie ? "cookie" : "normal");
   }
   std::uint64_t dropped = 0;
   for (const auto d : t.engine.dropped) {

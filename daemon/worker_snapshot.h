@@ -69,4 +69,9 @@ struct WorkerSnapshot {
   ProcessingHistogram processing;
 };
 
+/// The whole daemon: the workers' figures summed (per-service figures by position, which is the
+/// configured order in every worker; modes and key rotations as the most of any worker).
+/// Per-queue figures (queue_stats beyond the sums) stay per worker.
+WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers);
+
 }  // namespace synguard::daemon
