@@ -2,6 +2,7 @@
 """Plots scripts/lab-bench.sh's CSV side by side (SVG, one figure per measure).
 
   plot-bench.py BENCH_CSV OUT_DIR
+  plot-bench.py --soak SOAK_CSV OUT_DIR    (tests/integration/live_faults.sh soak's samples)
 
 Rows "setup,flood,flood_pps,synacks_per_s,to_server_per_s,rsts_per_s,legit_ok,legit_total,
 p50_ms,p99_ms,cpu_s_per_M" become grouped bar charts (one group per flood, one bar per setup);
@@ -59,7 +60,39 @@ def fmt(y):
     return "%.2f" % y
 
 
+def soak(src, out):
+    """Samples "unix_time,rss_kib,cpu_s,table,capacity,half_open", one per second."""
+    rows = [list(map(float, line.split(","))) for line in open(src) if line.strip()]
+    if not rows:
+        sys.exit("plot-bench: no soak samples in " + src)
+    t0 = rows[0][0]
+    t = [(r[0] - t0) / 60 for r in rows]
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 6.5), sharex=True)
+    axes[0].plot(t, [r[1] / 1024 for r in rows], color=COLORS[1])
+    axes[0].set_ylabel("RSS (MiB)")
+    axes[0].set_ylim(bottom=0)
+    cpu = [(rows[i][2] - rows[i - 1][2]) / max(1e-9, rows[i][0] - rows[i - 1][0]) * 100
+           for i in range(1, len(rows))]
+    axes[1].plot(t[1:], cpu, color=COLORS[2])
+    axes[1].set_ylabel("CPU (% of a core)")
+    axes[2].plot(t, [r[3] for r in rows], label="table entries", color=COLORS[3])
+    axes[2].plot(t, [r[5] for r in rows], label="half-open", color=COLORS[4])
+    axes[2].set_ylabel("entries")
+    axes[2].set_xlabel("minutes")
+    axes[2].legend(fontsize=7)
+    axes[0].set_title("soak: floods alternating with quiet, legitimate connections throughout",
+                      fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "soak.svg"))
+    plt.close(fig)
+    print(f"plots: soak.svg in {out}")
+
+
 def main():
+    if sys.argv[1] == "--soak":
+        os.makedirs(sys.argv[3], exist_ok=True)
+        soak(sys.argv[2], sys.argv[3])
+        return
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     rows, tput = {}, {}
