@@ -11,7 +11,8 @@ fail() {
 }
 
 # sg_launch [synguard run options...]: starts the daemon on the gateway (pid in SG_PID) and
-# waits for its next "protecting" line (a restart logs another one). SG_WRAP (an array, e.g.
+# waits up to 30 s (sanitizer builds start slowly) for its next "protecting" line (a restart
+# logs another one). SG_WRAP (an array, e.g.
 # (env LD_PRELOAD=...)) is put before the binary.
 sg_launch() {
   local before
@@ -20,7 +21,7 @@ sg_launch() {
     >>"$LAB_DIR/sg.log" 2>&1 &
   SG_PID=$!
   LAB_PIDS+=("$SG_PID")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     [ "$(grep -c "protecting" "$LAB_DIR/sg.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
     kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
     sleep 0.05

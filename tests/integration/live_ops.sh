@@ -223,7 +223,7 @@ YML
       "$synguard" run --config "$cfg" --queues 2 >>"$LAB_DIR/sg.log" 2>&1 &
     SG_PID=$!
     LAB_PIDS+=("$SG_PID")
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
       grep -q "protecting" "$LAB_DIR/sg.log" 2>/dev/null && break
       kill -0 "$SG_PID" 2>/dev/null || fail "synguard exited: $(tail -3 "$LAB_DIR/sg.log")"
       sleep 0.05
