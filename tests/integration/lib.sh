@@ -31,6 +31,13 @@ sg_launch() {
 
 # The daemon's Prometheus exposition, and values from it.
 scrape() { lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9815/metrics; }
+# scrape_has PATTERN: the exposition has a line matching it. (Not `scrape | grep -q`: under
+# pipefail, grep leaving at its first match can fail curl's remaining writes with SIGPIPE.)
+scrape_has() {
+  local s
+  s=$(scrape) || return 1
+  grep -q -- "$1" <<<"$s"
+}
 metric() {  # metric 'name{labels}' -> its value (0 if absent)
   scrape | awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
 }

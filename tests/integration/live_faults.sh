@@ -212,9 +212,14 @@ PY
     sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 \
       --timeout 2 >"$LAB_DIR/after.log" 2>&1 || fail "connections after the restart: $(cat "$LAB_DIR/after.log")"
-    sleep 0.5
+    # trafgen's -b rate comes as one burst a second: wait for the next burst (up to 3 s).
+    sent1=0
+    for _ in $(seq 1 30); do
+      sleep 0.1
+      sent1=$(metric_sum synguard_cookies_sent_total)
+      [ "$sent1" -gt 1000 ] && break
+    done
     validated=$(metric 'synguard_cookies_validated_total{service="web"}')
-    sent1=$(metric_sum synguard_cookies_sent_total)
     kill -0 "$tg" 2>/dev/null || fail "the flood ended before the restarted daemon was checked"
     echo "restarted mid-flood: $(cat "$LAB_DIR/after.log"), $validated validated, $sent1 cookies sent since the restart"
     [ "$validated" -ge 20 ] || fail "the restarted daemon did not proxy ($validated validated)"

@@ -161,14 +161,15 @@ PY
       fail "reload 1 not applied"
     sleep 0.5
     [ "$(metric 'synguard_config_reloads_total{result="success"}')" = 1 ] || fail "reload not counted"
-    scrape | grep -q 'synguard_service_half_open_connections{service="api"}' ||
+    scrape_has 'synguard_service_half_open_connections{service="api"}' ||
       fail "the new service has no metrics"
     [ "$(metric 'synguard_cookies_validated_total{service="web"}')" -ge "$validated" ] ||
       fail "web's counters were reset by the reload"
     [ "$(metric 'synguard_service_mode{mode="cookie",service="web"}')" = 1 ] ||
       fail "web left cookie mode on the reload instead of after its hold time"
-    if lab_ns "$NS_G" iptables-nft -t raw -S SYNGUARD 2>/dev/null | grep -q 9090 ||
-      lab_ns "$NS_G" nft list table inet synguard | grep -q 9090; then
+    rules_now="$(lab_ns "$NS_G" iptables-nft -t raw -S SYNGUARD 2>/dev/null || true)
+$(lab_ns "$NS_G" nft list table inet synguard 2>/dev/null || true)"
+    if grep -q 9090 <<<"$rules_now"; then
       echo "rules: port 9090 is queued now"
     else
       fail "the rules did not follow the new service"
@@ -183,7 +184,7 @@ PY
     sleep 0.5
     [ "$(metric 'synguard_config_reloads_total{result="failure"}')" = 1 ] || fail "failure not counted"
     [ "$(metric 'synguard_config_last_reload_success')" = 0 ] || fail "last reload not marked failed"
-    scrape | grep -q 'synguard_service_half_open_connections{service="api"}' ||
+    scrape_has 'synguard_service_half_open_connections{service="api"}' ||
       fail "the failed reload changed the services"
     # The proxied connection finishes intact; new connections still work.
     touch "$LAB_DIR/go"
