@@ -309,6 +309,9 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   auto& rl = f.family("synguard_config_reloads_total", "Configuration reloads by result", C);
   Families::add(rl, static_cast<double>(reloads.success.load()), {{"result", "success"}});
   Families::add(rl, static_cast<double>(reloads.failure.load()), {{"result", "failure"}});
+  f.one("synguard_rules_restored_total",
+        "Times the queue rules were found removed from outside and re-installed", C,
+        static_cast<double>(reloads.rules_restored.load()));
   f.one("synguard_config_last_reload_success", "1 if the last reload succeeded (or none happened)",
         G, reloads.last_ok.load() ? 1 : 0);
   return f.take();

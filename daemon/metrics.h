@@ -61,6 +61,8 @@ struct ReloadCounters {
   std::atomic<std::uint64_t> success{0};
   std::atomic<std::uint64_t> failure{0};
   std::atomic<bool> last_ok{true};
+  /// Our rules were found removed by someone else and put back (daemon/run.cc).
+  std::atomic<std::uint64_t> rules_restored{0};
 };
 
 struct MetricsInfo {

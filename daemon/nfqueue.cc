@@ -189,6 +189,7 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
       if (attr[NFQA_SKB_INFO] != nullptr) {
         const std::uint32_t info = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
         qp.checksum_partial = (info & NFQA_SKB_CSUMNOTREADY) != 0;
+        qp.checksum_unverified = (info & NFQA_SKB_CSUM_NOTVERIFIED) != 0;
         qp.gso = (info & NFQA_SKB_GSO) != 0;
       }
       packets_.push_back(qp);

@@ -23,6 +23,8 @@ struct QueuedPacket {
   std::span<std::byte> data;
   std::uint32_t wire_length = 0;  ///< the packet's real length (more than data when cut)
   bool checksum_partial = false;  ///< NFQA_SKB_CSUMNOTREADY
+  /// NFQA_SKB_CSUM_NOTVERIFIED: no NIC or earlier layer has checked the TCP checksum.
+  bool checksum_unverified = false;
   bool gso = false;               ///< NFQA_SKB_GSO: an aggregated packet, taken whole
 };
 

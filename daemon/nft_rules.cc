@@ -39,7 +39,7 @@ std::string hex(std::uint32_t v) {
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
                         const RuleOptions& opts) {
   // Counted: the packets the rules hand to the queues, against the verdicts the daemon gives,
-  // show what failed open (queueRuleHits).
+  // show what failed open (readQueueRules).
   const std::string queue =
       opts.queues <= 1 ? "counter queue num " + std::to_string(opts.first_queue) + " bypass"
                        : "counter queue num " + std::to_string(opts.first_queue) + "-" +
@@ -367,8 +367,10 @@ Result<void> NftRules::remove() {
 
 NftRules::~NftRules() { (void)remove(); }
 
-Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt) {
-  std::vector<std::string> lists;
+Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt) {
+  // Our table first: in the fallback it holds no queue rule but the marks and notrack rules
+  // the proxy needs, and listing it fails once it is gone.
+  std::vector<std::string> lists{"list table inet " + opts.table + "\n"};
   if (xt) {
     for (const char* fam : {"ip", "ip6"}) {
       lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD\n");
@@ -376,10 +378,8 @@ Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt) {
         lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD_OUT\n");
       }
     }
-  } else {
-    lists.push_back("list table inet " + opts.table + "\n");
   }
-  std::uint64_t total = 0;
+  QueueRuleReading reading;
   for (const std::string& cmd : lists) {
     std::string out;
     if (auto r = runNft(cmd, &out); !r) {
@@ -392,10 +392,11 @@ Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt) {
       if (q == std::string::npos || c == std::string::npos || c > q) {
         continue;
       }
-      total += std::strtoull(line.c_str() + c + 16, nullptr, 10);
+      reading.hits += std::strtoull(line.c_str() + c + 16, nullptr, 10);
+      ++reading.rules;
     }
   }
-  return total;
+  return reading;
 }
 
 }  // namespace synguard::daemon

@@ -89,10 +89,15 @@ class NftRules {
   bool created_raw6_ = false;
 };
 
-/// Packets the queue rules have handed to the queues since they were installed (their
-/// counters; `xt`: the iptables raw chains of the fallback). Whatever of these got no verdict
-/// from the daemon passed without it (fail-open). Reading needs CAP_NET_ADMIN.
-Result<std::uint64_t> queueRuleHits(const RuleOptions& opts, bool xt);
+/// The queue rules as the kernel has them now.
+struct QueueRuleReading {
+  std::uint64_t hits = 0;  ///< packets handed to the queues since the rules were installed
+  std::size_t rules = 0;   ///< queue rules found (0: someone removed them)
+};
+/// Reads the queue rules' counters (`xt`: the iptables raw chains of the fallback). Whatever of
+/// the hits got no verdict from the daemon passed without it (fail-open). An error when our
+/// table or chains are gone. Reading needs CAP_NET_ADMIN.
+Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt);
 
 /// Runs one nft command buffer through libnftables; the error text on failure.
 /// `output`, if given, receives what the commands print (listings).

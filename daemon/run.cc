@@ -208,6 +208,7 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
       engine::PacketMeta meta;
       meta.wire_length = p.wire_length > p.data.size() ? p.wire_length : 0;
       meta.checksum_partial = p.checksum_partial;
+      meta.checksum_unverified = p.checksum_unverified && !p.checksum_partial;
       const engine::Verdict v = eng.processMutable(p.data, meta);
       NfQueue::Decision d = v.action == engine::Action::kAccept ? NfQueue::Decision::kAccept
                                                                 : NfQueue::Decision::kDrop;
@@ -532,11 +533,46 @@ int runDaemon(const RunOptions& in) {
   std::atomic<std::uint64_t> unprotected{0};
   auto last_estimate = std::chrono::steady_clock::now();
   std::uint64_t unprotected_logged = 0;
-  const auto estimateUnprotected = [&] {
-    auto hits = queueRuleHits(ropts, rules->usesXt());
-    if (!hits) {
+  // Another tool can remove our rules (`nft flush ruleset` by a firewall reload, `iptables -t
+  // raw -F`): traffic then passes unprotected. Two readings in a row (0.5 s apart) with fewer
+  // queue rules than the first reading after an install (or without our table) put them back;
+  // a failed attempt is retried every 5 s.
+  int rules_missing = 0;
+  std::size_t rules_expected = 0;  // 0: take the next reading as the baseline
+  auto next_restore = std::chrono::steady_clock::now();
+  const auto restoreRules = [&](const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    if (++rules_missing < 2 || now < next_restore) {
       return;
     }
+    auto fresh = NftRules::install(opts.engine.protection.services, ropts);
+    if (!fresh) {
+      next_restore = now + std::chrono::seconds(5);
+      logLine(3, "the queue rules are gone (" + why + ") and re-installing them failed: " +
+                     fresh.error().message + "; retrying in 5 s");
+      return;
+    }
+    rules->disown();  // whatever is left of them was replaced in place
+    rules.emplace(std::move(*fresh));
+    rules_missing = 0;
+    rules_expected = 0;
+    reloads.rules_restored.fetch_add(1);
+    logLine(4, "the queue rules were removed from outside (" + why +
+                   "): re-installed; meanwhile the traffic passed unprotected");
+  };
+  const auto estimateUnprotected = [&] {
+    auto reading = readQueueRules(ropts, rules->usesXt());
+    if (reading && rules_expected == 0) {
+      rules_expected = reading->rules;
+    }
+    if (!reading || reading->rules == 0 || reading->rules < rules_expected) {
+      restoreRules(!reading ? reading.error().message
+                            : std::to_string(reading->rules) + " of " +
+                                  std::to_string(rules_expected) + " queue rules left");
+      return;
+    }
+    rules_missing = 0;
+    auto hits = std::optional<std::uint64_t>(reading->hits);
     std::uint64_t waiting = 0;
     for (const KernelQueueStats& k : readKernelQueueStats()) {
       for (auto& w : workers) {
@@ -607,6 +643,7 @@ int runDaemon(const RunOptions& in) {
     }
     if (sig == SIGHUP) {
       auto r = reloadConfig(opts, ropts, rules, workers, reload);
+      rules_expected = 0;  // the rules may have changed: the next reading is the baseline
       (r ? reloads.success : reloads.failure).fetch_add(1);
       reloads.last_ok.store(r.has_value());
       logLine(r ? 5 : 3, r ? "configuration reloaded: " + *r

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/checksum.h"
 #include "engine/outcome.h"
 #include "engine/window.h"
 
@@ -580,6 +581,17 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   if (svc != ServiceMap::kNone && !cfg_.protection.deny.empty() &&
       cfg_.protection.deny.contains(seg.src)) {
     if (const Verdict v = dropOrWould(svc, VerdictReason::kDenied); v.action == Action::kDrop) {
+      return v;
+    }
+  }
+  if (syn_flags_ok && svc != ServiceMap::kNone && meta.checksum_unverified &&
+      seg.ip_length <= packet.size() &&
+      tcpChecksum(packet.first(seg.ip_length), seg.tcp_offset, seg.ip_length - seg.tcp_offset) !=
+          0) {
+    // A corrupt SYN: the server would drop it; answering it (a cookie) or tracking it (a
+    // half-open connection that never completes) would only serve whoever sent it.
+    ++stats_.parse_errors[static_cast<std::size_t>(ParseError::kBadChecksum)];
+    if (const Verdict v = dropOrWould(svc, VerdictReason::kMalformed); v.action == Action::kDrop) {
       return v;
     }
   }

@@ -111,6 +111,10 @@ struct PacketMeta {
   /// The kernel handed the packet over with CHECKSUM_PARTIAL (NFQA_SKB_CSUMNOTREADY): its TCP
   /// checksum field holds only the pseudo-header sum. A rewritten packet gets a full one.
   bool checksum_partial = false;
+  /// Nothing has checked the TCP checksum yet (NFQA_SKB_CSUM_NOTVERIFIED): a SYN to a service
+  /// is verified here before it is counted or answered (a corrupt SYN must not be answered with
+  /// a cookie nor start a half-open connection; conntrack calls it INVALID).
+  bool checksum_unverified = false;
 };
 
 /// The packet-processing core: parse, look up, track state, account half-open connections,

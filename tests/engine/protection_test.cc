@@ -311,6 +311,56 @@ TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) 
   EXPECT_EQ(dropped(VerdictReason::kNoConnection), 0U);
 }
 
+TEST_F(ProtectionTest, CorruptSynsAreNeitherAnsweredNorTrackedWhenTheKernelDidNotVerify) {
+  // NFQUEUE says whether anything checked the TCP checksum (NFQA_SKB_CSUM_NOTVERIFIED). A SYN
+  // with a wrong one would be dropped by the server: it gets no cookie, starts no half-open
+  // connection and is not counted as a SYN to the service.
+  const auto syn = [](std::uint16_t sport, bool corrupt) {
+    auto p = PacketBuilder::ipv4("203.0.113.9", kServer).tcp(sport, 80).syn().seq(sport).build();
+    if (corrupt) {
+      p[20 + 16] ^= std::byte{0x01};  // the TCP checksum's high byte
+    }
+    return p;
+  };
+  engine::PacketMeta unverified;
+  unverified.checksum_unverified = true;
+  for (const ProtectionMode m : {ProtectionMode::kAlways, ProtectionMode::kOff}) {
+    start(config(service(m)));
+    auto bad = syn(1000, true);
+    EXPECT_EQ(eng().processMutable(bad, unverified), Verdict::drop(VerdictReason::kMalformed));
+    EXPECT_EQ(eng().stats().parse_errors[static_cast<std::size_t>(ParseError::kBadChecksum)], 1U);
+    EXPECT_EQ(eng().service(0).syns, 0U);
+    EXPECT_TRUE(sink_.packets().empty());
+    EXPECT_EQ(eng().table().size(), 0U);
+    // A correct checksum passes the check; a NIC that verified it is trusted (no second sum).
+    auto good = syn(1001, false);
+    auto trusted = syn(1002, true);
+    const Verdict g = eng().processMutable(good, unverified);
+    const Verdict t = eng().process(trusted);
+    if (m == ProtectionMode::kAlways) {
+      EXPECT_EQ(g, Verdict::drop(VerdictReason::kCookieSent));
+      EXPECT_EQ(t, Verdict::drop(VerdictReason::kCookieSent));
+      EXPECT_EQ(sink_.packets().size(), 2U);
+    } else {
+      EXPECT_EQ(g.action, Action::kAccept);
+      EXPECT_EQ(t.action, Action::kAccept);
+      EXPECT_EQ(eng().table().size(), 2U);
+    }
+    EXPECT_EQ(eng().service(0).syns, 2U);
+  }
+  // Monitor mode only counts what it would have dropped.
+  ServiceConfig mon = service(ProtectionMode::kAlways);
+  mon.monitor = true;
+  start(config(mon));
+  auto bad = syn(1003, true);
+  EXPECT_EQ(eng().processMutable(bad, unverified).action, Action::kAccept);
+  EXPECT_EQ(would(VerdictReason::kMalformed), 1U);
+  // Not a service's SYN: not ours to check.
+  auto other = PacketBuilder::ipv4("203.0.113.9", "192.0.2.200").tcp(5, 80).syn().build();
+  other[20 + 16] ^= std::byte{0x01};
+  EXPECT_EQ(eng().processMutable(other, unverified).action, Action::kAccept);
+}
+
 TEST_F(ProtectionTest, TcpFragmentsToACookieModeServiceAreDropped) {
   // Not reassembled here: whatever they reassemble into at the server was never validated.
   const auto first = [](const char* dst) {
