@@ -25,7 +25,7 @@ struct QueuedPacket {
   bool checksum_partial = false;  ///< NFQA_SKB_CSUMNOTREADY
   /// NFQA_SKB_CSUM_NOTVERIFIED: no NIC or earlier layer has checked the TCP checksum.
   bool checksum_unverified = false;
-  bool gso = false;               ///< NFQA_SKB_GSO: an aggregated packet, taken whole
+  bool gso = false;  ///< NFQA_SKB_GSO: an aggregated packet, taken whole
 };
 
 struct NfQueueStats {
