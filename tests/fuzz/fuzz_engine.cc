@@ -136,6 +136,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<std::byte> pkt = b.build();
     std::vector<std::byte> mutable_pkt = pkt;
     eng::PacketMeta meta;
+    // The kernel did not verify the checksum (NFQUEUE says so): the engine checks SYNs to a
+    // service itself; sometimes the checksum is wrong.
+    meta.checksum_unverified = (r[12] & 0x80) != 0;
+    if (meta.checksum_unverified && (opts & 0x10) != 0) {
+      eng::Segment parsed;
+      if (eng::parseSegment(mutable_pkt, parsed) == eng::ParseError::kNone) {
+        mutable_pkt[parsed.tcp_offset + 16] ^= std::byte{0x5a};
+      }
+    }
     if ((op & 0x80) != 0) {
       e.processMutable(mutable_pkt, meta);
     } else {
