@@ -368,6 +368,27 @@ Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
   keep(cfg.table_capacity != current.engine.table_capacity, "table capacity");
   keep(cfg.protection.proxy.capacity != current.engine.protection.proxy.capacity, "proxy capacity");
   keep(cfg.protection.key_rotation != current.engine.protection.key_rotation, "key rotation");
+  // Engine::reconfigure keeps these too (the accounting's tables are sized at start, cookies
+  // already handed out depend on the cookie layout): say so rather than keep them silently.
+  const engine::HalfOpenConfig& ho_new = cfg.half_open;
+  const engine::HalfOpenConfig& ho_old = current.engine.half_open;
+  keep(ho_new.service_capacity != ho_old.service_capacity ||
+           ho_new.source_capacity != ho_old.source_capacity,
+       "accounting capacities");
+  keep(ho_new.source_prefix_v4 != ho_old.source_prefix_v4 ||
+           ho_new.source_prefix_v6 != ho_old.source_prefix_v6,
+       "source prefix lengths");
+  const auto& ck_new = cfg.protection.cookies;
+  const auto& ck_old = current.engine.protection.cookies;
+  const auto sameMss = [](const engine::MssTable& a, const engine::MssTable& b) {
+    return a.size == b.size && a.values == b.values;
+  };
+  keep(ck_new.window != ck_old.window || ck_new.max_age_windows != ck_old.max_age_windows ||
+           !sameMss(ck_new.v4, ck_old.v4) || !sameMss(ck_new.v6, ck_old.v6),
+       "cookie window and MSS tables");
+  keep(cfg.protection.proxy.early_segment_buffers !=
+           current.engine.protection.proxy.early_segment_buffers,
+       "proxy early-segment buffers");
   // The rules follow the services: re-installed (one transaction) only if they differ.
   bool rules_changed = false;
   if (renderRules(cfg.protection.services, ropts) !=
@@ -399,7 +420,16 @@ Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
       return Unexpected{Error{w->reload_error}};
     }
   }
-  current.engine = cfg;
+  // What the engines kept stays the running value, so a later reload still names it.
+  engine::EngineConfig running = cfg;
+  running.table_capacity = current.engine.table_capacity;
+  running.half_open = current.engine.half_open;
+  running.protection.cookies = current.engine.protection.cookies;
+  running.protection.key_rotation = current.engine.protection.key_rotation;
+  running.protection.proxy.capacity = current.engine.protection.proxy.capacity;
+  running.protection.proxy.early_segment_buffers =
+      current.engine.protection.proxy.early_segment_buffers;
+  current.engine = running;
   current.stats_interval = next.stats_interval;
   if (next.log.has_value()) {
     logger().configure(*next.log);

@@ -186,6 +186,16 @@ $(lab_ns "$NS_G" nft list table inet synguard 2>/dev/null || true)"
     [ "$(metric 'synguard_config_last_reload_success')" = 0 ] || fail "last reload not marked failed"
     scrape_has 'synguard_service_half_open_connections{service="api"}' ||
       fail "the failed reload changed the services"
+    # Reload 3: settings sized or fixed at start are named as kept (they need a restart).
+    { echo "services:"; service_yaml web "$PORT" adaptive 5000 2500; service_yaml api 9090 adaptive 100 50
+      echo "logging: {level: info}"; echo "half_open_accounting: {source_prefix_v4: 16}"
+      echo "cookies: {mss_v4: [536, 1460]}"; } >"$cfg"
+    kill -HUP "$SG_PID"
+    for _ in $(seq 1 50); do [ "$(grep -c "configuration reloaded" "$LAB_DIR/sg.log")" -ge 2 ] && break; sleep 0.1; done
+    kept=$(grep "configuration reloaded" "$LAB_DIR/sg.log" | tail -1)
+    echo "$kept"
+    grep -q "rules unchanged; needs a restart, kept as running: source prefix lengths, cookie window and MSS tables" <<<"$kept" ||
+      fail "the reload did not name the settings it kept"
     # The proxied connection finishes intact; new connections still work.
     touch "$LAB_DIR/go"
     wait "$long" || true
