@@ -85,6 +85,29 @@ void RawSender::emit(engine::Direction /*dir*/, std::span<const std::byte> p) no
   ++stats_.queued;
 }
 
+std::span<std::byte> RawSender::reserve(bool v6, std::size_t max) noexcept {
+  if (max > kSlot) {
+    return {};
+  }
+  auto& lens = v6 ? len6_ : len4_;
+  if (lens.size() == batch_) {
+    ++stats_.overflowed;
+    flushFamily(v6 ? fd6_ : fd4_, v6);
+  }
+  reserved_v6_ = v6;
+  auto& buf = v6 ? buf6_ : buf4_;
+  return std::span<std::byte>(buf.data() + lens.size() * kSlot, kSlot);
+}
+
+void RawSender::commit(engine::Direction /*dir*/, std::size_t length) noexcept {
+  if (length == 0 || length > kSlot) {
+    ++stats_.errors;
+    return;
+  }
+  (reserved_v6_ ? len6_ : len4_).push_back(length);
+  ++stats_.queued;
+}
+
 void RawSender::flush() noexcept {
   if (!len4_.empty()) {
     flushFamily(fd4_, false);

@@ -35,6 +35,10 @@ class RawSender : public engine::PacketSink {
   RawSender& operator=(const RawSender&) = delete;
 
   void emit(engine::Direction dir, std::span<const std::byte> ip_packet) noexcept override;
+  /// The next slot of the family's batch (flushing a full batch first): the engine writes its
+  /// SYN-ACKs there, without a copy.
+  std::span<std::byte> reserve(bool ipv6, std::size_t max) noexcept override;
+  void commit(engine::Direction dir, std::size_t length) noexcept override;
   /// Sends everything emitted since the last flush.
   void flush() noexcept;
   const RawSenderStats& stats() const noexcept { return stats_; }
@@ -46,6 +50,7 @@ class RawSender : public engine::PacketSink {
   int fd4_ = -1;
   int fd6_ = -1;
   std::size_t batch_ = 0;
+  bool reserved_v6_ = false;                        ///< the family of the last reserve()
   static constexpr std::size_t kSlot = 2048 + 128;  ///< early data segments are at most 2 KiB
   std::vector<std::byte> buf4_;
   std::vector<std::byte> buf6_;

@@ -161,6 +161,12 @@ void Engine::trackQuietly(std::uint32_t idx, bool from_orig, const Segment& seg,
 }
 
 void Engine::emit(Direction dir, const TcpOut& seg) noexcept {
+  // Written straight into the sink's send buffer when it offers one (no copy).
+  if (const std::span<std::byte> room = sink_->reserve(!seg.src.isV4(), kMaxWrittenPacket);
+      room.size() >= kMaxWrittenPacket) {
+    sink_->commit(dir, writeTcpPacket(seg, room.data()));
+    return;
+  }
   const std::size_t n = writeTcpPacket(seg, out_);
   sink_->emit(dir, std::span<const std::byte>(out_.data(), n));
 }

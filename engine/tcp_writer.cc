@@ -75,14 +75,18 @@ std::size_t writeOptions(const TcpOut& s, std::byte* o) noexcept {
 }  // namespace
 
 std::size_t writeTcpPacket(const TcpOut& s, WrittenPacket& out) noexcept {
+  return writeTcpPacket(s, out.data());
+}
+
+std::size_t writeTcpPacket(const TcpOut& s, std::byte* const out) noexcept {
   const bool v4 = s.src.isV4();
   const std::size_t ip_len = v4 ? 20 : 40;
-  std::byte* const tcp = out.data() + ip_len;
+  std::byte* const tcp = out + ip_len;
   const std::size_t opt_len = writeOptions(s, tcp + 20);
   const std::size_t tcp_len = 20 + opt_len;
   const std::size_t total = ip_len + tcp_len;
 
-  std::byte* const ip = out.data();
+  std::byte* const ip = out;
   if (v4) {
     ip[0] = std::byte{0x45};
     ip[1] = static_cast<std::byte>(s.tos);
@@ -131,7 +135,7 @@ std::size_t writeTcpPacket(const TcpOut& s, WrittenPacket& out) noexcept {
                         s.window + sumBytes(tcp + 20, opt_len);
     put16(tcp + 16, checksumFinish(sum));
   } else {
-    put16(tcp + 16, tcpChecksum(std::span<const std::byte>(out.data(), total), ip_len, tcp_len));
+    put16(tcp + 16, tcpChecksum(std::span<const std::byte>(out, total), ip_len, tcp_len));
   }
   return total;
 }

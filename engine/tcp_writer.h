@@ -40,5 +40,7 @@ using WrittenPacket = std::array<std::byte, kMaxWrittenPacket>;
 /// Writes `seg` as an IPv4 (DF set, ID 0, as Linux sends SYN-ACKs) or IPv6 packet with correct
 /// IP and TCP checksums; returns its length. No payload.
 std::size_t writeTcpPacket(const TcpOut& seg, WrittenPacket& out) noexcept;
+/// The same into `out`, which has room for kMaxWrittenPacket bytes (a sink's own buffer).
+std::size_t writeTcpPacket(const TcpOut& seg, std::byte* out) noexcept;
 
 }  // namespace synguard::engine

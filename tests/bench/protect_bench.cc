@@ -28,6 +28,16 @@ class CountingSink : public engine::PacketSink {
     last_len = std::min(p.size(), last.size());
     std::memcpy(last.data(), p.data(), last_len);
   }
+  // The zero-copy path the daemon's raw sender offers: the engine writes into our buffer.
+  std::span<std::byte> reserve(bool, std::size_t max) noexcept override {
+    return max <= room.size() ? std::span<std::byte>(room) : std::span<std::byte>();
+  }
+  void commit(engine::Direction, std::size_t len) noexcept override {
+    ++packets;
+    bytes += len;
+    last_len = std::min(len, last.size());
+  }
+  std::array<std::byte, 128> room{};
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::array<std::byte, 128> last{};

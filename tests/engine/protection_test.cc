@@ -311,6 +311,52 @@ TEST_F(ProtectionTest, StraySegmentsWithNoConnectionAreDroppedInCookieModeOnly) 
   EXPECT_EQ(dropped(VerdictReason::kNoConnection), 0U);
 }
 
+TEST_F(ProtectionTest, SynAcksWrittenIntoTheSinksBufferEqualTheCopiedOnes) {
+  // The daemon's sender offers its send buffer (reserve/commit), so a cookie SYN-ACK is written
+  // in place; a sink that does not gets a copy through emit(). Byte for byte the same (the
+  // capturing sink fills its room with 0xee first: every committed byte is written).
+  ServiceConfig s = service(ProtectionMode::kAlways);
+  ASSERT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
+  const std::vector<std::vector<std::byte>> syns = {
+      PacketBuilder::ipv4("203.0.113.9", kServer).tcp(1000, 80).syn().seq(5).mss(1400).build(),
+      PacketBuilder::ipv4("203.0.113.9", kServer)
+          .tcp(1001, 80)
+          .syn()
+          .seq(6)
+          .mss(1460)
+          .wscale(9)
+          .sackPermitted()
+          .timestamps(777, 0)
+          .build(),
+      PacketBuilder::ipv6("2001:db8:66::9", "2001:db8:5::10")
+          .tcp(1002, 80)
+          .syn()
+          .seq(7)
+          .mss(1440)
+          .timestamps(778, 0)
+          .build(),
+  };
+  std::vector<std::vector<std::byte>> written[2];
+  for (const bool room : {true, false}) {
+    start(config(s));
+    sink_.offer_room = room;
+    for (const auto& p : syns) {
+      ASSERT_EQ(eng().process(p), Verdict::drop(VerdictReason::kCookieSent));
+    }
+    written[room ? 0 : 1] = sink_.packets();
+  }
+  sink_.offer_room = true;
+  ASSERT_EQ(written[0].size(), 3U);
+  EXPECT_EQ(written[0], written[1]);
+  for (const auto& out : written[0]) {
+    engine::Segment seg;
+    engine::ParseOptions verify;
+    verify.verify_checksum = true;
+    EXPECT_EQ(engine::parseSegment(out, seg, verify), engine::ParseError::kNone);
+    EXPECT_TRUE(seg.has(engine::kSyn) && seg.has(engine::kAck));
+  }
+}
+
 TEST_F(ProtectionTest, CorruptSynsAreNeitherAnsweredNorTrackedWhenTheKernelDidNotVerify) {
   // NFQUEUE says whether anything checked the TCP checksum (NFQA_SKB_CSUM_NOTVERIFIED). A SYN
   // with a wrong one would be dropped by the server: it gets no cookie, starts no half-open

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -15,6 +16,19 @@ class CapturingSink : public engine::PacketSink {
     directions_.push_back(dir);
     packets_.emplace_back(pkt.begin(), pkt.end());
   }
+  /// The zero-copy path, as the daemon's raw sender offers it (unless offer_room is false).
+  std::span<std::byte> reserve(bool /*ipv6*/, std::size_t max) noexcept override {
+    if (!offer_room || max > room_.size()) {
+      return {};
+    }
+    room_.fill(std::byte{0xee});  // the engine must write every byte it commits
+    return std::span<std::byte>(room_);
+  }
+  void commit(engine::Direction dir, std::size_t length) noexcept override {
+    directions_.push_back(dir);
+    packets_.emplace_back(room_.begin(), room_.begin() + static_cast<std::ptrdiff_t>(length));
+  }
+  bool offer_room = true;
   const std::vector<std::vector<std::byte>>& packets() const { return packets_; }
   const std::vector<engine::Direction>& directions() const { return directions_; }
   void clear() {
@@ -25,6 +39,7 @@ class CapturingSink : public engine::PacketSink {
  private:
   std::vector<std::vector<std::byte>> packets_;
   std::vector<engine::Direction> directions_;
+  std::array<std::byte, 256> room_{};
 };
 
 }  // namespace synguard::testing
