@@ -16,22 +16,10 @@ IpAddress IpAddress::v4(const std::uint8_t (&b)[4]) noexcept {
   return a;
 }
 
-IpAddress IpAddress::v4(std::uint32_t host_order) noexcept {
-  const std::uint8_t b[4] = {
-      static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
-      static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)};
-  return v4(b);
-}
-
 IpAddress IpAddress::v6(const std::uint8_t* b16) noexcept {
   IpAddress a;
   std::copy(b16, b16 + 16, a.b_.begin());
   return a;
-}
-
-std::uint32_t IpAddress::v4HostOrder() const noexcept {
-  return (std::uint32_t{b_[12]} << 24) | (std::uint32_t{b_[13]} << 16) |
-         (std::uint32_t{b_[14]} << 8) | std::uint32_t{b_[15]};
 }
 
 IpAddress IpAddress::masked(unsigned prefix_len) const noexcept {

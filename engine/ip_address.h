@@ -16,7 +16,17 @@ class IpAddress {
   constexpr IpAddress() noexcept = default;
 
   static IpAddress v4(const std::uint8_t (&b)[4]) noexcept;
-  static IpAddress v4(std::uint32_t host_order) noexcept;
+  /// Inline (as v4HostOrder): both sit on the packet path, in the parser and the writer.
+  static IpAddress v4(std::uint32_t host_order) noexcept {
+    IpAddress a;
+    constexpr std::uint32_t kMapped =
+        std::endian::native == std::endian::little ? 0xffff0000U : 0x0000ffffU;
+    const std::uint32_t be =
+        std::endian::native == std::endian::little ? __builtin_bswap32(host_order) : host_order;
+    __builtin_memcpy(a.b_.data() + 8, &kMapped, sizeof kMapped);
+    __builtin_memcpy(a.b_.data() + 12, &be, sizeof be);
+    return a;
+  }
   static IpAddress v6(const std::uint8_t* b16) noexcept;
   /// Parses dotted-quad or RFC 5952 text. Not for the packet path.
   static std::optional<IpAddress> parse(std::string_view text);
@@ -30,7 +40,11 @@ class IpAddress {
     return word(0) == 0 && mid == kMapped;
   }
   /// The IPv4 address in host order; only meaningful when isV4().
-  std::uint32_t v4HostOrder() const noexcept;
+  std::uint32_t v4HostOrder() const noexcept {
+    std::uint32_t w;
+    __builtin_memcpy(&w, b_.data() + 12, sizeof w);
+    return std::endian::native == std::endian::little ? __builtin_bswap32(w) : w;
+  }
   const std::array<std::uint8_t, 16>& bytes() const noexcept { return b_; }
   std::array<std::uint8_t, 16>& mutableBytes() noexcept { return b_; }
 
