@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
 
 #include "engine/engine.h"
 #include "tests/support/capturing_sink.h"
@@ -48,6 +49,52 @@ TEST(ConnectionTable, FindsBothDirectionsAndReusesSlots) {
   EXPECT_EQ(t.find(k).idx, kNoIndex);
   EXPECT_EQ(t.insert(key(99)), idx);
   EXPECT_EQ(t.size(), 8U);
+}
+
+TEST(ConnectionTable, ChainsAgreeWithAModelUnderChurn) {
+  // A small table keeps the hash chains long: random inserts, removals (chain heads, middles
+  // and tails) and lookups in both orientations must agree with a plain model.
+  {
+    ConnectionTable t(256, 99);
+    std::map<std::uint32_t, std::uint32_t> model;  // key number -> slot
+    std::uint64_t x = 0x2545f4914f6cdd1dULL;
+    const auto rnd = [&x] {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      return x;
+    };
+    for (int step = 0; step < 200000; ++step) {
+      const auto k = static_cast<std::uint32_t>(rnd() % 600);
+      const FlowKey fk = key(k);
+      const auto it = model.find(k);
+      const ConnectionTable::Found f = t.find(fk);
+      const ConnectionTable::Found r = t.find(fk.reversed());
+      if (it == model.end()) {
+        ASSERT_EQ(f.idx, kNoIndex) << step;
+        ASSERT_EQ(r.idx, kNoIndex) << step;
+        const std::uint32_t idx = t.insert(fk);
+        if (idx != kNoIndex) {
+          model[k] = idx;
+        } else {
+          ASSERT_EQ(t.size(), t.capacity());
+        }
+      } else {
+        ASSERT_EQ(f.idx, it->second) << step;
+        ASSERT_FALSE(f.reply);
+        ASSERT_EQ(r.idx, it->second) << step;
+        ASSERT_TRUE(r.reply);
+        if ((rnd() & 1) != 0) {
+          t.remove(it->second);
+          model.erase(it);
+        }
+      }
+      ASSERT_EQ(t.size(), model.size());
+    }
+    for (const auto& [k, idx] : model) {
+      EXPECT_EQ(t.find(key(k)).idx, idx);
+    }
+  }
 }
 
 TEST(ConnectionTable, TimerListsStayInTouchOrder) {
