@@ -68,21 +68,14 @@ RawSender::~RawSender() {
   }
 }
 
-void RawSender::emit(engine::Direction /*dir*/, std::span<const std::byte> p) noexcept {
+void RawSender::emit(engine::Direction dir, std::span<const std::byte> p) noexcept {
   if (p.empty() || p.size() > kSlot) {
     ++stats_.errors;
     return;
   }
   const bool v6 = (std::to_integer<std::uint8_t>(p[0]) >> 4) == 6;
-  auto& lens = v6 ? len6_ : len4_;
-  if (lens.size() == batch_) {
-    ++stats_.overflowed;
-    flushFamily(v6 ? fd6_ : fd4_, v6);
-  }
-  auto& buf = v6 ? buf6_ : buf4_;
-  std::memcpy(buf.data() + lens.size() * kSlot, p.data(), p.size());
-  lens.push_back(p.size());
-  ++stats_.queued;
+  std::memcpy(reserve(v6, p.size()).data(), p.data(), p.size());
+  commit(dir, p.size());
 }
 
 std::span<std::byte> RawSender::reserve(bool v6, std::size_t max) noexcept {

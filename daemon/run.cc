@@ -421,15 +421,7 @@ Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
     }
   }
   // What the engines kept stays the running value, so a later reload still names it.
-  engine::EngineConfig running = cfg;
-  running.table_capacity = current.engine.table_capacity;
-  running.half_open = current.engine.half_open;
-  running.protection.cookies = current.engine.protection.cookies;
-  running.protection.key_rotation = current.engine.protection.key_rotation;
-  running.protection.proxy.capacity = current.engine.protection.proxy.capacity;
-  running.protection.proxy.early_segment_buffers =
-      current.engine.protection.proxy.early_segment_buffers;
-  current.engine = running;
+  current.engine = engine::Engine::keptOnReload(cfg, current.engine);
   current.stats_interval = next.stats_interval;
   if (next.log.has_value()) {
     logger().configure(*next.log);
@@ -602,7 +594,6 @@ int runDaemon(const RunOptions& in) {
       return;
     }
     rules_missing = 0;
-    auto hits = std::optional<std::uint64_t>(reading->hits);
     std::uint64_t waiting = 0;
     for (const KernelQueueStats& k : readKernelQueueStats()) {
       for (auto& w : workers) {
@@ -613,7 +604,7 @@ int runDaemon(const RunOptions& in) {
     for (auto& w : workers) {
       verdicts += w->verdicts.load(std::memory_order_acquire);
     }
-    unprotected.store(estimator.update(*hits, waiting, verdicts));
+    unprotected.store(estimator.update(reading->hits, waiting, verdicts));
     rule_hits.store(estimator.ruleHits());
     if (unprotected.load() > unprotected_logged) {
       logLine(4, std::to_string(unprotected.load() - unprotected_logged) +

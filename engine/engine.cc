@@ -168,18 +168,23 @@ Result<void> Engine::check(const EngineConfig& cfg) {
   return {};
 }
 
-Result<void> Engine::reconfigure(const EngineConfig& next) {
+EngineConfig Engine::keptOnReload(const EngineConfig& next, const EngineConfig& running) {
   // What sizes the memory allocated at start, or what the connections already depend on,
   // stays: the caller reports those as needing a restart.
   EngineConfig cfg = next;
-  cfg.table_capacity = cfg_.table_capacity;
-  cfg.half_open = cfg_.half_open;
-  cfg.hash_seed = cfg_.hash_seed;
-  cfg.protection.master_key = cfg_.protection.master_key;
-  cfg.protection.cookies = cfg_.protection.cookies;
-  cfg.protection.key_rotation = cfg_.protection.key_rotation;
-  cfg.protection.proxy.capacity = cfg_.protection.proxy.capacity;
-  cfg.protection.proxy.early_segment_buffers = cfg_.protection.proxy.early_segment_buffers;
+  cfg.table_capacity = running.table_capacity;
+  cfg.half_open = running.half_open;
+  cfg.hash_seed = running.hash_seed;
+  cfg.protection.master_key = running.protection.master_key;
+  cfg.protection.cookies = running.protection.cookies;
+  cfg.protection.key_rotation = running.protection.key_rotation;
+  cfg.protection.proxy.capacity = running.protection.proxy.capacity;
+  cfg.protection.proxy.early_segment_buffers = running.protection.proxy.early_segment_buffers;
+  return cfg;
+}
+
+Result<void> Engine::reconfigure(const EngineConfig& next) {
+  EngineConfig cfg = keptOnReload(next, cfg_);
   if (runtime_.empty() && !cfg.protection.services.empty()) {
     return Unexpected{Error{"services cannot be added to an engine started without any"}};
   }

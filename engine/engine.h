@@ -175,6 +175,9 @@ class Engine {
   /// master key and the cookie MSS tables and key period are kept from the running configuration.
   /// Nothing changes if the new configuration is invalid.
   Result<void> reconfigure(const EngineConfig& next);
+  /// `next` with what reconfigure() keeps from the `running` configuration (the sizes fixed at
+  /// start, the hash seed, the master key, the cookie layout and key period).
+  static EngineConfig keptOnReload(const EngineConfig& next, const EngineConfig& running);
   /// Everything create() checks of a configuration, without building an engine (a reload is
   /// checked once before any worker applies it).
   static Result<void> check(const EngineConfig& cfg);
