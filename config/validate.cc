@@ -540,7 +540,7 @@ class Checker {
     const std::size_t before = errors_.size();
     if (!map(n, path,
              {"name", "addresses", "ports", "mode", "monitor", "half_open", "syn_rate", "hold",
-              "per_source", "mss", "wscale"})) {
+              "per_source", "mss", "wscale", "overload"})) {
       return false;
     }
     if (!n["name"]) {
@@ -577,6 +577,13 @@ class Checker {
     }
     if (n["monitor"]) {
       boolean(n["monitor"], join(path, "monitor"), s.monitor);
+    }
+    if (n["overload"]) {
+      constexpr engine::OverloadPolicy kPolicies[] = {engine::OverloadPolicy::kDropSyn,
+                                                      engine::OverloadPolicy::kPass};
+      if (const auto o = choice(n["overload"], join(path, "overload"), {"drop_syn", "pass"})) {
+        s.overload = kPolicies[*o];
+      }
     }
     if (n["half_open"]) {
       threshold(n["half_open"], join(path, "half_open"), s.thresholds.half_open_on,
@@ -685,7 +692,8 @@ class Checker {
       integer(q["count"], "queues.count", 0, 64, out_.queues);
     }
     if (q["first"]) {
-      integer(q["first"], "queues.first", 0, 65535 - 64, out_.first_queue);
+      // Two ranges of `count` queues each (regular, then SYN queues), count at most 64.
+      integer(q["first"], "queues.first", 0, 65535 - 127, out_.first_queue);
     }
   }
 

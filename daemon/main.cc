@@ -55,7 +55,8 @@ constexpr const char* kUsage =
     "      --protect SPEC, --mode, thresholds and per-source limits as for replay (enforced)\n"
     "      --monitor                 count what would be dropped or answered, accept everything\n"
     "      --queues N                worker queues/threads (default: one per CPU)\n"
-    "      --first-queue N           first NFQUEUE number (default 0)\n"
+    "      --first-queue N           first NFQUEUE number (default 0); the SYN queues follow\n"
+    "                                the regular ones (N+queues .. N+2*queues-1)\n"
     "      --local                   protect this host's own services (also queue its replies)\n"
     "      --key-file FILE           SYN-cookie master key (default /var/lib/synguard/cookie.key)\n"
     "      --key-rotation SECONDS    cookie key period (default 3600)\n"
@@ -464,7 +465,7 @@ int cmdRun(int argc, char** argv) {
         opts.queues = static_cast<std::uint16_t>(v);
         break;
       case kFirstQueue:
-        if (!number(65000)) {
+        if (!number(65535 - 127)) {  // two ranges of up to 64 queues
           return 2;
         }
         opts.first_queue = static_cast<std::uint16_t>(v);

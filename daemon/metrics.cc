@@ -124,12 +124,12 @@ std::vector<KernelQueueStats> readKernelQueueStats(const std::string& path) {
 }
 
 std::uint64_t UnprotectedEstimator::update(std::uint64_t rule_hits, std::uint64_t waiting,
-                                           std::uint64_t verdicts) {
+                                           std::uint64_t verdicts, std::uint64_t dropped) {
   if (rule_hits < last_hits_) {
     carry_ += last_hits_;  // the rules were re-installed: their counters started again
   }
   last_hits_ = rule_hits;
-  const std::uint64_t accounted = waiting + verdicts;
+  const std::uint64_t accounted = waiting + verdicts + dropped;
   const std::uint64_t hits = carry_ + rule_hits;
   if (hits > accounted) {
     max_ = std::max(max_, hits - accounted);
@@ -260,28 +260,49 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
 
   auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", C);
   auto& qkd = f.family("synguard_queue_kernel_drops_total",
-                       "Kernel queue_dropped: the queue was full (fail-open lets them through)", C);
-  auto& qud = f.family("synguard_queue_user_drops_total",
-                       "Kernel user_dropped: the netlink socket was full", C);
+                       "Kernel queue_dropped: the queue was full and dropped them (a SYN queue "
+                       "without fail-open; with fail-open they pass uncounted)",
+                       C);
+  auto& qud =
+      f.family("synguard_queue_user_drops_total",
+               "Kernel user_dropped: the netlink socket was full and dropped them (as above)", C);
   auto& qen = f.family("synguard_queue_enobufs_total", "ENOBUFS on receive (survived)", C);
   auto& qfo = f.family("synguard_queue_failed_open_total",
                        "Packets the kernel accepted without a verdict from us (id gaps)", C);
+  auto& sqd = f.family("synguard_syn_queue_drops_on_overflow",
+                       "1 while the SYN queue drops on overflow (a drop_syn service is in cookie "
+                       "mode), 0 while it fails open",
+                       G);
+  std::uint64_t overload_drops = 0;
   for (const WorkerSnapshot& w : workers) {
-    const std::vector<ClientMetric::Label> l = {{"queue", std::to_string(w.queue)}};
-    Families::add(qpk, static_cast<double>(w.queue_stats.packets), l);
-    Families::add(qen, static_cast<double>(w.queue_stats.enobufs), l);
-    Families::add(qfo, static_cast<double>(w.queue_stats.failed_open), l);
-    std::uint64_t kd = 0;
-    std::uint64_t ud = 0;
-    for (const KernelQueueStats& k : kernel) {
-      if (k.queue == w.queue) {
-        kd = k.queue_dropped;
-        ud = k.user_dropped;
+    // Each worker's regular queue and its SYN queue (overload drop_syn).
+    for (const bool syn : {false, true}) {
+      const std::uint16_t queue = syn ? w.syn_queue : w.queue;
+      const NfQueueStats& qs = syn ? w.syn_queue_stats : w.queue_stats;
+      const std::vector<ClientMetric::Label> l = {{"queue", std::to_string(queue)}};
+      Families::add(qpk, static_cast<double>(qs.packets), l);
+      Families::add(qen, static_cast<double>(qs.enobufs), l);
+      Families::add(qfo, static_cast<double>(qs.failed_open), l);
+      std::uint64_t kd = 0;
+      std::uint64_t ud = 0;
+      for (const KernelQueueStats& k : kernel) {
+        if (k.queue == queue) {
+          kd = k.queue_dropped;
+          ud = k.user_dropped;
+        }
+      }
+      Families::add(qkd, static_cast<double>(kd), l);
+      Families::add(qud, static_cast<double>(ud), l);
+      if (syn) {
+        Families::add(sqd, w.syn_queue_drops ? 1 : 0, l);
+        overload_drops += kd + ud;  // counted only without fail-open: each one dropped
       }
     }
-    Families::add(qkd, static_cast<double>(kd), l);
-    Families::add(qud, static_cast<double>(ud), l);
   }
+  f.one("synguard_overload_syns_dropped_total",
+        "SYNs (and fragments) to drop_syn services the kernel dropped because the SYN queue was "
+        "full while a service was in cookie mode (overload: drop_syn)",
+        C, static_cast<double>(overload_drops));
   f.one("synguard_queue_rule_packets_total",
         "Packets the rules handed to the queues (their nft counters)", C,
         static_cast<double>(rule_hits));

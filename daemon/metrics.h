@@ -41,7 +41,10 @@ std::vector<KernelQueueStats> readKernelQueueStats(
 /// hits before are carried.
 class UnprotectedEstimator {
  public:
-  std::uint64_t update(std::uint64_t rule_hits, std::uint64_t waiting, std::uint64_t verdicts);
+  /// `dropped`: what the kernel dropped from the queues (a full SYN queue without fail-open),
+  /// read after the verdicts: neither got a verdict nor passed.
+  std::uint64_t update(std::uint64_t rule_hits, std::uint64_t waiting, std::uint64_t verdicts,
+                       std::uint64_t dropped = 0);
   std::uint64_t ruleHits() const { return carry_ + last_hits_; }
 
  private:

@@ -120,15 +120,37 @@ Result<void> NfQueue::configure() {
   nlh->nlmsg_flags |= NLM_F_ACK;
   nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
   nfq_nlmsg_cfg_put_qmaxlen(nlh, opts_.max_len);
-  // Fail open when the queue is full (the kernel accepts instead of dropping); take GSO
+  // Fail open when the queue is full (the kernel accepts instead of dropping) unless told
+  // otherwise; take GSO
   // packets whole instead of having the kernel segment them for us.
-  const std::uint32_t flags = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
+  const std::uint32_t mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
+  const std::uint32_t flags = (opts_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0U) | NFQA_CFG_F_GSO;
   mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
   if (auto r = sendConfig(std::span<const std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
     return Unexpected{Error{"queue " + std::to_string(opts_.queue) + ": " + r.error().message}};
   }
   return {};
+}
+
+int NfQueue::fd() const noexcept { return mnl_socket_get_fd(nl_); }
+
+void NfQueue::setFailOpen(bool on) noexcept {
+  if (on == opts_.fail_open) {
+    return;
+  }
+  std::array<char, 256> buf{};
+  nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, opts_.queue);
+  // Only the flag named in the mask changes (nfqnl_recv_config); no NLM_F_ACK: the answer
+  // would queue up behind packet messages. An error is answered anyway (counted on receive).
+  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(on ? NFQA_CFG_F_FAIL_OPEN : 0U));
+  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) {
+    ++stats_.config_errors;
+    return;
+  }
+  opts_.fail_open = on;
+  ++stats_.fail_open_changes;
 }
 
 std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
@@ -162,6 +184,11 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
     int len = static_cast<int>(msgs_[static_cast<std::size_t>(m)].msg_len);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(base); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        stats_.config_errors += err->error != 0 ? 1 : 0;  // a refused setFailOpen()
+        continue;
+      }
       if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
         continue;
       }

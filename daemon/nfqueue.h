@@ -46,14 +46,16 @@ struct NfQueueStats {
   /// Packets dropped because their verdict could not carry them (a rewritten copy too big for
   /// a netlink attribute, or a refused send): their senders retransmit.
   std::uint64_t verdict_fallback_drops = 0;
+  std::uint64_t config_errors = 0;      ///< setFailOpen() refused by the kernel
+  std::uint64_t fail_open_changes = 0;  ///< setFailOpen() calls that changed the flag
 };
 
 /// An NFQUEUE queue through libnetfilter_queue's libmnl API: bound with fail-open (the kernel
-/// accepts packets when the queue is full) and GSO (aggregated packets arrive whole), copying
-/// whole packets. Packets are received several per system call (recvmmsg) and their verdicts
-/// sent several per system call: one NFQNL_MSG_VERDICT_BATCH when the whole batch shares a
-/// plain verdict — drops included — else one message per packet, all in one sendto().
-/// Not thread-safe: one per worker thread.
+/// accepts packets when the queue is full; Options::fail_open, setFailOpen) and GSO (aggregated
+/// packets arrive whole), copying whole packets. Packets are received several per system call
+/// (recvmmsg) and their verdicts sent several per system call: one NFQNL_MSG_VERDICT_BATCH when the
+/// whole batch shares a plain verdict — drops included — else one message per packet, all in one
+/// sendto(). Not thread-safe: one per worker thread.
 class NfQueue {
  public:
   struct Options {
@@ -61,6 +63,10 @@ class NfQueue {
     std::uint32_t max_len = 32768;            ///< kernel-side queue length (absorbs bursts)
     std::size_t receive_buffer = 128u << 20;  ///< socket receive buffer (SO_RCVBUFFORCE)
     std::size_t batch = 128;                  ///< packets per receive
+    /// NFQA_CFG_F_FAIL_OPEN: a full queue (or socket buffer) accepts the packet; off, the
+    /// kernel drops it (queue_dropped / user_dropped). Independent of the rule's `bypass`,
+    /// which decides for a queue nobody is bound to.
+    bool fail_open = true;
   };
 
   static Result<std::unique_ptr<NfQueue>> open(const Options& opts);
@@ -78,6 +84,14 @@ class NfQueue {
   void verdict(std::size_t i, Decision d, std::uint32_t mark, bool rewritten) noexcept;
   /// Sends every verdict recorded since the last receive().
   void flushVerdicts() noexcept;
+
+  /// Changes NFQA_CFG_F_FAIL_OPEN on the live queue. Sent without waiting for the kernel's
+  /// answer (packet messages share the socket); an error comes back as a message that the next
+  /// receive() counts in config_errors. The kernel applies it before any later packet.
+  void setFailOpen(bool on) noexcept;
+  bool failOpen() const noexcept { return opts_.fail_open; }
+  /// The socket, for a poll() over several queues (receive(0) then takes what is waiting).
+  int fd() const noexcept;
 
   const NfQueueStats& stats() const noexcept { return stats_; }
   std::uint16_t queue() const noexcept { return opts_.queue; }

@@ -36,14 +36,29 @@ std::string hex(std::uint32_t v) {
 
 }  // namespace
 
+bool dropsSynsOnOverload(const engine::ServiceConfig& s) {
+  return s.overload == engine::OverloadPolicy::kDropSyn && s.mode != engine::ProtectionMode::kOff &&
+         !s.monitor;
+}
+
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
                         const RuleOptions& opts) {
   // Counted: the packets the rules hand to the queues, against the verdicts the daemon gives,
-  // show what failed open (readQueueRules).
-  const std::string queue =
-      opts.queues <= 1 ? "counter queue num " + std::to_string(opts.first_queue) + " bypass"
-                       : "counter queue num " + std::to_string(opts.first_queue) + "-" +
-                             std::to_string(opts.first_queue + opts.queues - 1) + " bypass";
+  // show what failed open (readQueueRules). `bypass` is the rule's flag: with no daemon bound
+  // to the queue the packet passes; what a bound but full queue does is the queue's own flag
+  // (NFQA_CFG_F_FAIL_OPEN, set by the daemon: always on the regular queues, off on the SYN
+  // queues while a service is in cookie mode).
+  const auto queueAt = [&](std::uint32_t first) {
+    return opts.queues <= 1 ? "counter queue num " + std::to_string(first) + " bypass"
+                            : "counter queue num " + std::to_string(first) + "-" +
+                                  std::to_string(first + opts.queues - 1) + " bypass";
+  };
+  const std::string queue = queueAt(opts.first_queue);
+  // The SYN queues: the same count, numbered after the regular ones. The kernel picks the
+  // queue in a range by a hash of the addresses alone (nfqueue_hash: symmetric, one seed for
+  // the module) plus the range's first number, so a connection's SYN lands on SYN queue
+  // first+queues+i exactly when its other segments land on queue first+i: the same worker.
+  const std::string syn_queue = queueAt(std::uint32_t{opts.first_queue} + opts.queues);
   std::ostringstream in;
   std::ostringstream out;
   for (const auto& s : services) {
@@ -60,9 +75,18 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
       // Fragments are not reassembled before us (that needs conntrack's defrag): every TCP
       // fragment to the service's addresses comes to the engine, which drops them while the
       // service is in cookie mode (later fragments carry no port to match).
+      // overload drop_syn: what can open a connection (SYNs, and fragments, which can carry
+      // one) goes to the SYN queues, which drop instead of pass while the queue is full and
+      // the service is in cookie mode.
+      const bool drop_syn = dropsSynsOnOverload(s);
       in << "\t\t" << fam << " daddr { " << join(c) << " } "
-         << (v4 ? "ip protocol tcp ip frag-off & 0x3fff != 0 " : "exthdr frag exists ") << queue
-         << " comment \"" << s.name << " fragments\"\n";
+         << (v4 ? "ip protocol tcp ip frag-off & 0x3fff != 0 " : "exthdr frag exists ")
+         << (drop_syn ? syn_queue : queue) << " comment \"" << s.name << " fragments\"\n";
+      if (drop_syn) {
+        in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p
+           << " } tcp flags & (syn | ack | fin | rst) == syn " << syn_queue << " comment \""
+           << s.name << " SYNs\"\n";
+      }
       in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p << " } " << queue
          << " comment \"" << s.name << "\"\n";
       in << "\t\t" << fam << " saddr { " << join(c) << " } tcp sport { " << p << " } " << queue
@@ -190,11 +214,15 @@ Result<void> runNft(const std::string& commands, std::string* output) {
 
 std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
                           const RuleOptions& opts, bool v6) {
-  const std::string queue =
-      opts.queues <= 1
-          ? "-j NFQUEUE --queue-num " + std::to_string(opts.first_queue) + " --queue-bypass"
-          : "-j NFQUEUE --queue-balance " + std::to_string(opts.first_queue) + ":" +
-                std::to_string(opts.first_queue + opts.queues - 1) + " --queue-bypass";
+  const auto queueAt = [&](std::uint32_t first) {
+    return opts.queues <= 1 ? "-j NFQUEUE --queue-num " + std::to_string(first) + " --queue-bypass"
+                            : "-j NFQUEUE --queue-balance " + std::to_string(first) + ":" +
+                                  std::to_string(first + opts.queues - 1) + " --queue-bypass";
+  };
+  const std::string queue = queueAt(opts.first_queue);
+  // xt_NFQUEUE balances with the same symmetric address hash as nft (its own module seed):
+  // see renderRules.
+  const std::string syn_queue = queueAt(std::uint32_t{opts.first_queue} + opts.queues);
   std::ostringstream r;
   r << "*raw\n:SYNGUARD - [0:0]\n";
   if (opts.mode == RuleMode::kLocal) {
@@ -214,10 +242,16 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
       p += (p.empty() ? "" : ",") + std::to_string(pr.first) +
            (pr.first == pr.last ? "" : ":" + std::to_string(pr.last));
     }
+    const bool drop_syn = dropsSynsOnOverload(s);
     for (const auto& c : s.addresses.cidrs(!v6)) {
       // Later fragments (no ports) to the service's addresses: the engine judges them.
       r << "-A SYNGUARD -d " << c << (v6 ? " -m frag --fragid 0:4294967295 " : " -p tcp -f ")
-        << queue << "\n";
+        << (drop_syn ? syn_queue : queue) << "\n";
+      if (drop_syn) {
+        r << "-A SYNGUARD -d " << c
+          << " -p tcp --tcp-flags SYN,ACK,FIN,RST SYN -m multiport --dports " << p << " "
+          << syn_queue << "\n";
+      }
       r << "-A SYNGUARD -d " << c << " -p tcp -m multiport --dports " << p << " " << queue << "\n";
       r << "-A SYNGUARD -s " << c << " -p tcp -m multiport --sports " << p << " " << queue << "\n";
       if (opts.mode == RuleMode::kLocal) {

@@ -40,6 +40,11 @@ struct RuleOptions {
   std::uint32_t bypass_timeout_s = 3600;     ///< an element lives this long after it is added
 };
 
+/// Whether SYNs (and fragments) to the service go to the SYN queues (first_queue + queues ..),
+/// which the daemon keeps without fail-open while a service is in cookie mode: overload
+/// drop_syn, a service that can be in cookie mode (mode not off), not in monitor mode.
+bool dropsSynsOnOverload(const engine::ServiceConfig& s);
+
 /// The ruleset (nft syntax) that queues the services' TCP traffic to synguard, both
 /// directions, before conntrack. See docs/DAEMON.md for the hook priorities and why.
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,

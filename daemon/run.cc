@@ -4,6 +4,7 @@
 #include "daemon/run.h"
 
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/capability.h>
@@ -102,8 +103,10 @@ using Snapshot = WorkerSnapshot;
 
 struct Worker {
   std::uint16_t queue = 0;
+  std::uint16_t syn_queue = 0;  ///< queue + queues: SYNs of overload drop_syn services
   std::size_t index = 0;
   std::unique_ptr<NfQueue> q;
+  std::unique_ptr<NfQueue> syn_q;
   std::unique_ptr<RawSender> sender;
   std::unique_ptr<ModeLogger> logger;
   std::unique_ptr<OthersLoad> others;
@@ -139,6 +142,9 @@ void takeSnapshot(Worker& w) {
   const std::lock_guard<std::mutex> lock(w.mutex);
   w.snap.engine = eng.stats();
   w.snap.queue_stats = w.q->stats();
+  w.snap.syn_queue = w.syn_queue;
+  w.snap.syn_queue_stats = w.syn_q->stats();
+  w.snap.syn_queue_drops = !w.syn_q->failOpen();
   w.snap.sender = w.sender->stats();
   w.snap.half_open = eng.halfOpen().global();
   w.snap.table = eng.table().size();
@@ -166,39 +172,29 @@ void takeSnapshot(Worker& w) {
   }
 }
 
+/// Whether the worker's SYN queue must drop on overflow: some service whose SYNs go there
+/// (dropsSynsOnOverload) is in cookie mode in this engine (its mode machine decides on the
+/// load summed over all workers), and the engine enforces (not a dry run or monitor service).
+bool synQueueMustDrop(const engine::Engine& eng) {
+  const engine::ProtectionConfig& p = eng.config().protection;
+  if (p.dry_run) {
+    return false;
+  }
+  for (std::size_t s = 0; s < eng.serviceCount() && s < p.services.size(); ++s) {
+    if (dropsSynsOnOverload(p.services[s]) &&
+        eng.service(s).mode.mode() == engine::ServiceMode::kCookie) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemClock& clock) {
   engine::Engine& eng = *w.eng;
   std::int64_t last_snap = 0;
   const auto nowNs = [&] { return clock.now().since_epoch.count(); };
-  for (;;) {
-    if (reload.generation.load(std::memory_order_acquire) !=
-        w.applied_generation.load(std::memory_order_relaxed)) {
-      std::shared_ptr<const engine::EngineConfig> cfg;
-      std::uint64_t gen = 0;
-      {
-        const std::lock_guard<std::mutex> lock(reload.mutex);
-        cfg = reload.config;
-        gen = reload.generation.load();
-      }
-      auto r = eng.reconfigure(*cfg);
-      {
-        const std::lock_guard<std::mutex> lock(w.mutex);
-        w.reload_error = r ? std::string() : r.error().message;
-      }
-      takeSnapshot(w);  // service names and counts change with the configuration
-      w.applied_generation.store(gen, std::memory_order_release);
-    }
-    const bool stopping = g_stop.load(std::memory_order_relaxed);
-    int timeout_ms = stopping ? 0 : 50;
-    if (const auto next = eng.nextDeadline()) {
-      const auto ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()).count();
-      timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
-    }
-    const std::span<QueuedPacket> pkts = w.q->receive(timeout_ms);
-    if (pkts.empty() && stopping) {
-      break;  // the rules are gone and the queue is drained
-    }
+  // Judges one batch of either queue and sends its verdicts.
+  const auto judge = [&](NfQueue& q, std::span<QueuedPacket> pkts) {
     const std::int64_t batch_start = pkts.empty() ? 0 : nowNs();
     for (std::size_t i = 0; i < pkts.size(); ++i) {
       if (i + 4 < pkts.size()) {
@@ -220,13 +216,64 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
       const std::uint32_t mark = v.reason == engine::VerdictReason::kProxied ? kMarkProxied
                                  : v.bypass                                  ? kMarkBypassLearn
                                                                              : 0;
-      w.q->verdict(i, d, mark, v.rewritten);
+      q.verdict(i, d, mark, v.rewritten);
     }
     if (!pkts.empty()) {
       w.processing.record(nowNs() - batch_start, pkts.size());
     }
-    w.q->flushVerdicts();
-    w.verdicts.store(w.q->stats().verdicts, std::memory_order_release);
+    q.flushVerdicts();
+  };
+  for (;;) {
+    if (reload.generation.load(std::memory_order_acquire) !=
+        w.applied_generation.load(std::memory_order_relaxed)) {
+      std::shared_ptr<const engine::EngineConfig> cfg;
+      std::uint64_t gen = 0;
+      {
+        const std::lock_guard<std::mutex> lock(reload.mutex);
+        cfg = reload.config;
+        gen = reload.generation.load();
+      }
+      auto r = eng.reconfigure(*cfg);
+      {
+        const std::lock_guard<std::mutex> lock(w.mutex);
+        w.reload_error = r ? std::string() : r.error().message;
+      }
+      takeSnapshot(w);  // service names and counts change with the configuration
+      w.applied_generation.store(gen, std::memory_order_release);
+    }
+    // The SYN queue follows the modes (checked every loop: a mode changes while packets are
+    // judged, on a deadline, or on a reload). Fail-open on again once no drop_syn service is
+    // in cookie mode: an overloaded daemon in normal mode lets SYNs through, as before.
+    if (const bool drop = synQueueMustDrop(eng); drop == w.syn_q->failOpen()) {
+      w.syn_q->setFailOpen(!drop);
+      if (w.syn_q->failOpen() != drop) {
+        logLine(6, "queue " + std::to_string(w.syn_queue) +
+                       (drop ? ": SYNs to cookie-mode services are dropped while the queue is full"
+                             : ": SYNs pass while the queue is full (no drop_syn service in "
+                               "cookie mode)"));
+      }
+    }
+    const bool stopping = g_stop.load(std::memory_order_relaxed);
+    int timeout_ms = stopping ? 0 : 50;
+    if (const auto next = eng.nextDeadline()) {
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock.now()).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
+    }
+    std::array<pollfd, 2> fds{pollfd{w.q->fd(), POLLIN, 0}, pollfd{w.syn_q->fd(), POLLIN, 0}};
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    // The regular queue first: a SYN-ACK or ACK waiting there is older than anything it
+    // could depend on in the SYN queue.
+    const std::span<QueuedPacket> pkts =
+        ready > 0 && fds[0].revents != 0 ? w.q->receive(0) : std::span<QueuedPacket>{};
+    judge(*w.q, pkts);
+    const std::span<QueuedPacket> syns =
+        ready > 0 && fds[1].revents != 0 ? w.syn_q->receive(0) : std::span<QueuedPacket>{};
+    judge(*w.syn_q, syns);
+    if (pkts.empty() && syns.empty() && stopping) {
+      break;  // the rules are gone and the queues are drained
+    }
+    w.verdicts.store(w.q->stats().verdicts + w.syn_q->stats().verdicts, std::memory_order_release);
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
     w.sender->flush();
     for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
@@ -510,6 +557,16 @@ int runDaemon(const RunOptions& in) {
       return 1;
     }
     w->q = std::move(*q);
+    // Its SYN queue, the same offset in the range after the regular queues (see
+    // renderRules): fail-open until the worker finds a drop_syn service in cookie mode.
+    w->syn_queue = static_cast<std::uint16_t>(opts.first_queue + opts.queues + i);
+    qo.queue = w->syn_queue;
+    auto sq = NfQueue::open(qo);
+    if (!sq) {
+      logLine(3, sq.error().message);
+      return 1;
+    }
+    w->syn_q = std::move(*sq);
     auto s = RawSender::open(kMarkInjected);
     if (!s) {
       logLine(3, s.error().message);
@@ -594,17 +651,23 @@ int runDaemon(const RunOptions& in) {
       return;
     }
     rules_missing = 0;
+    // Waiting in our queues, and dropped by the kernel (a full SYN queue without fail-open;
+    // a regular queue never drops): neither passed unprotected.
     std::uint64_t waiting = 0;
+    std::uint64_t dropped = 0;
     for (const KernelQueueStats& k : readKernelQueueStats()) {
       for (auto& w : workers) {
-        waiting += k.queue == w->queue ? k.waiting : 0;
+        if (k.queue == w->queue || k.queue == w->syn_queue) {
+          waiting += k.waiting;
+          dropped += k.queue_dropped + k.user_dropped;
+        }
       }
     }
     std::uint64_t verdicts = 0;
     for (auto& w : workers) {
       verdicts += w->verdicts.load(std::memory_order_acquire);
     }
-    unprotected.store(estimator.update(reading->hits, waiting, verdicts));
+    unprotected.store(estimator.update(reading->hits, waiting, verdicts, dropped));
     rule_hits.store(estimator.ruleHits());
     if (unprotected.load() > unprotected_logged) {
       logLine(4, std::to_string(unprotected.load() - unprotected_logged) +

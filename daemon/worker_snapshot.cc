@@ -36,10 +36,13 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
     // Every worker derives the same period keys from the same wall clock: one count, not a sum.
     s.key_rotations = std::max(s.key_rotations, e.key_rotations);
 
-    t.queue_stats.packets += w.queue_stats.packets;
-    t.queue_stats.enobufs += w.queue_stats.enobufs;
-    t.queue_stats.failed_open += w.queue_stats.failed_open;
-    t.queue_stats.verdict_errors += w.queue_stats.verdict_errors;
+    // Both queues of the worker (regular and SYN) in the sums.
+    for (const NfQueueStats* q : {&w.queue_stats, &w.syn_queue_stats}) {
+      t.queue_stats.packets += q->packets;
+      t.queue_stats.enobufs += q->enobufs;
+      t.queue_stats.failed_open += q->failed_open;
+      t.queue_stats.verdict_errors += q->verdict_errors;
+    }
     t.sender.sent += w.sender.sent;
     t.sender.errors += w.sender.errors;
     t.half_open += w.half_open;

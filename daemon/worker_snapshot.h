@@ -59,6 +59,11 @@ struct WorkerSnapshot {
   std::uint16_t queue = 0;
   engine::EngineStats engine;
   NfQueueStats queue_stats;
+  /// The worker's SYN queue (overload drop_syn): its number, figures, and whether the kernel
+  /// drops on overflow now (fail-open off: a drop_syn service is in cookie mode).
+  std::uint16_t syn_queue = 0;
+  NfQueueStats syn_queue_stats;
+  bool syn_queue_drops = false;
   RawSenderStats sender;
   std::uint64_t half_open = 0;
   std::uint64_t table = 0;

@@ -43,6 +43,13 @@ struct ServerProfile {
 };
 
 /// A protected service: destination prefixes and ports, and how to defend it.
+/// What the kernel does with a SYN to the service when the daemon's queue is full (the engine
+/// never sees those; daemon/nft_rules.cc and daemon/run.cc act on it).
+enum class OverloadPolicy : std::uint8_t {
+  kDropSyn,  ///< SYNs (and fragments) go to a SYN queue that drops on overflow in cookie mode
+  kPass,     ///< they share the regular queue, which accepts on overflow (fail-open)
+};
+
 struct ServiceConfig {
   std::string name;
   PrefixSet addresses;
@@ -54,6 +61,7 @@ struct ServiceConfig {
   SourceLimits per_source;
   std::optional<std::uint16_t> mss_override;
   std::optional<std::uint8_t> wscale_override;  ///< a value > 14 means "announce none"
+  OverloadPolicy overload = OverloadPolicy::kDropSyn;
 };
 
 /// The proxy that completes the server's handshake for clients that returned a valid cookie.

@@ -175,6 +175,8 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return firstService(c).mode == engine::ProtectionMode::kOff; }},
       {"services[].monitor", svc + "    monitor: true\n",
        [](C c) { return firstService(c).monitor; }},
+      {"services[].overload", svc + "    overload: pass\n",
+       [](C c) { return firstService(c).overload == engine::OverloadPolicy::kPass; }},
       {"services[].half_open", svc + "    half_open: {on: 2000, off: 100}\n",
        [](C c) {
          return firstService(c).thresholds.half_open_on == 2000 &&
@@ -317,7 +319,7 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "    mode: always\n    monitor: true\n    half_open: {on: 2000, off: 100}\n"
       "    syn_rate: {on: 9000.5, off: 10}\n    hold: 2m\n"
       "    per_source: {half_open: 7, syn_rate: 50, syn_burst: 80}\n    mss: 1400\n"
-      "    wscale: 3\n"
+      "    wscale: 3\n    overload: pass\n"
       "queues: {count: 4, first: 10}\n"
       "rules: {mode: local, table: sg_test, bypass_established: false}\n"
       "allow: [10.0.0.0/8, \"2001:db8::/32\"]\ndeny: [192.0.2.7]\ndry_run: yes\n"
@@ -377,6 +379,8 @@ TEST(ConfigLoader, TheDefaultsAreTheEngineDefaults) {
   EXPECT_EQ(all.ports[0].last, 65535);
   EXPECT_EQ(all.mode, fresh.mode);
   EXPECT_EQ(all.monitor, fresh.monitor);
+  EXPECT_EQ(all.overload, engine::OverloadPolicy::kDropSyn);
+  EXPECT_EQ(all.overload, fresh.overload);
   EXPECT_EQ(all.thresholds.half_open_on, fresh.thresholds.half_open_on);
   EXPECT_EQ(all.thresholds.half_open_off, fresh.thresholds.half_open_off);
   EXPECT_EQ(all.thresholds.syn_rate_on, fresh.thresholds.syn_rate_on);
@@ -422,6 +426,7 @@ TEST(ConfigLoader, TheShippedExampleLoadsToTheDefaults) {
   EXPECT_EQ(s.ports[1].first, 443);
   EXPECT_EQ(s.mode, fresh.mode);
   EXPECT_EQ(s.monitor, fresh.monitor);
+  EXPECT_EQ(s.overload, fresh.overload);
   EXPECT_EQ(s.thresholds.half_open_on, fresh.thresholds.half_open_on);
   EXPECT_EQ(s.thresholds.half_open_off, fresh.thresholds.half_open_off);
   EXPECT_EQ(s.thresholds.syn_rate_on, fresh.thresholds.syn_rate_on);

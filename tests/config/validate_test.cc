@@ -130,7 +130,7 @@ services:
 )");
   EXPECT_EQ(errors(r),
             "1:17: queues.count: 65 is out of range (0-64)\n"
-            "1:28: queues.first: 65500 is out of range (0-65471)\n"
+            "1:28: queues.first: 65500 is out of range (0-65408)\n"
             "2:25: emergency.enter_fill: 0 is out of range (above 0, up to 1)\n"
             "2:40: emergency.leave_fill: 1.5 is out of range (0-1)\n"
             "3:19: table.capacity: 100 is out of range (1024-268435456)\n"
@@ -276,6 +276,18 @@ services:
             "(did you mean 'info'?)\n"
             "4:57: services[0].mode: expected off, adaptive or always, got 'adaptve' (did you "
             "mean 'adaptive'?)\n");
+}
+
+TEST(ConfigValidation, OverloadPolicyAndTheSynQueueRange) {
+  const auto r = load(R"(services:
+  - {name: a, addresses: [192.0.2.1], ports: [1], overload: drop}
+queues: {first: 65409}
+)");
+  EXPECT_EQ(errors(r),
+            "2:61: services[0].overload: expected drop_syn or pass, got 'drop'\n"
+            "3:17: queues.first: 65409 is out of range (0-65408)\n");
+  const auto ok = load("queues: {first: 65408, count: 64}\n");
+  EXPECT_TRUE(ok.ok()) << errors(ok);
 }
 
 TEST(ConfigValidation, MetricsListen) {

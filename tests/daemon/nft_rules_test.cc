@@ -62,6 +62,73 @@ TEST(NftRules, XtFallbackMirrorsTheQueueRules) {
   EXPECT_FALSE(has(v6, "198.51.100"));
 }
 
+TEST(NftRules, OverloadDropSynSendsSynsAndFragmentsToTheSynQueues) {
+  RuleOptions o;
+  o.queues = 2;
+  o.first_queue = 10;
+  const std::string r = renderRules(services(), o);  // overload: drop_syn by default
+  const std::string syn =
+      "ip daddr { 198.51.100.0/24 } tcp dport { 80, 443, 8000-8100 } "
+      "tcp flags & (syn | ack | fin | rst) == syn counter queue num 12-13 bypass comment "
+      "\"web SYNs\"";
+  const std::string rest =
+      "ip daddr { 198.51.100.0/24 } tcp dport { 80, 443, 8000-8100 } "
+      "counter queue num 10-11 bypass comment \"web\"";
+  ASSERT_TRUE(has(r, syn)) << r;
+  ASSERT_TRUE(has(r, rest));
+  EXPECT_LT(r.find(syn), r.find(rest)) << "the SYN rule must come first";
+  EXPECT_TRUE(has(r,
+                  "ip6 daddr { 2001:db8:5::/64 } tcp dport { 80, 443, 8000-8100 } tcp flags & "
+                  "(syn | ack | fin | rst) == syn counter queue num 12-13 bypass"));
+  EXPECT_TRUE(has(r, "ip frag-off & 0x3fff != 0 counter queue num 12-13 bypass"));
+  EXPECT_TRUE(has(r, "exthdr frag exists counter queue num 12-13 bypass"));
+  // Replies and everything else stay on the regular (fail-open) queues.
+  EXPECT_TRUE(has(r, "tcp sport { 80, 443, 8000-8100 } counter queue num 10-11 bypass"));
+  o.queues = 1;
+  EXPECT_TRUE(has(renderRules(services(), o), "== syn counter queue num 11 bypass"));
+
+  // pass, mode off, monitor: no SYN queue, the rules of before.
+  for (int variant = 0; variant < 3; ++variant) {
+    auto v = services();
+    if (variant == 0) {
+      v[0].overload = engine::OverloadPolicy::kPass;
+    } else if (variant == 1) {
+      v[0].mode = engine::ProtectionMode::kOff;
+    } else {
+      v[0].monitor = true;
+    }
+    EXPECT_FALSE(dropsSynsOnOverload(v[0]));
+    const std::string p = renderRules(v, o);
+    EXPECT_FALSE(has(p, "tcp flags & (syn | ack | fin | rst) == syn")) << variant;
+    EXPECT_FALSE(has(p, "queue num 11")) << variant;
+    EXPECT_TRUE(has(p, "ip frag-off & 0x3fff != 0 counter queue num 10 bypass")) << variant;
+  }
+  EXPECT_TRUE(dropsSynsOnOverload(services()[0]));
+}
+
+TEST(NftRules, XtFallbackHasTheSynQueuesToo) {
+  RuleOptions o;
+  o.queues = 2;
+  o.first_queue = 4;
+  o.nft_queue = false;
+  const std::string v4 = renderXtRules(services(), o, false);
+  const std::string syn =
+      "-A SYNGUARD -d 198.51.100.0/24 -p tcp --tcp-flags SYN,ACK,FIN,RST SYN -m multiport "
+      "--dports 80,443,8000:8100 -j NFQUEUE --queue-balance 6:7 --queue-bypass";
+  const std::string rest =
+      "-A SYNGUARD -d 198.51.100.0/24 -p tcp -m multiport --dports 80,443,8000:8100 -j NFQUEUE "
+      "--queue-balance 4:5 --queue-bypass";
+  ASSERT_TRUE(has(v4, syn)) << v4;
+  EXPECT_LT(v4.find(syn), v4.find(rest));
+  EXPECT_TRUE(has(v4, "-A SYNGUARD -d 198.51.100.0/24 -p tcp -f -j NFQUEUE --queue-balance 6:7"));
+  EXPECT_TRUE(has(renderXtRules(services(), o, true),
+                  "-A SYNGUARD -d 2001:db8:5::/64 -p tcp --tcp-flags SYN,ACK,FIN,RST SYN"));
+  auto pass = services();
+  pass[0].overload = engine::OverloadPolicy::kPass;
+  EXPECT_FALSE(has(renderXtRules(pass, o, false), "--tcp-flags"));
+  EXPECT_FALSE(has(renderXtRules(pass, o, false), "6:7"));
+}
+
 TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
   RuleOptions o;
   o.bypass_capacity = 1000;
