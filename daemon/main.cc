@@ -53,6 +53,8 @@ constexpr const char* kUsage =
     "      --config FILE             YAML configuration (default /etc/synguard/synguard.yaml if\n"
     "                                it exists); the options below override it; SIGHUP reloads\n"
     "      --protect SPEC, --mode, thresholds and per-source limits as for replay (enforced)\n"
+    "      --overload drop_syn|pass  SYNs to the --protect services while the queue is full:\n"
+    "                                dropped in cookie mode (default), or passed (fail-open)\n"
     "      --monitor                 count what would be dropped or answered, accept everything\n"
     "      --queues N                worker queues/threads (default: one per CPU)\n"
     "      --first-queue N           first NFQUEUE number (default 0); the SYN queues follow\n"
@@ -102,6 +104,7 @@ struct ProtectArgs {
     kHold,
     kSourceRate,
     kSourceHalfOpen,
+    kOverload,
   };
   static constexpr option kLong[] = {
       {"protect", required_argument, nullptr, kProtect},
@@ -113,6 +116,7 @@ struct ProtectArgs {
       {"hold", required_argument, nullptr, kHold},
       {"source-syn-rate", required_argument, nullptr, kSourceRate},
       {"source-half-open", required_argument, nullptr, kSourceHalfOpen},
+      {"overload", required_argument, nullptr, kOverload},
   };
   std::vector<synguard::engine::ServiceConfig> services;
   synguard::engine::ServiceConfig proto;  // thresholds and limits for every --protect
@@ -138,6 +142,16 @@ struct ProtectArgs {
           proto.mode = synguard::engine::ProtectionMode::kOff;
         } else {
           std::cerr << "synguard: --mode: expected adaptive, always or off, got '" << arg << "'\n";
+          return 2;
+        }
+        return 0;
+      case kOverload:
+        if (std::strcmp(arg, "drop_syn") == 0) {
+          proto.overload = synguard::engine::OverloadPolicy::kDropSyn;
+        } else if (std::strcmp(arg, "pass") == 0) {
+          proto.overload = synguard::engine::OverloadPolicy::kPass;
+        } else {
+          std::cerr << "synguard: --overload: expected drop_syn or pass, got '" << arg << "'\n";
           return 2;
         }
         return 0;
@@ -195,6 +209,7 @@ struct ProtectArgs {
   void apply(synguard::engine::ProtectionConfig& pc) {
     for (auto& s : services) {
       s.mode = proto.mode;
+      s.overload = proto.overload;
       s.thresholds = proto.thresholds;
       s.per_source = proto.per_source;
       pc.services.push_back(std::move(s));

@@ -118,7 +118,7 @@ struct Worker {
   std::uint64_t truncated_rewrites = 0;
   ProcessingHistogram processing;                    ///< written by the worker, copied into snap
   std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
-  std::atomic<std::uint64_t> verdicts{0};            ///< verdicts sent so far (metrics, any thread)
+  std::atomic<std::uint64_t> verdicts{0};            ///< verdicts given, both queues (any thread)
   std::string reload_error;                          ///< of that generation (under mutex)
 };
 
@@ -221,6 +221,11 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
     if (!pkts.empty()) {
       w.processing.record(nowNs() - batch_start, pkts.size());
     }
+    // Counted before they are sent: the main thread's accounting (rule hits - waiting -
+    // verdicts - dropped) must never see a packet that left the kernel's queue in neither
+    // figure, or it would count it as passed unprotected (counted twice meanwhile only
+    // underestimates, and the next reading corrects it).
+    w.verdicts.fetch_add(pkts.size(), std::memory_order_release);
     q.flushVerdicts();
   };
   for (;;) {
@@ -273,7 +278,6 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
     if (pkts.empty() && syns.empty() && stopping) {
       break;  // the rules are gone and the queues are drained
     }
-    w.verdicts.store(w.q->stats().verdicts + w.syn_q->stats().verdicts, std::memory_order_release);
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
     w.sender->flush();
     for (std::size_t s = 0; s < eng.serviceCount(); ++s) {
