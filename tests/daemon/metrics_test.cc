@@ -175,6 +175,34 @@ TEST(UnprotectedEstimator, NeverOverestimatesAndSurvivesRuleReinstalls) {
   EXPECT_EQ(e.update(2050, 0, 2650), 5500U);  // 6100 + 2050 - 2650
 }
 
+TEST(UnprotectedEstimator, KernelDropsDidNotPass) {
+  UnprotectedEstimator e;
+  // A full SYN queue without fail-open: of 10000 hits, 3000 got verdicts, 1000 wait, 6000
+  // were dropped by the kernel: none passed.
+  EXPECT_EQ(e.update(10000, 1000, 3000, 6000), 0U);
+  // Then 500 ACKs fail open on a regular queue.
+  EXPECT_EQ(e.update(12000, 0, 5500, 6000), 500U);
+}
+
+TEST(Metrics, SynQueuesAndOverloadDrops) {
+  ReloadCounters reloads;
+  std::vector<WorkerSnapshot> w = {worker(0, 5, engine::ServiceMode::kCookie),
+                                   worker(1, 7, engine::ServiceMode::kCookie)};
+  w[0].syn_queue = 2;
+  w[0].syn_queue_drops = true;
+  w[0].syn_queue_stats.packets = 11;
+  w[1].syn_queue = 3;
+  // Queue 0's drops (a fail-open queue never has any) are not SYN drops; queues 2 and 3 are.
+  const std::vector<KernelQueueStats> k = {{0, 0, 1, 0}, {2, 0, 40, 2}, {3, 0, 100, 0}};
+  const std::string t = text(collectMetrics({"1", 0}, w, k, reloads));
+  EXPECT_TRUE(has(t, "synguard_overload_syns_dropped_total 142\n")) << t;
+  EXPECT_TRUE(has(t, "synguard_queue_kernel_drops_total{queue=\"2\"} 40"));
+  EXPECT_TRUE(has(t, "synguard_queue_user_drops_total{queue=\"2\"} 2"));
+  EXPECT_TRUE(has(t, "synguard_queue_packets_total{queue=\"2\"} 11"));
+  EXPECT_TRUE(has(t, "synguard_syn_queue_drops_on_overflow{queue=\"2\"} 1"));
+  EXPECT_TRUE(has(t, "synguard_syn_queue_drops_on_overflow{queue=\"3\"} 0"));
+}
+
 TEST(Metrics, ExposesTheRuleHitsAndUnprotectedPackets) {
   ReloadCounters reloads;
   std::ostringstream os;
