@@ -201,7 +201,9 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
           static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
       QueuedPacket qp;
       qp.id = ntohl(ph->packet_id);
-      if (have_id_ && qp.id - last_id_ > 1 && qp.id - last_id_ < 0x80000000U) {
+      // A gap is a packet the socket had no room for: accepted with fail-open; without it
+      // (a SYN queue in cookie mode) the kernel dropped it and counted it in user_dropped.
+      if (have_id_ && qp.id - last_id_ > 1 && qp.id - last_id_ < 0x80000000U && opts_.fail_open) {
         stats_.failed_open += qp.id - last_id_ - 1;
       }
       have_id_ = true;

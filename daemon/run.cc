@@ -585,6 +585,9 @@ int runDaemon(const RunOptions& in) {
     }
     w->eng.emplace(std::move(*e));
     w->logger->setEngine(&*w->eng);
+    // Before the rules go in: a service in `mode: always` is in cookie mode from the start, and
+    // its SYNs must not fail open while the workers are still starting.
+    w->syn_q->setFailOpen(!synQueueMustDrop(*w->eng));
     w->others = std::make_unique<OthersLoad>(shared, i);
     w->eng->setLoadSource(w->others.get());
     workers.push_back(std::move(w));

@@ -143,7 +143,14 @@ for q in 1 2; do
     --mode always --key-file "$LAB_DIR/key" --metrics off >"$LAB_DIR/sg.$q.log" 2>&1 &
   sg=$!
   LAB_PIDS+=("$sg")
-  sleep 1.5
+  # Flood only once the rules are in (a start takes seconds on a busy machine; before, the
+  # flood would pass unprotected and count against synguard).
+  for _ in $(seq 1 600); do
+    grep -q protecting "$LAB_DIR/sg.$q.log" && break
+    sleep 0.1
+  done
+  grep -q protecting "$LAB_DIR/sg.$q.log" || lab_die "synguard did not start: $(cat "$LAB_DIR/sg.$q.log")"
+  sleep 0.5
   run_floods "synguard-${q}q"
   kill -TERM "$sg"
   wait "$sg" || true
@@ -164,10 +171,15 @@ tput() { for _ in 1 2 3; do tput_once; done | sort -n | sed -n 2p; }
 if [ "$THROUGHPUT" = 1 ]; then
   direct=$(tput)
   with_sg() {  # with_sg [options]: the throughput with synguard running
+    local n
+    n=$(grep -c protecting "$LAB_DIR/sg.tput.log" 2>/dev/null || true)
     ip netns exec "$NS_G" "$synguard" run --queues 2 --protect "web=$SERVER4/32:$PORT" \
       --mode adaptive --key-file "$LAB_DIR/key" --metrics off "$@" >>"$LAB_DIR/sg.tput.log" 2>&1 &
     sg=$!
-    sleep 1.5
+    for _ in $(seq 1 600); do
+      [ "$(grep -c protecting "$LAB_DIR/sg.tput.log" || true)" -gt "${n:-0}" ] && break
+      sleep 0.1
+    done
     tput
     kill -TERM "$sg"
     wait "$sg" || true
