@@ -267,8 +267,9 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
     }
     std::array<pollfd, 2> fds{pollfd{w.q->fd(), POLLIN, 0}, pollfd{w.syn_q->fd(), POLLIN, 0}};
     const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-    // The regular queue first: a SYN-ACK or ACK waiting there is older than anything it
-    // could depend on in the SYN queue.
+    // One batch of each per turn: under a SYN flood the SYN queue is always full, and the
+    // cookie ACKs and established segments on the regular queue still get every other turn
+    // (with one queue they waited behind the flood's SYNs).
     const std::span<QueuedPacket> pkts =
         ready > 0 && fds[0].revents != 0 ? w.q->receive(0) : std::span<QueuedPacket>{};
     judge(*w.q, pkts);
@@ -562,7 +563,7 @@ int runDaemon(const RunOptions& in) {
     }
     w->q = std::move(*q);
     // Its SYN queue, the same offset in the range after the regular queues (see
-    // renderRules): fail-open until the worker finds a drop_syn service in cookie mode.
+    // renderRules); bound with fail-open, set from the engine once it exists (below).
     w->syn_queue = static_cast<std::uint16_t>(opts.first_queue + opts.queues + i);
     qo.queue = w->syn_queue;
     auto sq = NfQueue::open(qo);
