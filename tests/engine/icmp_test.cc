@@ -23,6 +23,8 @@ namespace synguard::engine {
 namespace {
 
 using std::chrono::seconds;
+using testing::icmpChecksumOk;
+using testing::icmpError;
 using testing::PacketBuilder;
 
 constexpr std::uint32_t kClientIsn = 1000;
@@ -40,67 +42,6 @@ std::uint32_t load32(const std::vector<std::byte>& p, std::size_t i) {
 void put16(std::vector<std::byte>& p, std::size_t i, std::uint16_t v) {
   p[i] = static_cast<std::byte>(v >> 8);
   p[i + 1] = static_cast<std::byte>(v);
-}
-
-/// An ICMP error (v4: type/code, v6: ICMPv6 type/code) from `from` to `to` quoting the first
-/// `quote_len` bytes of `quoted`, with valid checksums (`mtu` goes in the second word, as
-/// fragmentation needed and packet too big carry it).
-std::vector<std::byte> icmpError(const std::string& from, const std::string& to, std::uint8_t type,
-                                 std::uint8_t code, const std::vector<std::byte>& quoted,
-                                 std::size_t quote_len, std::uint16_t mtu = 1280) {
-  const IpAddress src = *IpAddress::parse(from);
-  const IpAddress dst = *IpAddress::parse(to);
-  const bool v6 = !src.isV4();
-  const std::size_t ip = v6 ? 40 : 20;
-  quote_len = std::min(quote_len, quoted.size());
-  std::vector<std::byte> p(ip + 8 + quote_len);
-  if (v6) {
-    p[0] = std::byte{0x60};
-    put16(p, 4, static_cast<std::uint16_t>(8 + quote_len));
-    p[6] = std::byte{58};
-    p[7] = std::byte{64};
-    for (std::size_t k = 0; k < 16; ++k) {
-      p[8 + k] = static_cast<std::byte>(src.bytes()[k]);
-      p[24 + k] = static_cast<std::byte>(dst.bytes()[k]);
-    }
-  } else {
-    p[0] = std::byte{0x45};
-    put16(p, 2, static_cast<std::uint16_t>(p.size()));
-    p[8] = std::byte{64};
-    p[9] = std::byte{1};
-    const std::uint32_t s = src.v4HostOrder();
-    const std::uint32_t d = dst.v4HostOrder();
-    put16(p, 12, static_cast<std::uint16_t>(s >> 16));
-    put16(p, 14, static_cast<std::uint16_t>(s));
-    put16(p, 16, static_cast<std::uint16_t>(d >> 16));
-    put16(p, 18, static_cast<std::uint16_t>(d));
-    put16(p, 10, internetChecksum(std::span<const std::byte>(p.data(), 20)));
-  }
-  p[ip] = std::byte{type};
-  p[ip + 1] = std::byte{code};
-  put16(p, ip + 6, mtu);
-  std::copy_n(quoted.begin(), quote_len, p.begin() + static_cast<std::ptrdiff_t>(ip + 8));
-  const std::size_t icmp_len = p.size() - ip;
-  std::uint32_t sum = 0;
-  if (v6) {
-    // RFC 4443 §2.3: the pseudo-header (RFC 8200 §8.1) with next header 58.
-    sum = checksumPartial(std::span<const std::byte>(p.data() + 8, 32));
-    sum += static_cast<std::uint32_t>(icmp_len) + 58U;
-  }
-  put16(p, ip + 2, checksumFinish(checksumPartial(std::span<const std::byte>(p).subspan(ip), sum)));
-  return p;
-}
-
-/// Whether an ICMP message's checksum verifies (v6 with its pseudo-header).
-bool icmpChecksumOk(const std::vector<std::byte>& p) {
-  const bool v6 = (std::to_integer<unsigned>(p[0]) >> 4) == 6;
-  const std::size_t ip = v6 ? 40 : 20;
-  std::uint32_t sum = 0;
-  if (v6) {
-    sum = checksumPartial(std::span<const std::byte>(p.data() + 8, 32));
-    sum += static_cast<std::uint32_t>(p.size() - ip) + 58U;
-  }
-  return checksumFinish(checksumPartial(std::span<const std::byte>(p).subspan(ip), sum)) == 0;
 }
 
 /// The quoted packet inside an ICMP error built by icmpError().
