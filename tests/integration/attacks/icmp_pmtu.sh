@@ -90,7 +90,7 @@ for fam in 4 6; do
   in1=$(nstat_of "$NS_S" "$srv_in")
   oow1=$(nstat_of "$NS_S" TcpExtOutOfWindowIcmps)
   tr2=$(metric 'synguard_icmp_errors_total{outcome="to_server"}')
-  route=$(lab_ns "$NS_S" ip -"$fam" route get "$client")
+  route=$(lab_ns "$NS_S" ip -"$fam" route get "$client" | tr -s " \n" " ")
   echo "IPv$fam translated: gateway sent $((gw1 - gw0)), server got $((in1 - in0))," \
     "synguard translated $((tr2 - tr1)), out of window $((oow1 - oow0)); server: $route"
   [ $((gw1 - gw0)) -ge 1 ] || fail "IPv$fam: the gateway sent no $gw_out"
