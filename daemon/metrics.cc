@@ -233,6 +233,13 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
         inv, static_cast<double>(t.invalid[i]),
         {{"reason", std::string(engine::toString(static_cast<engine::InvalidReason>(i)))}});
   }
+  auto& icmp =
+      f.family("synguard_icmp_errors_total", "ICMP errors quoting TCP, by what became of them", C);
+  for (std::size_t i = 0; i < t.icmp.size(); ++i) {
+    Families::add(
+        icmp, static_cast<double>(t.icmp[i]),
+        {{"outcome", std::string(engine::toString(static_cast<engine::IcmpOutcome>(i)))}});
+  }
   auto& lim = f.family("synguard_source_limit_drops_total", "SYNs dropped by per-source limits", C);
   Families::add(
       lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceRate)]),

@@ -28,6 +28,13 @@ std::string ports(const engine::ServiceConfig& s) {
   return join(p);
 }
 
+/// RFC 792 and RFC 4443 §3 errors that quote the offending packet (source quench is obsolete,
+/// RFC 6633; redirects quote too but change no TCP state).
+constexpr const char* kIcmpErrors =
+    "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
+constexpr const char* kIcmpv6Errors =
+    "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
+
 std::string hex(std::uint32_t v) {
   char b[16];
   std::snprintf(b, sizeof b, "0x%08x", v);
@@ -61,6 +68,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
   const std::string syn_queue = queueAt(std::uint32_t{opts.first_queue} + opts.queues);
   std::ostringstream in;
   std::ostringstream out;
+  std::ostringstream out_icmp;
   for (const auto& s : services) {
     const std::string p = ports(s);
     for (const bool v4 : {true, false}) {
@@ -89,6 +97,18 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
       }
       in << "\t\t" << fam << " daddr { " << join(c) << " } tcp dport { " << p << " } " << queue
          << " comment \"" << s.name << "\"\n";
+      // ICMP errors to the service's addresses may quote a proxied connection's segment as it
+      // left us (translated): the engine moves it back so path-MTU discovery works. The
+      // gateway's own errors (a smaller MTU toward the clients) leave through output.
+      // Errors toward clients are not queued: they quote the client's own sequence numbers,
+      // which we never shift, and the client's TCP checks nothing else (docs/DAEMON.md).
+      const std::string icmp = std::string(fam) + " daddr { " + join(c) + " } " +
+                               (v4 ? kIcmpErrors : kIcmpv6Errors) + " " + queue + " comment \"" +
+                               s.name + " icmp errors\"\n";
+      in << "\t\t" << icmp;
+      if (opts.mode == RuleMode::kGateway) {
+        out_icmp << "\t\t" << icmp;
+      }
       in << "\t\t" << fam << " saddr { " << join(c) << " } tcp sport { " << p << " } " << queue
          << " comment \"" << s.name << " replies\"\n";
       if (opts.mode == RuleMode::kLocal) {
@@ -164,7 +184,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     << (opts.bypass && opts.nft_queue
             ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
             : std::string())
-    << out.str() << "\t}\n"
+    << out.str() << out_icmp.str() << "\t}\n"
     << "\tchain output_proxied {\n"
     << "\t\ttype filter hook output priority -290; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkProxied) << " notrack\n"
@@ -224,11 +244,9 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
   // see renderRules.
   const std::string syn_queue = queueAt(std::uint32_t{opts.first_queue} + opts.queues);
   std::ostringstream r;
-  r << "*raw\n:SYNGUARD - [0:0]\n";
-  if (opts.mode == RuleMode::kLocal) {
-    r << ":SYNGUARD_OUT - [0:0]\n";
-    r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
-  }
+  // SYNGUARD_OUT: local replies (local mode) and the gateway's own ICMP errors (gateway mode).
+  r << "*raw\n:SYNGUARD - [0:0]\n:SYNGUARD_OUT - [0:0]\n";
+  r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
   r << "-A SYNGUARD -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
   if (opts.bypass) {
     r << "-A SYNGUARD -m mark --mark " << hex(kMarkBypassed) << " -j RETURN\n";
@@ -258,12 +276,25 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
         r << "-A SYNGUARD_OUT -s " << c << " -p tcp -m multiport --sports " << p << " " << queue
           << "\n";
       }
+      // ICMP errors to the service (see renderRules).
+      const std::vector<std::string> types =
+          v6 ? std::vector<std::string>{"destination-unreachable", "packet-too-big",
+                                        "time-exceeded", "parameter-problem"}
+             : std::vector<std::string>{"destination-unreachable", "time-exceeded",
+                                        "parameter-problem"};
+      for (const std::string& t : types) {
+        const std::string rule = " -d " + c +
+                                 (v6 ? " -p ipv6-icmp --icmpv6-type " : " -p icmp --icmp-type ") +
+                                 t + " " + queue + "\n";
+        r << "-A SYNGUARD" << rule;
+        if (opts.mode == RuleMode::kGateway) {
+          r << "-A SYNGUARD_OUT" << rule;
+        }
+      }
     }
   }
   r << "-I PREROUTING -j SYNGUARD\n";
-  if (opts.mode == RuleMode::kLocal) {
-    r << "-I OUTPUT -j SYNGUARD_OUT\n";
-  }
+  r << "-I OUTPUT -j SYNGUARD_OUT\n";
   r << "COMMIT\n";
   return r.str();
 }
@@ -327,10 +358,9 @@ void removeXt(bool v6, RuleMode mode) {
   for (const char* p : parts) {
     (void)runRestore(v6, std::string("*raw\n") + p + "\nCOMMIT\n", true);
   }
-  if (mode == RuleMode::kLocal) {
-    for (const char* p : local) {
-      (void)runRestore(v6, std::string("*raw\n") + p + "\nCOMMIT\n", true);
-    }
+  (void)mode;  // SYNGUARD_OUT exists in both modes
+  for (const char* p : local) {
+    (void)runRestore(v6, std::string("*raw\n") + p + "\nCOMMIT\n", true);
   }
 }
 
@@ -408,9 +438,7 @@ Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt) {
   if (xt) {
     for (const char* fam : {"ip", "ip6"}) {
       lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD\n");
-      if (opts.mode == RuleMode::kLocal) {
-        lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD_OUT\n");
-      }
+      lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD_OUT\n");
     }
   }
   QueueRuleReading reading;

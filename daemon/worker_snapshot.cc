@@ -23,6 +23,7 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
     addEach(s.accepted, e.accepted);
     addEach(s.dropped, e.dropped);
     addEach(s.invalid, e.invalid);
+    addEach(s.icmp, e.icmp);
     addEach(s.cookies_rejected, e.cookies_rejected);
     addEach(s.connections_by_state, e.connections_by_state);
     addEach(s.connections_ended, e.connections_ended);

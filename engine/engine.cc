@@ -538,6 +538,9 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       return Verdict::accept(VerdictReason::kFragment);
     case ParseError::kNotTcp:
       ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      if (const auto v = admitIcmp(packet, writable)) {
+        return *v;
+      }
       ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kNotTcp)];
       return Verdict::accept(VerdictReason::kNotTcp);
     case ParseError::kEmpty:

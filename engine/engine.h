@@ -228,6 +228,10 @@ class Engine {
   /// address): dropped while a service on its destination is in cookie mode, because whatever
   /// it reassembles into at the server was never validated.
   std::optional<Verdict> admitFragment(const Segment& seg) noexcept;
+  /// An ICMP error quoting a TCP segment (engine_icmp.cc): translated when it concerns a
+  /// proxied connection, dropped when malformed or (in cookie mode) about no connection.
+  /// nullopt: not such an error, accept it as any other non-TCP packet.
+  std::optional<Verdict> admitIcmp(std::span<const std::byte> packet, std::byte* writable) noexcept;
   void readWall() noexcept;
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "engine/icmp.h"
 #include "engine/segment.h"
 #include "engine/syn_cookie.h"
 #include "engine/tcp_state.h"
@@ -95,8 +96,10 @@ struct EngineStats {
   std::uint64_t proxy_client_aborted = 0;  ///< the client reset during the server handshake
   std::uint64_t proxy_rst_ignored = 0;     ///< RSTs not at the client's next sequence number then
   std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
-  std::uint64_t learned_profiles = 0;      ///< server SYN-ACKs that updated a service profile
-  std::uint64_t half_open_reaped = 0;      ///< stale half-open connections reset at the server
+  /// ICMP errors quoting TCP, by what became of them (IcmpOutcome).
+  std::array<std::uint64_t, kIcmpOutcomeCount> icmp{};
+  std::uint64_t learned_profiles = 0;  ///< server SYN-ACKs that updated a service profile
+  std::uint64_t half_open_reaped = 0;  ///< stale half-open connections reset at the server
 };
 
 }  // namespace synguard::engine

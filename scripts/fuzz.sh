@@ -22,6 +22,10 @@ corpus="$build/corpus"
 mkdir -p "$corpus"/{parse,engine,config,pcap}
 cp tests/data/*.pcap* "$corpus/pcap/" 2>/dev/null || true
 cp config/synguard.yaml "$corpus/config/"
+# Hand-made seeds: ICMP errors quoting TCP (parse), a proxied connection with errors (engine).
+for t in parse engine; do
+  cp tests/fuzz/seeds/"$t"/* "$corpus/$t/"
+done
 python3 - "$corpus/parse" tests/data/*.pcap <<'PY'
 import struct, sys, os
 out = sys.argv[1]

@@ -127,6 +127,51 @@ TEST(NftRules, XtFallbackHasTheSynQueuesToo) {
   pass[0].overload = engine::OverloadPolicy::kPass;
   EXPECT_FALSE(has(renderXtRules(pass, o, false), "--tcp-flags"));
   EXPECT_FALSE(has(renderXtRules(pass, o, false), "6:7"));
+TEST(NftRules, IcmpErrorsToServicesAreQueuedIncludingTheGatewaysOwn) {
+  RuleOptions o;
+  const std::string r = renderRules(services(), o);
+  const std::string v4 =
+      "ip daddr { 198.51.100.0/24 } icmp type { destination-unreachable, time-exceeded, "
+      "parameter-problem } counter queue num 0 bypass comment \"web icmp errors\"\n";
+  const std::string v6 =
+      "ip6 daddr { 2001:db8:5::/64 } icmpv6 type { destination-unreachable, packet-too-big, "
+      "time-exceeded, parameter-problem } counter queue num 0 bypass comment \"web icmp "
+      "errors\"\n";
+  // From routers (prerouting) and from the gateway itself (output, after our own packets
+  // return: no loop).
+  const auto pre = r.find("chain prerouting {");
+  const auto out = r.find("chain output {");
+  const auto out_end = r.find("chain output_proxied {");
+  ASSERT_NE(pre, std::string::npos);
+  ASSERT_NE(out, std::string::npos);
+  EXPECT_LT(r.find(v4, pre), out);
+  EXPECT_LT(r.find(v6, pre), out);
+  EXPECT_GT(r.find(v4, out), r.find("meta mark 0x5e000002 return", out));
+  EXPECT_LT(r.find(v4, out), out_end);
+  EXPECT_LT(r.find(v6, out), out_end);
+  EXPECT_FALSE(has(r, "ip saddr { 198.51.100.0/24 } icmp")) << "nothing toward clients";
+  // A server protecting itself generates no errors about its own forwarded packets.
+  o.mode = RuleMode::kLocal;
+  const std::string l = renderRules(services(), o);
+  EXPECT_NE(l.find(v4), std::string::npos);
+  EXPECT_EQ(l.find(v4, l.find("chain output {")), std::string::npos) << "none in output";
+
+  o.mode = RuleMode::kGateway;
+  o.nft_queue = false;
+  const std::string x4 = renderXtRules(services(), o, false);
+  for (const char* chain : {"SYNGUARD", "SYNGUARD_OUT"}) {
+    EXPECT_TRUE(has(x4, std::string("-A ") + chain +
+                            " -d 198.51.100.0/24 -p icmp --icmp-type destination-unreachable "
+                            "-j NFQUEUE --queue-num 0 --queue-bypass"));
+  }
+  EXPECT_TRUE(has(x4, "-A SYNGUARD -d 198.51.100.0/24 -p icmp --icmp-type time-exceeded"));
+  EXPECT_TRUE(has(x4, "-A SYNGUARD -d 198.51.100.0/24 -p icmp --icmp-type parameter-problem"));
+  EXPECT_TRUE(has(x4, "-A SYNGUARD_OUT -m mark --mark 0x5e000002 -j RETURN"));
+  EXPECT_TRUE(has(x4, "-I OUTPUT -j SYNGUARD_OUT"));
+  const std::string x6 = renderXtRules(services(), o, true);
+  EXPECT_TRUE(has(x6,
+                  "-A SYNGUARD_OUT -d 2001:db8:5::/64 -p ipv6-icmp --icmpv6-type packet-too-big "
+                  "-j NFQUEUE"));
 }
 
 TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {

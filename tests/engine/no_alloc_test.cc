@@ -53,6 +53,9 @@ TEST_F(EngineTest, ThePacketPathDoesNotAllocate) {
                           .ack(8)
                           .payload(100)
                           .build());
+    // An ICMP error about the data segment (parsed, looked up, passed untouched).
+    packets.push_back(
+        testing::icmpError("192.0.2.1", src, 3, 4, packets.back(), 20 + 8 + (i % 40)));
     packets.push_back(
         testing::PacketBuilder::ipv4(src, kServer).tcp(port, 80).rst().seq(i + 101).build());
   }
@@ -68,6 +71,7 @@ TEST_F(EngineTest, ThePacketPathDoesNotAllocate) {
                 eng().stats().connections_ended[static_cast<std::size_t>(EndCause::kTimeout)],
             0U);
   EXPECT_EQ(eng().stats().handshakes_completed, 2000U);
+  EXPECT_GT(eng().stats().icmp[static_cast<std::size_t>(IcmpOutcome::kNotProxied)], 1000U);
 }
 
 /// 10 million SYNs from 10 million distinct spoofed sources (spread over the whole IPv4 space,

@@ -3,6 +3,8 @@
 // checked after every step (half-open counters equal a recount, per-state gauges, proxied
 // connections against the proxy table). Sequence and acknowledgment numbers are mostly relative
 // to what each side last sent or received (cookies included), so the fuzzer reaches deep states.
+// A record may also send back an ICMP error quoting (part of) the segment as it was passed on,
+// so proxied connections' errors get translated.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -150,6 +152,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       e.process(pkt);
     }
+    const unsigned adv = r[13];
+    if ((adv & 0x40) != 0) {
+      // An error about that segment from a router, to its source (sometimes elsewhere),
+      // quoting from nothing to all of it (RFC 792's 8 bytes of TCP: 28 or 48).
+      const std::vector<std::byte>& quoted = (op & 0x80) != 0 ? mutable_pkt : pkt;
+      const std::string router = v6 ? "2001:db8:c::1" : "192.0.2.1";
+      const std::string to = (adv & 0x20) != 0 ? router : (from_server ? server : client);
+      const std::uint8_t type = v6 ? static_cast<std::uint8_t>(1 + (r[10] & 3))
+                                   : static_cast<std::uint8_t>((r[10] & 3) == 0 ? 11 : 3);
+      std::vector<std::byte> err = synguard::testing::icmpError(
+          router, to, type, static_cast<std::uint8_t>(r[10] >> 6 == 0 ? 4 : 0), quoted,
+          (std::size_t{r[12]} * 7) % (quoted.size() + 9));
+      const eng::Verdict v = (op & 0x80) != 0 ? e.processMutable(err) : e.process(err);
+      if (v.rewritten && !synguard::testing::icmpChecksumOk(err)) {
+        __builtin_trap();  // a translated error keeps a valid checksum
+      }
+    }
     (from_server ? f.server_next : f.client_next) =
         seq + static_cast<std::uint32_t>(payload) + ((flags & 0x03) != 0 ? 1 : 0);
     // What the engine sent: cookies to clients, SYNs to servers (for relative numbers).
@@ -167,7 +186,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     sink.clear();
-    const unsigned adv = r[13];
     clock.advance(std::chrono::microseconds(std::uint64_t{1} << (adv & 31)) / 64);
     if ((adv & 0x80) != 0) {
       e.expire();

@@ -1,5 +1,7 @@
 #include "tests/support/packet_builder.h"
 
+#include <algorithm>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -313,6 +315,69 @@ std::vector<std::byte> PacketBuilder::build() const {
   out[l4 + 16] = std::byte(tc >> 8);
   out[l4 + 17] = std::byte(tc & 0xff);
   return out;
+}
+
+namespace {
+
+void store16(std::vector<std::byte>& p, std::size_t i, std::uint16_t v) {
+  p[i] = static_cast<std::byte>(v >> 8);
+  p[i + 1] = static_cast<std::byte>(v);
+}
+
+std::uint32_t icmpSum(const std::vector<std::byte>& p, std::size_t ip) {
+  std::uint32_t sum = 0;
+  if (ip == 40) {
+    // RFC 4443 §2.3: the pseudo-header (RFC 8200 §8.1) with next header 58.
+    sum = engine::checksumPartial(std::span<const std::byte>(p.data() + 8, 32));
+    sum += static_cast<std::uint32_t>(p.size() - ip) + 58U;
+  }
+  return engine::checksumPartial(std::span<const std::byte>(p).subspan(ip), sum);
+}
+
+}  // namespace
+
+std::vector<std::byte> icmpError(std::string_view from, std::string_view to, std::uint8_t type,
+                                 std::uint8_t code, const std::vector<std::byte>& quoted,
+                                 std::size_t quote_len, std::uint16_t mtu) {
+  const engine::IpAddress src = addr(from);
+  const engine::IpAddress dst = addr(to);
+  const bool v6 = !src.isV4();
+  const std::size_t ip = v6 ? 40 : 20;
+  quote_len = std::min(quote_len, quoted.size());
+  std::vector<std::byte> p(ip + 8 + quote_len);
+  if (v6) {
+    p[0] = std::byte{0x60};
+    store16(p, 4, static_cast<std::uint16_t>(8 + quote_len));
+    p[6] = std::byte{58};
+    p[7] = std::byte{64};
+    for (std::size_t k = 0; k < 16; ++k) {
+      p[8 + k] = static_cast<std::byte>(src.bytes()[k]);
+      p[24 + k] = static_cast<std::byte>(dst.bytes()[k]);
+    }
+  } else {
+    p[0] = std::byte{0x45};
+    store16(p, 2, static_cast<std::uint16_t>(p.size()));
+    p[8] = std::byte{64};
+    p[9] = std::byte{1};
+    const std::uint32_t s = src.v4HostOrder();
+    const std::uint32_t d = dst.v4HostOrder();
+    store16(p, 12, static_cast<std::uint16_t>(s >> 16));
+    store16(p, 14, static_cast<std::uint16_t>(s));
+    store16(p, 16, static_cast<std::uint16_t>(d >> 16));
+    store16(p, 18, static_cast<std::uint16_t>(d));
+    store16(p, 10, engine::internetChecksum(std::span<const std::byte>(p.data(), 20)));
+  }
+  p[ip] = std::byte{type};
+  p[ip + 1] = std::byte{code};
+  store16(p, ip + 6, mtu);
+  std::copy_n(quoted.begin(), quote_len, p.begin() + static_cast<std::ptrdiff_t>(ip + 8));
+  store16(p, ip + 2, engine::checksumFinish(icmpSum(p, ip)));
+  return p;
+}
+
+bool icmpChecksumOk(const std::vector<std::byte>& p) {
+  const bool v6 = (std::to_integer<unsigned>(p[0]) >> 4) == 6;
+  return engine::checksumFinish(icmpSum(p, v6 ? 40 : 20)) == 0;
 }
 
 }  // namespace synguard::testing

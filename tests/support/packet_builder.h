@@ -83,4 +83,14 @@ class PacketBuilder {
   bool bad_checksum_ = false;
 };
 
+/// An ICMP error (IPv4: ICMP, IPv6: ICMPv6, as `from` is) from `from` to `to` quoting the first
+/// `quote_len` bytes of `quoted` (all of it at most), with valid checksums; `mtu` goes in the
+/// second word's low half, where fragmentation needed and packet too big carry it.
+std::vector<std::byte> icmpError(std::string_view from, std::string_view to, std::uint8_t type,
+                                 std::uint8_t code, const std::vector<std::byte>& quoted,
+                                 std::size_t quote_len, std::uint16_t mtu = 1280);
+/// Whether an ICMP error built like that (no extension headers) has a valid ICMP checksum
+/// (ICMPv6 with its pseudo-header, RFC 4443 §2.3).
+bool icmpChecksumOk(const std::vector<std::byte>& packet);
+
 }  // namespace synguard::testing
