@@ -127,6 +127,8 @@ TEST(NftRules, XtFallbackHasTheSynQueuesToo) {
   pass[0].overload = engine::OverloadPolicy::kPass;
   EXPECT_FALSE(has(renderXtRules(pass, o, false), "--tcp-flags"));
   EXPECT_FALSE(has(renderXtRules(pass, o, false), "6:7"));
+}
+
 TEST(NftRules, IcmpErrorsToServicesAreQueuedIncludingTheGatewaysOwn) {
   RuleOptions o;
   const std::string r = renderRules(services(), o);
