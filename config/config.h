@@ -16,6 +16,7 @@ struct ServiceSide {
   /// services[].server_interfaces: the only interfaces its segments may arrive on; empty: the
   /// interfaces the kernel routes its addresses through (strict reverse-path lookup, live).
   std::vector<std::string> server_interfaces{};
+  bool operator==(const ServiceSide&) const = default;
 };
 
 /// Everything `/etc/synguard/synguard.yaml` sets: the engine's configuration plus the daemon's
