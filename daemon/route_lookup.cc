@@ -290,9 +290,10 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
         }
         const std::string p = who + cidr + ": ";
         if (types.empty() || (types.size() == 1 && types[0] != "unicast" && types[0] != "local")) {
-          out.push_back({4, p + "no route (" + (types.empty() ? error : types[0]) +
-                                "): its segments are dropped from every side until there is "
-                                "one"});
+          out.push_back(
+              {4, p + (types.empty() ? "no route" : "no usable route (" + types[0] + ")") +
+                      (error.empty() || error == "no route" ? "" : " (" + error + ")") +
+                      ": its segments are dropped from every side until there is one"});
           continue;
         }
         if (std::find(types.begin(), types.end(), "local") != types.end()) {
