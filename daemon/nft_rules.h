@@ -58,7 +58,8 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
 
 /// The same queue rules for iptables-nft-restore (-n), for kernels without the nft `queue`
 /// expression: chain SYNGUARD in the raw table, jumped to from PREROUTING (and OUTPUT in local
-/// mode). `v6` selects ip6tables syntax.
+/// mode). `v6` selects ip6tables syntax. The anti-spoofing drops are not here: they stay in
+/// our nft table (chain antispoof, priority -320, ahead of the raw table's -300) in both cases.
 std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
                           const RuleOptions& opts, bool v6);
 

@@ -324,9 +324,6 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   return os.str();
 }
 
-/// SIGHUP: reads the configuration again, checks it whole, re-installs the rules if the
-/// services' addresses or ports changed, and has every worker apply it between two batches.
-/// Connections, proxied connections and counters stay. Returns what changed, or why nothing did.
 /// Logs the side each service's own segments may come from (the anti-spoofing check).
 void logSides(const std::vector<engine::ServiceConfig>& services, const RuleOptions& ropts) {
   for (const SideLine& l : describeSides(services, ropts)) {
@@ -340,6 +337,10 @@ struct SpoofedTotals {
   std::mutex& mutex;
 };
 
+/// SIGHUP: reads the configuration again, checks it whole, re-installs the rules if the
+/// services' addresses, ports or anti-spoofing settings changed, and has every worker apply it
+/// between two batches. Connections, proxied connections and counters stay. Returns what changed,
+/// or why nothing did.
 Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, SpoofedTotals spoofed,
                                  std::optional<NftRules>& rules,
                                  std::vector<std::unique_ptr<Worker>>& workers,
