@@ -1,11 +1,23 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
 namespace synguard::config {
+
+/// Where a service's own segments (source = its addresses and ports) may arrive from: the
+/// anti-spoofing check of docs/DAEMON.md, rendered as a drop rule before the queue.
+struct ServiceSide {
+  bool check = true;  ///< services[].anti_spoofing: auto (true) or off
+  /// services[].server_interfaces: the only interfaces its segments may arrive on; empty: the
+  /// interfaces the kernel routes its addresses through (strict reverse-path lookup, live).
+  std::vector<std::string> server_interfaces{};
+  bool operator==(const ServiceSide&) const = default;
+};
 
 /// Everything `/etc/synguard/synguard.yaml` sets: the engine's configuration plus the daemon's
 /// own settings. Plain data; config/synguard.yaml documents every key and its default, and
@@ -17,6 +29,9 @@ struct DaemonConfig {
   bool local_mode = false;         ///< rules.mode: gateway (false) or local (true)
   std::string table = "synguard";  ///< rules.table: the nftables table (family inet)
   bool bypass_established = true;  ///< rules.bypass_established
+  bool anti_spoofing = true;       ///< rules.anti_spoofing: auto (true) or off (every service)
+  /// Per service name, what differs from the default ServiceSide (absent: check by the routes).
+  std::map<std::string, ServiceSide> service_sides;
   std::string key_file = "/var/lib/synguard/cookie.key";  ///< cookies.key_file
   std::string user;  ///< drop to this user after setup ("" = stay)
   bool metrics_enabled = true;

@@ -536,11 +536,65 @@ class Checker {
   }
 
   /// One service; true if it had no problem (it may then be checked against the others).
-  bool service(const YAML::Node& n, const std::string& path, engine::ServiceConfig& s) {
+  /// An interface name as the kernel takes it (IFNAMSIZ - 1 bytes, no '/', ':' or space) and
+  /// as the rules can quote it.
+  static bool interfaceName(const std::string& n) {
+    return !n.empty() && n.size() < 16 && n != "." && n != ".." &&
+           std::all_of(n.begin(), n.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || c == '@';
+           });
+  }
+
+  /// anti_spoofing and server_interfaces of a service.
+  void serviceSide(const YAML::Node& n, const std::string& path, ServiceSide& side) {
+    if (n["anti_spoofing"]) {
+      if (const auto m = choice(n["anti_spoofing"], join(path, "anti_spoofing"), {"auto", "off"})) {
+        side.check = *m == 0;
+      }
+    }
+    const YAML::Node l = n["server_interfaces"];
+    if (!l) {
+      return;
+    }
+    const std::string lp = join(path, "server_interfaces");
+    if (!l.IsSequence()) {
+      error(l, lp + ": expected a list of interface names, got " + describe(l));
+      return;
+    }
+    if (l.size() == 0) {
+      error(l, lp + ": empty (leave it out to follow the kernel's routes)");
+      return;
+    }
+    for (std::size_t i = 0; i < l.size(); ++i) {
+      std::string name;
+      if (!string(l[i], index(lp, i), name)) {
+        continue;
+      }
+      if (!interfaceName(name)) {
+        error(l[i],
+              index(lp, i) + ": '" + name +
+                  "' is not an interface name: 1 to 15 letters, digits, '_', '-', '.' or '@'");
+      } else if (std::find(side.server_interfaces.begin(), side.server_interfaces.end(), name) !=
+                 side.server_interfaces.end()) {
+        error(l[i], index(lp, i) + ": '" + name + "' is already in the list");
+      } else {
+        side.server_interfaces.push_back(name);
+      }
+    }
+    if (!side.check && n["anti_spoofing"]) {
+      error(n["anti_spoofing"], join(path, "anti_spoofing") +
+                                    ": off, but server_interfaces is set (remove one of them)");
+    }
+  }
+
+  bool service(const YAML::Node& n, const std::string& path, engine::ServiceConfig& s,
+               ServiceSide& side) {
     const std::size_t before = errors_.size();
     if (!map(n, path,
              {"name", "addresses", "ports", "mode", "monitor", "half_open", "syn_rate", "hold",
-              "per_source", "mss", "wscale", "overload"})) {
+              "per_source", "mss", "wscale", "overload", "anti_spoofing",
+              "server_interfaces"})) {
       return false;
     }
     if (!n["name"]) {
@@ -629,12 +683,14 @@ class Checker {
               join(path, "wscale") + ": expected 0 to 14 or none, got " + describe(n["wscale"]));
       }
     }
+    serviceSide(n, path, side);
     return errors_.size() == before;
   }
 
   void services(const YAML::Node& list) {
     std::vector<engine::ServiceConfig>& out = out_.engine.protection.services;
     out.clear();  // the file's services replace the built-in catch-all
+    out_.service_sides.clear();
     if (list.IsNull()) {
       return;  // `services:` with nothing after it: none, as `services: []`
     }
@@ -650,7 +706,8 @@ class Checker {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string path = index("services", i);
       engine::ServiceConfig s;
-      if (!service(list[i], path, s)) {
+      ServiceSide side;
+      if (!service(list[i], path, s, side)) {
         continue;
       }
       bool clash = false;
@@ -675,6 +732,9 @@ class Checker {
         clash = true;
       }
       if (!clash) {
+        if (!side.check || !side.server_interfaces.empty()) {
+          out_.service_sides[s.name] = side;
+        }
         out.push_back(std::move(s));
         positions.push_back(i);
       }
@@ -698,7 +758,7 @@ class Checker {
   }
 
   void rules(const YAML::Node& r) {
-    if (!map(r, "rules", {"mode", "table", "bypass_established"})) {
+    if (!map(r, "rules", {"mode", "table", "bypass_established", "anti_spoofing"})) {
       return;
     }
     if (r["mode"]) {
@@ -720,6 +780,11 @@ class Checker {
     }
     if (r["bypass_established"]) {
       boolean(r["bypass_established"], "rules.bypass_established", out_.bypass_established);
+    }
+    if (r["anti_spoofing"]) {
+      if (const auto m = choice(r["anti_spoofing"], "rules.anti_spoofing", {"auto", "off"})) {
+        out_.anti_spoofing = *m == 0;
+      }
     }
   }
 

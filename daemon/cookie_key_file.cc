@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace synguard::daemon {
@@ -144,14 +146,42 @@ Result<std::array<std::uint8_t, 16>> parseCookieKey(std::string_view text) {
   return key;
 }
 
+namespace {
+
+/// Writes all of `text` to `fd`.
+bool writeAll(int fd, const std::string& text) {
+  std::size_t put = 0;
+  while (put < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + put, text.size() - put);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    put += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+/// Gives the complete, synced temporary file its final name, never replacing a file already
+/// there (EEXIST then): a hard link, or where the file system has none, rename with
+/// RENAME_NOREPLACE.
+int publishNoReplace(const std::string& tmp, const std::string& path) {
+  if (::link(tmp.c_str(), path.c_str()) == 0) {
+    return 0;
+  }
+  if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != EMLINK) {
+    return -1;
+  }
+  return ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+}
+
+}  // namespace
+
 Result<CookieKeyFile> loadOrCreateCookieKey(const std::string& path) {
   CookieKeyFile out;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    if (errno != EEXIST) {
-      return Unexpected{sysError(path, "cannot create the cookie key file")};
-    }
-    // It exists (perhaps another instance created it a moment ago): read it.
+  const auto readExisting = [&]() -> Result<CookieKeyFile> {
     auto key = readKey(path);
     if (!key) {
       return Unexpected{key.error()};
@@ -159,11 +189,39 @@ Result<CookieKeyFile> loadOrCreateCookieKey(const std::string& path) {
     out.bytes = *key;
     out.key = engine::SipKey::fromBytes(out.bytes);
     return out;
+  };
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    return readExisting();  // refused there if it is not a regular file of ours
+  }
+  if (errno != ENOENT) {
+    return Unexpected{sysError(path, "cannot stat the cookie key file")};
+  }
+  // Created atomically: the key is written to a temporary file in the same directory
+  // (O_EXCL, 0600), synced, then linked to its name, which never replaces a key already there
+  // (another instance's, created a moment ago: that one is read instead), and the directory is
+  // synced. No partial file is ever visible under the name; a crash leaves at worst a
+  // ".NAME.tmp.XXXXXX" file beside it, which nothing reads.
+  const auto slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string tmp = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "." +
+                    base + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // O_CREAT | O_EXCL, mode 0600
+  if (fd < 0) {
+    return Unexpected{sysError(path, "cannot create the cookie key file")};
   }
   const Fd guard(fd);
+  const auto failed = [&](Error e) -> Result<CookieKeyFile> {
+    ::unlink(tmp.c_str());
+    return Unexpected{std::move(e)};
+  };
+  if (::fchmod(fd, 0600) != 0) {  // mkostemp's mode, whatever the umask said
+    return failed(sysError(path, "cannot create the cookie key file"));
+  }
   if (auto r = fillRandom(out.bytes); !r) {
-    ::unlink(path.c_str());
-    return Unexpected{Error{path + ": " + r.error().message}};
+    return failed(Error{path + ": " + r.error().message});
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string text =
@@ -174,31 +232,25 @@ Result<CookieKeyFile> loadOrCreateCookieKey(const std::string& path) {
     text.push_back(kHex[b & 0xf]);
   }
   text.push_back('\n');
-  std::size_t put = 0;
-  while (put < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + put, text.size() - put);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const Error e = sysError(path, "cannot write the cookie key file");
-      ::unlink(path.c_str());
-      return Unexpected{e};
-    }
-    put += static_cast<std::size_t>(n);
+  if (!writeAll(fd, text)) {
+    return failed(sysError(path, "cannot write the cookie key file"));
   }
   // The key must survive a crash: cookies handed out before it would not validate after.
   if (::fsync(fd) != 0) {
-    const Error e = sysError(path, "cannot sync the cookie key file");
-    ::unlink(path.c_str());
-    return Unexpected{e};
+    return failed(sysError(path, "cannot sync the cookie key file"));
   }
-  const auto slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (publishNoReplace(tmp, path) != 0) {
+    if (errno == EEXIST) {
+      ::unlink(tmp.c_str());
+      return readExisting();  // another instance created it meanwhile: theirs counts
+    }
+    return failed(sysError(path, "cannot create the cookie key file"));
+  }
+  ::unlink(tmp.c_str());  // after a rename: already gone (ENOENT), harmless
   const Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0) {
-    (void)::fsync(dfd.get());
+  if (dfd.get() < 0 || (::fsync(dfd.get()) != 0 && errno != EINVAL)) {  // EINVAL: not supported
+    // The key is in place and used; only its durability across a power loss is in doubt.
+    return Unexpected{sysError(dir, "cannot sync the cookie key file's directory")};
   }
   out.key = engine::SipKey::fromBytes(out.bytes);
   out.created = true;

@@ -18,8 +18,12 @@ struct CookieKeyFile {
 };
 
 /// Reads the 128-bit master key for SYN cookies from `path`. If the file does not exist it is
-/// created (O_CREAT|O_EXCL, mode 0600, fsync'd with its directory) with 16 bytes from
-/// getrandom(2). Gateways behind ECMP copy the same file so they validate each other's cookies.
+/// created atomically with 16 bytes from getrandom(2): written to a temporary file in the same
+/// directory (O_EXCL, mode 0600), fsync'd, linked to `path` (never replacing a file already
+/// there: if another process created it meanwhile, that key is read and returned), then the
+/// directory is fsync'd. No partial key is ever visible under `path`; a crash leaves at worst
+/// a `.NAME.tmp.XXXXXX` file beside it, which is ignored. Gateways behind ECMP copy the same
+/// file so they validate each other's cookies.
 ///
 /// Format: optional '#' comment lines, then exactly 32 hex digits and an optional newline.
 /// Refused: anything else, an all-zero key, a file that is not regular, and a file readable or

@@ -330,6 +330,8 @@ RunOptions fromConfig(const synguard::config::DaemonConfig& c) {
       c.local_mode ? synguard::daemon::RuleMode::kLocal : synguard::daemon::RuleMode::kGateway;
   o.table = c.table;
   o.bypass = c.bypass_established;
+  o.anti_spoofing = c.anti_spoofing;
+  o.sides = c.service_sides;
   o.key_file = c.key_file;
   o.user = c.user;
   o.metrics_listen = c.metrics_enabled ? c.metrics_listen : std::string();

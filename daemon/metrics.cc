@@ -81,7 +81,12 @@ class SnapshotCollectable : public prometheus::Collectable {
     if (live_.hits_and_unprotected) {
       hu = live_.hits_and_unprotected();
     }
-    return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_, hu.first, hu.second);
+    RuleCounterTotals::Totals spoofed;
+    if (live_.spoofed) {
+      spoofed = live_.spoofed();
+    }
+    return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_, hu.first, hu.second,
+                          spoofed);
   }
 
  private:
@@ -137,11 +142,38 @@ std::uint64_t UnprotectedEstimator::update(std::uint64_t rule_hits, std::uint64_
   return max_;
 }
 
+void RuleCounterTotals::update(const std::map<std::string, std::uint64_t>& reading) {
+  for (const auto& [name, value] : reading) {
+    Counter& c = counters_[name];
+    if (value < c.last) {
+      c.carry += c.last;  // re-installed without restarted(): the counter started again
+    }
+    c.last = value;
+  }
+}
+
+void RuleCounterTotals::restarted() {
+  for (auto& [name, c] : counters_) {
+    c.carry += c.last;
+    c.last = 0;
+  }
+}
+
+RuleCounterTotals::Totals RuleCounterTotals::totals() const {
+  Totals t;
+  t.reserve(counters_.size());
+  for (const auto& [name, c] : counters_) {
+    t.emplace_back(name, c.carry + c.last);
+  }
+  return t;
+}
+
 std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                                          const std::vector<WorkerSnapshot>& workers,
                                          const std::vector<KernelQueueStats>& kernel,
                                          const ReloadCounters& reloads, std::uint64_t rule_hits,
-                                         std::uint64_t unprotected) {
+                                         std::uint64_t unprotected,
+                                         const RuleCounterTotals::Totals& spoofed) {
   using engine::kVerdictReasonCount;
   using engine::VerdictReason;
   Families f;
@@ -316,6 +348,13 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   f.one("synguard_queue_unprotected_packets_total",
         "Packets that passed without a verdict (fail-open: queue or socket full, no daemon)", C,
         static_cast<double>(unprotected));
+  auto& sp = f.family("synguard_spoofed_service_source_dropped_total",
+                      "Segments with a service's source address and port that arrived on an "
+                      "interface they cannot come from, dropped before the queue (anti-spoofing)",
+                      C);
+  for (const auto& [name, n] : spoofed) {
+    Families::add(sp, static_cast<double>(n), {{"service", name}});
+  }
   f.one("synguard_injected_packets_total", "Packets sent on raw sockets", C,
         static_cast<double>(injected));
   f.one("synguard_injection_errors_total", "Raw socket send errors", C,

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -53,10 +54,32 @@ class UnprotectedEstimator {
   std::uint64_t max_ = 0;
 };
 
+/// Per-name rule counters (the anti-spoofing drops per service) made monotonic across
+/// re-installs of the rules, which start every counter again at 0.
+class RuleCounterTotals {
+ public:
+  using Totals = std::vector<std::pair<std::string, std::uint64_t>>;
+  /// A reading of the counters as the kernel has them now.
+  void update(const std::map<std::string, std::uint64_t>& reading);
+  /// The rules are about to be (or were just) re-installed: what was read so far is kept.
+  void restarted();
+  /// Every name ever read, with its total (names of services since removed keep theirs).
+  Totals totals() const;
+
+ private:
+  struct Counter {
+    std::uint64_t carry = 0;
+    std::uint64_t last = 0;
+  };
+  std::map<std::string, Counter> counters_;
+};
+
 /// Figures the main thread keeps current (it reads the rule counters through libnftables,
 /// which must not run on the exporter's small-stack threads): rule hits and unprotected packets.
 struct LiveQueueFigures {
   std::function<std::pair<std::uint64_t, std::uint64_t>()> hits_and_unprotected;
+  /// Per service: segments with its source address dropped by the anti-spoofing rules.
+  std::function<RuleCounterTotals::Totals()> spoofed;
 };
 
 /// Config reloads, written by the main thread, read by scrapes.
@@ -80,7 +103,8 @@ std::vector<prometheus::MetricFamily> collectMetrics(const MetricsInfo& info,
                                                      const std::vector<KernelQueueStats>& kernel,
                                                      const ReloadCounters& reloads,
                                                      std::uint64_t rule_hits = 0,
-                                                     std::uint64_t unprotected = 0);
+                                                     std::uint64_t unprotected = 0,
+                                                     const RuleCounterTotals::Totals& spoofed = {});
 
 /// The HTTP endpoint (prometheus-cpp pull, civetweb): each scrape asks `snapshots` for the
 /// workers' latest figures and the kernel for its queue counters. The workers' packet loops

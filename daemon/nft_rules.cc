@@ -48,6 +48,68 @@ bool dropsSynsOnOverload(const engine::ServiceConfig& s) {
          !s.monitor;
 }
 
+config::ServiceSide sideOf(const engine::ServiceConfig& s, const RuleOptions& opts) {
+  if (!opts.anti_spoofing) {
+    return config::ServiceSide{false, {}};
+  }
+  const auto it = opts.sides.find(s.name);
+  return it == opts.sides.end() ? config::ServiceSide{} : it->second;
+}
+
+std::string spoofRuleComment(const std::string& service) { return service + " spoofed source"; }
+
+namespace {
+
+/// The anti-spoofing chain (empty if no service is checked). Before everything else of ours
+/// (the bypass marks at -310, the queue at -300, and the iptables raw table's queue rules at
+/// -300 in the fallback), so a forged segment never reaches the engine nor a set.
+std::string renderAntiSpoof(const std::vector<engine::ServiceConfig>& services,
+                            const RuleOptions& opts) {
+  std::ostringstream rules;
+  for (const auto& s : services) {
+    const config::ServiceSide side = sideOf(s, opts);
+    if (!side.check) {
+      continue;
+    }
+    std::string where;
+    if (side.server_interfaces.empty()) {
+      // Strict reverse path for these sources only: no route back to the source through the
+      // interface it came in on (any nexthop of a multipath route counts; loopback passes).
+      where = "fib saddr . iif oif missing";
+    } else {
+      std::vector<std::string> names{"\"lo\""};  // a service on this host talking to itself
+      for (const auto& i : side.server_interfaces) {
+        if (i != "lo") {
+          names.push_back("\"" + i + "\"");
+        }
+      }
+      where = "iifname != { " + join(names) + " }";
+    }
+    const std::string p = ports(s);
+    for (const bool v4 : {true, false}) {
+      const auto c = s.addresses.cidrs(v4);
+      if (c.empty()) {
+        continue;
+      }
+      rules << "\t\t" << (v4 ? "ip" : "ip6") << " saddr { " << join(c) << " } tcp sport { " << p
+            << " } " << where << " counter drop comment \"" << spoofRuleComment(s.name) << "\"\n";
+    }
+  }
+  if (rules.str().empty()) {
+    return {};
+  }
+  return "\t# Anti-spoofing: a segment from a service's addresses and ports that arrives on an\n"
+         "\t# interface it cannot come from (the kernel routes those addresses elsewhere, or\n"
+         "\t# server_interfaces) is forged: dropped and counted before the queue.\n"
+         "\tchain antispoof {\n"
+         "\t\ttype filter hook prerouting priority -320; policy accept;\n"
+         "\t\tmeta mark " +
+         hex(kMarkInjected) + " return comment \"our own packets, looped\"\n" + rules.str() +
+         "\t}\n";
+}
+
+}  // namespace
+
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
                         const RuleOptions& opts) {
   // Counted: the packets the rules hand to the queues, against the verdicts the daemon gives,
@@ -119,6 +181,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
   }
   std::ostringstream r;
   r << "table inet " << opts.table << " {\n";
+  r << renderAntiSpoof(services, opts);
   if (opts.bypass) {
     // Both directions of every bypassed connection, added from the packet path (dynset) when
     // a verdict carries kMarkBypassLearn; no update per packet (an element lives its timeout
@@ -431,6 +494,34 @@ Result<void> NftRules::remove() {
 
 NftRules::~NftRules() { (void)remove(); }
 
+void parseRuleCounters(const std::string& listing, QueueRuleReading& into) {
+  std::istringstream in(listing);
+  constexpr std::string_view kSpoof = " spoofed source\"";
+  for (std::string line; std::getline(in, line);) {
+    const auto c = line.find("counter packets ");
+    if (c == std::string::npos) {
+      continue;
+    }
+    const std::uint64_t n = std::strtoull(line.c_str() + c + 16, nullptr, 10);
+    const auto q = line.find(" queue ");
+    if (q != std::string::npos && c < q) {
+      into.hits += n;
+      ++into.rules;
+      continue;
+    }
+    // `... counter packets N bytes M drop comment "NAME spoofed source"`
+    const auto d = line.find(" drop comment \"", c);
+    const auto e = line.rfind(kSpoof);
+    if (d == std::string::npos || e == std::string::npos || e + kSpoof.size() != line.size()) {
+      continue;
+    }
+    const auto name_at = d + 15;
+    if (e > name_at) {
+      into.spoofed[line.substr(name_at, e - name_at)] += n;
+    }
+  }
+}
+
 Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt) {
   // Our table first: in the fallback it holds no queue rule but the marks and notrack rules
   // the proxy needs, and listing it fails once it is gone.
@@ -447,16 +538,7 @@ Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt) {
     if (auto r = runNft(cmd, &out); !r) {
       return Unexpected{r.error()};
     }
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) {
-      const auto q = line.find(" queue ");
-      const auto c = line.find("counter packets ");
-      if (q == std::string::npos || c == std::string::npos || c > q) {
-        continue;
-      }
-      reading.hits += std::strtoull(line.c_str() + c + 16, nullptr, 10);
-      ++reading.rules;
-    }
+    parseRuleCounters(out, reading);
   }
   return reading;
 }

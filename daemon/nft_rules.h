@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "engine/protection.h"
 #include "engine/result.h"
 
@@ -38,12 +40,20 @@ struct RuleOptions {
   bool bypass = true;
   std::uint32_t bypass_capacity = 1U << 21;  ///< set elements (two per connection)
   std::uint32_t bypass_timeout_s = 3600;     ///< an element lives this long after it is added
+  /// Anti-spoofing (rules.anti_spoofing): a service's own segments (source = its addresses
+  /// and ports) arriving on an interface they cannot come from are dropped before the queue.
+  bool anti_spoofing = true;
+  /// Per service name (absent: check against the kernel's routes, `fib saddr . iif`).
+  std::map<std::string, config::ServiceSide> sides{};
 };
 
 /// Whether SYNs (and fragments) to the service go to the SYN queues (first_queue + queues ..),
 /// which the daemon keeps without fail-open while a service is in cookie mode: overload
 /// drop_syn, a service that can be in cookie mode (mode not off), not in monitor mode.
 bool dropsSynsOnOverload(const engine::ServiceConfig& s);
+/// The side a service's own segments may come from, as the rules check it (ropts.sides, or the
+/// default: by the routes). check false: not checked.
+config::ServiceSide sideOf(const engine::ServiceConfig& s, const RuleOptions& opts);
 
 /// The ruleset (nft syntax) that queues the services' TCP traffic to synguard, both
 /// directions, before conntrack. See docs/DAEMON.md for the hook priorities and why.
@@ -52,7 +62,8 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
 
 /// The same queue rules for iptables-nft-restore (-n), for kernels without the nft `queue`
 /// expression: chain SYNGUARD in the raw table, jumped to from PREROUTING (and OUTPUT in local
-/// mode). `v6` selects ip6tables syntax.
+/// mode). `v6` selects ip6tables syntax. The anti-spoofing drops are not here: they stay in
+/// our nft table (chain antispoof, priority -320, ahead of the raw table's -300) in both cases.
 std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
                           const RuleOptions& opts, bool v6);
 
@@ -98,7 +109,14 @@ class NftRules {
 struct QueueRuleReading {
   std::uint64_t hits = 0;  ///< packets handed to the queues since the rules were installed
   std::size_t rules = 0;   ///< queue rules found (0: someone removed them)
+  /// Per service name: segments with its source dropped by the anti-spoofing rules (since
+  /// the rules were installed).
+  std::map<std::string, std::uint64_t> spoofed{};
 };
+/// The comment that names a service's anti-spoofing rules (and lets readQueueRules find them).
+std::string spoofRuleComment(const std::string& service);
+/// Parses an nft listing: queue rule hits and the anti-spoofing drops, added to `into`.
+void parseRuleCounters(const std::string& listing, QueueRuleReading& into);
 /// Reads the queue rules' counters (`xt`: the iptables raw chains of the fallback). Whatever of
 /// the hits got no verdict from the daemon passed without it (fail-open). An error when our
 /// table or chains are gone. Reading needs CAP_NET_ADMIN.

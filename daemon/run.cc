@@ -30,6 +30,7 @@
 #include "daemon/metrics.h"
 #include "daemon/nfqueue.h"
 #include "daemon/raw_sender.h"
+#include "daemon/route_lookup.h"
 #include "daemon/system_clock.h"
 #include "daemon/worker_snapshot.h"
 
@@ -375,10 +376,24 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   return os.str();
 }
 
+/// Logs the side each service's own segments may come from (the anti-spoofing check).
+void logSides(const std::vector<engine::ServiceConfig>& services, const RuleOptions& ropts) {
+  for (const SideLine& l : describeSides(services, ropts)) {
+    logLine(l.level, l.text);
+  }
+}
+
+/// The anti-spoofing totals and the lock the exporter's scrapes take to read them.
+struct SpoofedTotals {
+  RuleCounterTotals& totals;
+  std::mutex& mutex;
+};
+
 /// SIGHUP: reads the configuration again, checks it whole, re-installs the rules if the
-/// services' addresses or ports changed, and has every worker apply it between two batches.
-/// Connections, proxied connections and counters stay. Returns what changed, or why nothing did.
-Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
+/// services' addresses, ports or anti-spoofing settings changed, and has every worker apply it
+/// between two batches. Connections, proxied connections and counters stay. Returns what changed,
+/// or why nothing did.
+Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, SpoofedTotals spoofed,
                                  std::optional<NftRules>& rules,
                                  std::vector<std::unique_ptr<Worker>>& workers,
                                  ReloadSlot& reload) {
@@ -441,17 +456,31 @@ Result<std::string> reloadConfig(RunOptions& current, const RuleOptions& ropts,
   keep(cfg.protection.proxy.early_segment_buffers !=
            current.engine.protection.proxy.early_segment_buffers,
        "proxy early-segment buffers");
-  // The rules follow the services: re-installed (one transaction) only if they differ.
+  // The rules follow the services and their anti-spoofing settings: re-installed (one
+  // transaction) only if they differ.
+  RuleOptions next_ropts = ropts;
+  next_ropts.anti_spoofing = next.anti_spoofing;
+  next_ropts.sides = next.sides;
   bool rules_changed = false;
-  if (renderRules(cfg.protection.services, ropts) !=
+  if (renderRules(cfg.protection.services, next_ropts) !=
       renderRules(current.engine.protection.services, ropts)) {
-    auto fresh = NftRules::install(cfg.protection.services, ropts);
+    // The counters start again with the new rules: take the last of the old ones first.
+    const std::lock_guard<std::mutex> lock(spoofed.mutex);
+    if (auto reading = readQueueRules(ropts, rules->usesXt())) {
+      spoofed.totals.update(reading->spoofed);
+    }
+    auto fresh = NftRules::install(cfg.protection.services, next_ropts);
     if (!fresh) {
       return Unexpected{Error{"rules: " + fresh.error().message}};
     }
+    spoofed.totals.restarted();
     rules->disown();  // replaced in place by the new install
     rules.emplace(std::move(*fresh));
+    ropts = next_ropts;
+    current.anti_spoofing = next.anti_spoofing;
+    current.sides = next.sides;
     rules_changed = true;
+    logSides(cfg.protection.services, ropts);
   }
   {
     const std::lock_guard<std::mutex> lock(reload.mutex);
@@ -500,6 +529,8 @@ int runDaemon(const RunOptions& in) {
   }
   RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
   ropts.bypass = opts.bypass;
+  ropts.anti_spoofing = opts.anti_spoofing;
+  ropts.sides = opts.sides;
   opts.engine.bypass_established = opts.bypass;
   // Two set elements per connection, for every queue's table; an element is renewed by one
   // queued segment after this long, so it never outlives the tracker's established timeout.
@@ -603,6 +634,7 @@ int runDaemon(const RunOptions& in) {
   if (!rules_note.empty()) {
     logLine(4, rules_note);
   }
+  logSides(opts.engine.protection.services, ropts);
   if (auto r = dropPrivileges(opts.user); !r) {
     logLine(3, r.error().message);
     return 1;
@@ -618,6 +650,9 @@ int runDaemon(const RunOptions& in) {
   UnprotectedEstimator estimator;
   std::atomic<std::uint64_t> rule_hits{0};
   std::atomic<std::uint64_t> unprotected{0};
+  // The anti-spoofing drops per service, read with the queue rules' counters.
+  RuleCounterTotals spoofed;
+  std::mutex spoofed_mutex;  // the exporter's scrapes read it
   auto last_estimate = std::chrono::steady_clock::now();
   std::uint64_t unprotected_logged = 0;
   // Another tool can remove our rules (`nft flush ruleset` by a firewall reload, `iptables -t
@@ -641,6 +676,10 @@ int runDaemon(const RunOptions& in) {
     }
     rules->disown();  // whatever is left of them was replaced in place
     rules.emplace(std::move(*fresh));
+    {
+      const std::lock_guard<std::mutex> lock(spoofed_mutex);
+      spoofed.restarted();
+    }
     rules_missing = 0;
     rules_expected = 0;
     reloads.rules_restored.fetch_add(1);
@@ -659,6 +698,10 @@ int runDaemon(const RunOptions& in) {
       return;
     }
     rules_missing = 0;
+    {
+      const std::lock_guard<std::mutex> lock(spoofed_mutex);
+      spoofed.update(reading->spoofed);
+    }
     // Waiting in our queues, and dropped by the kernel (a full SYN queue without fail-open;
     // a regular queue never drops): neither passed unprotected.
     std::uint64_t waiting = 0;
@@ -697,9 +740,15 @@ int runDaemon(const RunOptions& in) {
           }
           return v;
         },
-        reloads, LiveQueueFigures{[&rule_hits, &unprotected] {
-          return std::pair<std::uint64_t, std::uint64_t>{rule_hits.load(), unprotected.load()};
-        }});
+        reloads,
+        LiveQueueFigures{
+            [&rule_hits, &unprotected] {
+              return std::pair<std::uint64_t, std::uint64_t>{rule_hits.load(), unprotected.load()};
+            },
+            [&spoofed, &spoofed_mutex] {
+              const std::lock_guard<std::mutex> lock(spoofed_mutex);
+              return spoofed.totals();
+            }});
     if (!m) {
       // Started after the workers (capabilities are per thread: every thread is created after
       // the drop), so stop them cleanly before leaving.
@@ -734,7 +783,7 @@ int runDaemon(const RunOptions& in) {
       break;
     }
     if (sig == SIGHUP) {
-      auto r = reloadConfig(opts, ropts, rules, workers, reload);
+      auto r = reloadConfig(opts, ropts, {spoofed, spoofed_mutex}, rules, workers, reload);
       rules_expected = 0;  // the rules may have changed: the next reading is the baseline
       (r ? reloads.success : reloads.failure).fetch_add(1);
       reloads.last_ok.store(r.has_value());

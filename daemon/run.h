@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -17,7 +18,9 @@ struct RunOptions {
   std::uint16_t first_queue = 0;
   RuleMode rule_mode = RuleMode::kGateway;
   std::string table = "synguard";
-  bool bypass = true;  ///< established untranslated connections skip the queue (RuleOptions)
+  bool bypass = true;         ///< established untranslated connections skip the queue (RuleOptions)
+  bool anti_spoofing = true;  ///< rules.anti_spoofing (RuleOptions)
+  std::map<std::string, config::ServiceSide> sides;  ///< per service (RuleOptions::sides)
   std::string key_file = "/var/lib/synguard/cookie.key";
   bool print_rules = false;   ///< print the ruleset and exit
   double stats_interval = 0;  ///< seconds between "stats:" lines on stderr (0: none)

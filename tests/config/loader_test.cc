@@ -43,6 +43,8 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(local_mode);
   SYNGUARD_SAME(table);
   SYNGUARD_SAME(bypass_established);
+  SYNGUARD_SAME(anti_spoofing);
+  SYNGUARD_SAME(service_sides);
   SYNGUARD_SAME(key_file);
   SYNGUARD_SAME(user);
   SYNGUARD_SAME(metrics_enabled);
@@ -155,6 +157,7 @@ std::vector<KeyCase> everyKey() {
       {"rules.table", "rules: {table: sg_test}", [](C c) { return c.table == "sg_test"; }},
       {"rules.bypass_established", "rules: {bypass_established: false}",
        [](C c) { return !c.bypass_established; }},
+      {"rules.anti_spoofing", "rules: {anti_spoofing: off}", [](C c) { return !c.anti_spoofing; }},
       {"services[].name", svc, [](C c) { return firstService(c).name == "web"; }},
       {"services[].addresses", svc,
        [](C c) {
@@ -201,6 +204,14 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return firstService(c).wscale_override == std::uint8_t{3}; }},
       {"services[].wscale", svc + "    wscale: none\n",
        [](C c) { return firstService(c).wscale_override == std::uint8_t{255}; }},
+      {"services[].anti_spoofing", svc + "    anti_spoofing: off\n",
+       [](C c) { return c.service_sides.count("web") == 1 && !c.service_sides.at("web").check; }},
+      {"services[].server_interfaces", svc + "    server_interfaces: [eth1, bond0.7]\n",
+       [](C c) {
+         return c.service_sides.count("web") == 1 && c.service_sides.at("web").check &&
+                c.service_sides.at("web").server_interfaces ==
+                    std::vector<std::string>{"eth1", "bond0.7"};
+       }},
       {"allow", "allow: [10.0.0.0/8, \"2001:db8::/32\"]",
        [](C c) {
          return c.engine.protection.allow.cidrs(true) == std::vector<std::string>{"10.0.0.0/8"} &&
@@ -320,8 +331,9 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "    syn_rate: {on: 9000.5, off: 10}\n    hold: 2m\n"
       "    per_source: {half_open: 7, syn_rate: 50, syn_burst: 80}\n    mss: 1400\n"
       "    wscale: 3\n    overload: pass\n"
+      "    server_interfaces: [eth1, bond0.7]\n"
       "queues: {count: 4, first: 10}\n"
-      "rules: {mode: local, table: sg_test, bypass_established: false}\n"
+      "rules: {mode: local, table: sg_test, bypass_established: false, anti_spoofing: off}\n"
       "allow: [10.0.0.0/8, \"2001:db8::/32\"]\ndeny: [192.0.2.7]\ndry_run: yes\n"
       "timeouts: {syn_sent: 1001ms, syn_received: 1002ms, established: 1003ms, "
       "fin_wait: 1004ms, close_wait: 1005ms, closing: 1006ms, last_ack: 1007ms, "
@@ -345,7 +357,8 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
   ASSERT_TRUE(r.ok()) << errors(r);
   for (const KeyCase& k : everyKey()) {
     if (k.yaml.find("mode: 'off'") != std::string::npos ||
-        k.yaml.find("wscale: none") != std::string::npos) {
+        k.yaml.find("wscale: none") != std::string::npos ||
+        k.yaml.find("    anti_spoofing: off") != std::string::npos) {
       continue;  // the other value of the same key is in the document
     }
     EXPECT_TRUE(k.holds(*r.config)) << k.key;

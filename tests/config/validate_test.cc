@@ -360,5 +360,40 @@ services:
             "4:77: services[1].half_open.off: expected a whole number, got '1.5'\n");
 }
 
+TEST(ConfigValidation, AntiSpoofingSettings) {
+  const auto r = load(R"(rules: {anti_spoofing: strict}
+services:
+  - {name: a, addresses: [10.0.0.1], ports: [80], anti_spoofing: yes}
+  - {name: b, addresses: [10.0.0.2], ports: [80], server_interfaces: eth1}
+  - {name: c, addresses: [10.0.0.3], ports: [80], server_interfaces: []}
+  - {name: d, addresses: [10.0.0.4], ports: [80], server_interfaces: [eth1, "a/b", eth1, 0123456789abcdef]}
+  - {name: e, addresses: [10.0.0.5], ports: [80], anti_spoofing: off, server_interfaces: [eth1]}
+)");
+  EXPECT_EQ(errors(r),
+            "1:24: rules.anti_spoofing: expected auto or off, got 'strict'\n"
+            "3:66: services[0].anti_spoofing: expected auto or off, got 'yes'\n"
+            "4:70: services[1].server_interfaces: expected a list of interface names, got 'eth1'\n"
+            "5:70: services[2].server_interfaces: empty (leave it out to follow the kernel's "
+            "routes)\n"
+            "6:77: services[3].server_interfaces[1]: 'a/b' is not an interface name: 1 to 15 "
+            "letters, digits, '_', '-', '.' or '@'\n"
+            "6:84: services[3].server_interfaces[2]: 'eth1' is already in the list\n"
+            "6:90: services[3].server_interfaces[3]: '0123456789abcdef' is not an interface name: "
+            "1 to 15 letters, digits, '_', '-', '.' or '@'\n"
+            "7:66: services[4].anti_spoofing: off, but server_interfaces is set (remove one of "
+            "them)\n");
+  const auto ok = load(R"(services:
+  - {name: a, addresses: [10.0.0.1], ports: [80], server_interfaces: [eth1, bond0]}
+  - {name: b, addresses: [10.0.0.2], ports: [80], anti_spoofing: off}
+  - {name: c, addresses: [10.0.0.3], ports: [80], anti_spoofing: auto}
+)");
+  ASSERT_TRUE(ok.ok()) << errors(ok);
+  EXPECT_TRUE(ok.config->anti_spoofing);
+  EXPECT_EQ(ok.config->service_sides.size(), 2U) << "c is the default: not listed";
+  EXPECT_EQ(ok.config->service_sides.at("a").server_interfaces,
+            (std::vector<std::string>{"eth1", "bond0"}));
+  EXPECT_FALSE(ok.config->service_sides.at("b").check);
+}
+
 }  // namespace
 }  // namespace synguard::config

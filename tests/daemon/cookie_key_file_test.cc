@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace synguard::daemon {
 namespace {
@@ -110,6 +114,83 @@ TEST_F(CookieKeyFileTest, ASymlinkIsNotFollowed) {
   const std::string link = path("link.key");
   fs::create_symlink(target, link);
   EXPECT_FALSE(loadOrCreateCookieKey(link).has_value());
+}
+
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> v;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    v.push_back(e.path().filename().string());
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST_F(CookieKeyFileTest, CreationLeavesOnlyTheKeyFile) {
+  ASSERT_TRUE(loadOrCreateCookieKey(path("cookie.key")).has_value());
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"cookie.key"});
+}
+
+TEST_F(CookieKeyFileTest, NeverReplacesAnExistingKey) {
+  const std::string p = path("cookie.key");
+  write(p, "# ours\n00112233445566778899aabbccddeeff\n");
+  auto k = loadOrCreateCookieKey(p);
+  ASSERT_TRUE(k.has_value()) << k.error().message;
+  EXPECT_FALSE(k->created);
+  EXPECT_EQ(k->bytes[0], 0x00);
+  EXPECT_EQ(k->bytes[15], 0xff);
+  std::ifstream in(p);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "# ours\n00112233445566778899aabbccddeeff\n");
+  // A bad existing file is refused, not replaced.
+  write(p, "garbage\n");
+  EXPECT_FALSE(loadOrCreateCookieKey(p).has_value());
+  std::ifstream again(p);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()),
+            "garbage\n");
+}
+
+TEST_F(CookieKeyFileTest, ConcurrentCreatorsAllGetTheOneKeyThatWasWritten) {
+  const std::string p = path("cookie.key");
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::vector<Result<CookieKeyFile>> got(kThreads, Unexpected{Error{"not run"}});
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) {
+      }
+      got[static_cast<std::size_t>(i)] = loadOrCreateCookieKey(p);
+    });
+  }
+  go.store(true);
+  for (auto& t : threads) {
+    t.join();
+  }
+  int created = 0;
+  for (const auto& g : got) {
+    ASSERT_TRUE(g.has_value()) << g.error().message;
+    created += g->created ? 1 : 0;
+    EXPECT_EQ(g->bytes, got[0]->bytes);
+  }
+  EXPECT_EQ(created, 1);
+  auto again = loadOrCreateCookieKey(p);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->bytes, got[0]->bytes);
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"cookie.key"});
+}
+
+TEST_F(CookieKeyFileTest, ACrashLeftoverIsIgnored) {
+  // What a crash between writing the temporary file and linking it leaves: a partial key under
+  // the temporary name, never under the final one.
+  write(path(".cookie.key.tmp.AbC123"), "# synguard SYN-cookie master key: 128 bits, hex.\n0123");
+  auto k = loadOrCreateCookieKey(path("cookie.key"));
+  ASSERT_TRUE(k.has_value()) << k.error().message;
+  EXPECT_TRUE(k->created);
+  EXPECT_TRUE(fs::exists(dir_ / ".cookie.key.tmp.AbC123"));
+  struct stat st {};
+  ASSERT_EQ(::stat(path("cookie.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  EXPECT_EQ(st.st_nlink, 1U);  // the temporary name is gone
 }
 
 }  // namespace

@@ -211,5 +211,28 @@ TEST(Metrics, ExposesTheRuleHitsAndUnprotectedPackets) {
   EXPECT_NE(os.str().find("synguard_queue_unprotected_packets_total 5\n"), std::string::npos);
 }
 
+TEST(RuleCounterTotals, StayMonotonicAcrossReinstalls) {
+  RuleCounterTotals t;
+  t.update({{"web", 100}, {"db", 0}});
+  t.update({{"web", 600}, {"db", 3}});
+  t.restarted();  // a reload re-installs the rules: read first, then the counters start at 0
+  t.update({{"web", 0}});
+  t.update({{"web", 40}, {"db", 1}});
+  t.update({{"web", 5}});  // re-installed without notice (restored after a flush)
+  EXPECT_EQ(t.totals(), (RuleCounterTotals::Totals{{"db", 4}, {"web", 645}}));
+}
+
+TEST(Metrics, ExposesTheSpoofedSourceDropsPerService) {
+  ReloadCounters reloads;
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(
+      os, collectMetrics({"1", 0}, {}, {}, reloads, 0, 0, {{"db", 0}, {"web", 600}}));
+  EXPECT_NE(os.str().find("synguard_spoofed_service_source_dropped_total{service=\"web\"} 600\n"),
+            std::string::npos)
+      << os.str();
+  EXPECT_NE(os.str().find("synguard_spoofed_service_source_dropped_total{service=\"db\"} 0\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace synguard::daemon

@@ -215,5 +215,75 @@ TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
   EXPECT_FALSE(has(renderXtRules(services(), o, false), "0x5e000004"));
 }
 
+TEST(NftRules, ForgedServiceSourcesAreDroppedBeforeEverythingByTheRoutes) {
+  const std::string r = renderRules(services(), RuleOptions{});
+  // Its own chain, ahead of the bypass marks (-310), the queue (-300) and iptables' raw table
+  // (-300, the fallback's queue rules).
+  EXPECT_TRUE(has(r,
+                  "chain antispoof {\n\t\ttype filter hook prerouting priority -320; policy "
+                  "accept;\n\t\tmeta mark 0x5e000002 return"));
+  EXPECT_TRUE(has(r,
+                  "ip saddr { 198.51.100.0/24 } tcp sport { 80, 443, 8000-8100 } fib saddr . iif "
+                  "oif missing counter drop comment \"web spoofed source\""));
+  EXPECT_TRUE(has(r,
+                  "ip6 saddr { 2001:db8:5::/64 } tcp sport { 80, 443, 8000-8100 } fib saddr . "
+                  "iif oif missing counter drop comment \"web spoofed source\""));
+  EXPECT_LT(r.find("chain antispoof"), r.find("chain bypass"));
+  // The same in local mode and in the iptables fallback (the chain stays in our table).
+  RuleOptions o;
+  o.mode = RuleMode::kLocal;
+  o.nft_queue = false;
+  EXPECT_TRUE(has(renderRules(services(), o), "fib saddr . iif oif missing counter drop"));
+  EXPECT_FALSE(has(renderXtRules(services(), o, false), "spoofed"));
+}
+
+TEST(NftRules, ServerInterfacesAndOff) {
+  auto v = services();
+  v.push_back(*parseServiceSpec("db=10.0.0.5:5432"));
+  v.push_back(*parseServiceSpec("x=10.9.0.0/16:22"));
+  RuleOptions o;
+  o.sides["web"] = config::ServiceSide{true, {"eth1", "bond0", "lo"}};
+  o.sides["x"] = config::ServiceSide{false, {}};
+  const std::string r = renderRules(v, o);
+  EXPECT_TRUE(has(r,
+                  "ip saddr { 198.51.100.0/24 } tcp sport { 80, 443, 8000-8100 } iifname != { "
+                  "\"lo\", \"eth1\", \"bond0\" } counter drop comment \"web spoofed source\""));
+  EXPECT_TRUE(has(r,
+                  "ip saddr { 10.0.0.5/32 } tcp sport { 5432 } fib saddr . iif oif missing "
+                  "counter drop comment \"db spoofed source\""));
+  EXPECT_FALSE(has(r, "x spoofed source"));
+  EXPECT_FALSE(sideOf(v[2], o).check);
+  EXPECT_TRUE(sideOf(v[1], o).check);
+  o.anti_spoofing = false;  // rules.anti_spoofing: off
+  EXPECT_FALSE(has(renderRules(v, o), "chain antispoof"));
+  EXPECT_FALSE(sideOf(v[0], o).check);
+}
+
+TEST(NftRules, SpoofCountersAreReadPerService) {
+  QueueRuleReading r;
+  parseRuleCounters(
+      "table inet synguard {\n"
+      "\tchain antispoof {\n"
+      "\t\ttype filter hook prerouting priority -320; policy accept;\n"
+      "\t\tmeta mark 0x5e000002 return comment \"our own packets, looped\"\n"
+      "\t\tip saddr 198.51.100.0/24 tcp sport 8080 fib saddr . iif oif missing counter packets "
+      "600 bytes 24000 drop comment \"web spoofed source\"\n"
+      "\t\tip6 saddr 2001:db8:5::/64 tcp sport 8080 fib saddr . iif oif missing counter "
+      "packets 7 bytes 560 drop comment \"web spoofed source\"\n"
+      "\t\tip saddr 10.0.0.5 tcp sport 5432 iifname != { \"lo\", \"gs\" } counter packets 0 "
+      "bytes 0 drop comment \"db.x spoofed source\"\n"
+      "\t}\n"
+      "\tchain prerouting {\n"
+      "\t\tip daddr 198.51.100.0/24 tcp dport 8080 counter packets 11 bytes 1 queue flags "
+      "bypass to 0-1 comment \"web\"\n"
+      "\t}\n}\n",
+      r);
+  EXPECT_EQ(r.hits, 11U);
+  EXPECT_EQ(r.rules, 1U);
+  ASSERT_EQ(r.spoofed.size(), 2U);
+  EXPECT_EQ(r.spoofed.at("web"), 607U);
+  EXPECT_EQ(r.spoofed.at("db.x"), 0U);
+}
+
 }  // namespace
 }  // namespace synguard::daemon
