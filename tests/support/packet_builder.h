@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -82,5 +83,17 @@ class PacketBuilder {
   bool more_fragments_ = false;
   bool bad_checksum_ = false;
 };
+
+/// One IP fragment of a whole packet `packet` (as build() makes it): bytes [offset, offset +
+/// len) of its IP payload (offset a multiple of 8; len clipped to what there is), with the
+/// more-fragments flag `more`. IPv4: the header is copied (DF cleared, checksum redone); IPv6: a
+/// Fragment header is inserted after the 40-byte base header (everything after it, extension
+/// headers included, is the fragmentable part).
+std::vector<std::byte> fragmentOf(std::span<const std::byte> packet, std::size_t offset,
+                                  std::size_t len, bool more, std::uint32_t id = 0x5eed);
+/// An IPv6 atomic fragment (RFC 6946) of a whole IPv6 packet: a Fragment header with offset 0
+/// and M = 0 after the base header.
+std::vector<std::byte> atomicFragmentOf(std::span<const std::byte> packet,
+                                        std::uint32_t id = 0x5eed);
 
 }  // namespace synguard::testing
