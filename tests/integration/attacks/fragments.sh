@@ -53,6 +53,7 @@ services:
     hold: 60s
 EOF
 }
+# shellcheck disable=SC2154  # root: set by live_attacks.sh
 abuse() { lab_ns "$NS_A" python3 "$root/scripts/lab/abuse.py" --dst "$SERVER4" --dport "$PORT" "$@"; }
 
 # (a) Always in cookie mode.
