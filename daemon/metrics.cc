@@ -291,6 +291,9 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
     Families::add(ended, static_cast<double>(t.connections_ended[i]),
                   {{"cause", std::string(engine::toString(static_cast<engine::EndCause>(i)))}});
   }
+  f.one("synguard_first_fragments_total",
+        "First IP fragments holding the whole TCP header, classified as the segment they carry", C,
+        static_cast<double>(t.first_fragments));
   f.one("synguard_bypassed_connections_total", "Connections handed to the kernel's queue bypass", C,
         static_cast<double>(t.bypass_started));
   f.one("synguard_cookie_key_rotations_total",

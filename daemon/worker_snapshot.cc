@@ -34,6 +34,7 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
     s.mode_changes += e.mode_changes;
     s.bypass_started += e.bypass_started;
     s.table_full += e.table_full;
+    s.first_fragments += e.first_fragments;
     // Every worker derives the same period keys from the same wall clock: one count, not a sum.
     s.key_rotations = std::max(s.key_rotations, e.key_rotations);
 

@@ -536,6 +536,14 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       }
       ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
       return Verdict::accept(VerdictReason::kFragment);
+    case ParseError::kTinyFragment:
+    case ParseError::kOverlappingFragment:
+      ++stats_.parse_errors[static_cast<std::size_t>(err)];
+      if (const auto v = admitUnsafeFragment(seg)) {
+        return *v;
+      }
+      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
+      return Verdict::accept(VerdictReason::kFragment);
     case ParseError::kNotTcp:
       ++stats_.parse_errors[static_cast<std::size_t>(err)];
       if (const auto v = admitIcmp(packet, writable)) {
@@ -565,6 +573,9 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       return Verdict::drop(VerdictReason::kMalformed);
   }
   ++stats_.tcp_segments;
+  if (seg.first_fragment) [[unlikely]] {
+    ++stats_.first_fragments;
+  }
   if (wire_length > packet.size()) {
     ++stats_.snaplen_truncated;
   }
@@ -592,7 +603,8 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       return v;
     }
   }
-  if (syn_flags_ok && svc != ServiceMap::kNone && meta.checksum_unverified &&
+  // (A first fragment's checksum covers the whole datagram: it cannot be verified here.)
+  if (syn_flags_ok && svc != ServiceMap::kNone && meta.checksum_unverified && !seg.first_fragment &&
       seg.ip_length <= packet.size() &&
       tcpChecksum(packet.first(seg.ip_length), seg.tcp_offset, seg.ip_length - seg.tcp_offset) !=
           0) {
@@ -615,6 +627,13 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     if ((c.flags & kConnProxied) != 0 &&
         !(syn_flags_ok && from_orig &&
           (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed))) {
+      if (seg.first_fragment) [[unlikely]] {
+        // The proxy translates whole segments; the rest of this datagram would reach the other
+        // side untranslated. TCP sets DF (RFC 9293 §3.7.2, path MTU discovery): a real endpoint
+        // does not fragment, so nothing legitimate is lost.
+        ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kFragmentProxied)];
+        return Verdict::drop(VerdictReason::kFragmentProxied);
+      }
       ++c.pkts[from_orig ? 0 : 1];
       return proxied(found.idx, from_orig, seg, packet, writable, meta, tick);
     }
@@ -632,6 +651,10 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     } else if (attempt_over) {
       endConnection(found.idx, EndCause::kAttempt);
     } else {
+      if (seg.first_fragment) [[unlikely]] {
+        // The rest of the datagram's sequence space goes unseen.
+        c.flags = static_cast<std::uint8_t>(c.flags | kConnWindowLiberal);
+      }
       ++c.pkts[from_orig ? 0 : 1];
       observeSegment(c, from_orig, seg);
       Verdict v = track(found.idx, from_orig, seg, tick, syn_flags_ok ? &refs : nullptr);
@@ -650,6 +673,10 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   if (svc != ServiceMap::kNone) {
     if (syn_flags_ok) {
       if (const auto v = admitSyn(svc, tuple, seg, refs, tick, now)) {
+        return *v;
+      }
+    } else if (seg.first_fragment) [[unlikely]] {
+      if (const auto v = admitFirstFragment(svc)) {
         return *v;
       }
     } else if (seg.has(kAck) && !seg.has(kSyn) && !seg.has(kRst)) {
@@ -726,6 +753,10 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       c.ep[1].state = TcpState::kEstablished;
     }
     setState(c, connectionState(c.ep[0].state, c.ep[1].state));
+  }
+  if (seg.first_fragment) [[unlikely]] {
+    // The rest of the datagram's sequence space goes unseen.
+    c.flags = static_cast<std::uint8_t>(c.flags | kConnWindowLiberal);
   }
   const bool from_orig = !flip;
   ++c.pkts[from_orig ? 0 : 1];

@@ -224,7 +224,7 @@ class Engine {
   /// protected service: dropped in cookie mode (nothing of a flood reaches the server), tracked
   /// as a stray otherwise.
   std::optional<Verdict> admitStray(std::uint32_t svc) noexcept;
-  /// A TCP fragment (not reassembled here; the rules queue every fragment to a protected
+  /// A later TCP fragment (not reassembled here; the rules queue every fragment to a protected
   /// address): dropped while a service on its destination is in cookie mode, because whatever
   /// it reassembles into at the server was never validated.
   std::optional<Verdict> admitFragment(const Segment& seg) noexcept;
@@ -232,6 +232,14 @@ class Engine {
   /// proxied connection, dropped when malformed or (in cookie mode) about no connection.
   /// nullopt: not such an error, accept it as any other non-TCP packet.
   std::optional<Verdict> admitIcmp(std::span<const std::byte> packet, std::byte* writable) noexcept;
+  /// A TCP fragment that hides or overlaps the TCP header (ParseError::kTinyFragment,
+  /// kOverlappingFragment): dropped, in every mode, when a protected service lives on its
+  /// destination address (we cannot classify what it carries, so it must not pass).
+  std::optional<Verdict> admitUnsafeFragment(const Segment& seg) noexcept;
+  /// A first fragment with no connection that is not a SYN, to service `svc`: dropped in
+  /// cookie mode (a cookie ACK is never validated from a fragment: the proxy cannot see the
+  /// rest of the datagram), tracked as any segment otherwise.
+  std::optional<Verdict> admitFirstFragment(std::uint32_t svc) noexcept;
   void readWall() noexcept;
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;

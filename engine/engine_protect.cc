@@ -265,8 +265,39 @@ std::optional<Verdict> Engine::admitStray(std::uint32_t svc) noexcept {
   return std::nullopt;
 }
 
+std::optional<Verdict> Engine::admitFirstFragment(std::uint32_t svc) noexcept {
+  if (cfg_.protection.services[svc].mode == ProtectionMode::kOff ||
+      runtime_[svc].mode.mode() != ServiceMode::kCookie) {
+    return std::nullopt;
+  }
+  if (const Verdict v = dropOrWould(svc, VerdictReason::kFragmentNoConnection);
+      v.action == Action::kDrop) {
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<Verdict> Engine::admitUnsafeFragment(const Segment& seg) noexcept {
+  // No port to match: every protected service on the address decides, whatever its mode.
+  for (std::uint32_t svc = 0; svc < runtime_.size(); ++svc) {
+    const ServiceConfig& sc = cfg_.protection.services[svc];
+    if (sc.mode == ProtectionMode::kOff || !sc.addresses.contains(seg.dst)) {
+      continue;
+    }
+    if (const Verdict v = dropOrWould(svc, VerdictReason::kFragmentUnsafe);
+        v.action == Action::kDrop) {
+      return v;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::optional<Verdict> Engine::admitFragment(const Segment& seg) noexcept {
-  if (seg.frag_proto != kProtoTcpNumber || runtime_.empty()) {
+  // IPv6: the fragmented part may begin with extension headers before its TCP header.
+  const bool tcp =
+      seg.ip_version == 4 ? seg.frag_proto == kProtoTcpNumber : fragmentMayBeTcp(seg.frag_proto);
+  if (!tcp || runtime_.empty()) {
     return std::nullopt;
   }
   // Later fragments carry no port: any service on the address in cookie mode decides.

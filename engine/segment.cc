@@ -8,6 +8,10 @@ namespace {
 
 constexpr std::uint8_t kProtoTcp = 6;
 constexpr std::size_t kMaxExtensionHeaders = 8;
+/// A later fragment below this offset (in 8-byte units: 64 bytes) may overlap a TCP header
+/// (20 to 60 bytes): RFC 1858 §3.2 drops offset 1, RFC 3128 §4 explains why any overlap with
+/// the header must go; 8 covers the longest header.
+constexpr std::size_t kMinLaterFragmentUnits = 8;
 
 inline std::uint8_t u8(std::span<const std::byte> p, std::size_t off) noexcept {
   return std::to_integer<std::uint8_t>(p[off]);
@@ -135,6 +139,10 @@ std::string_view toString(ParseError e) noexcept {
       return "bad_option_length";
     case ParseError::kBadChecksum:
       return "bad_checksum";
+    case ParseError::kTinyFragment:
+      return "tiny_fragment";
+    case ParseError::kOverlappingFragment:
+      return "overlapping_fragment";
     case ParseError::kCount:
       break;
   }
@@ -175,11 +183,19 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
       return ParseError::kTotalLengthMismatch;
     }
     const std::uint16_t frag = be16(p, 6);
-    if ((frag & 0x2000U) != 0 || (frag & 0x1fffU) != 0) {  // MF or a fragment offset
-      out.frag_proto = u8(p, 9);
-      return ParseError::kFragment;
-    }
-    if (u8(p, 9) != kProtoTcp) {
+    const std::uint8_t proto = u8(p, 9);
+    if ((frag & 0x3fffU) != 0) [[unlikely]] {  // MF or a fragment offset
+      out.frag_proto = proto;
+      const std::size_t units = frag & 0x1fffU;
+      if (proto != kProtoTcp) {
+        return ParseError::kFragment;
+      }
+      if (units != 0) {
+        return units < kMinLaterFragmentUnits ? ParseError::kOverlappingFragment
+                                              : ParseError::kFragment;
+      }
+      out.first_fragment = true;  // the TCP header below must be whole in it
+    } else if (proto != kProtoTcp) {
       return ParseError::kNotTcp;
     }
     l4 = ihl;
@@ -211,6 +227,12 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
     // RFC 8200 §4: walk the extension header chain to the upper-layer header.
     std::uint8_t next = u8(p, 6);
     std::size_t off = 40;
+    // A header that runs past the datagram: in a first fragment, the chain was split (RFC 7112);
+    // past only the buffer, the capture cut it.
+    const auto truncated = [&](std::size_t end) noexcept {
+      return out.first_fragment && end > ip_end ? ParseError::kTinyFragment
+                                                : ParseError::kTruncatedExtensionHeader;
+    };
     for (std::size_t n = 0;; ++n) {
       if (next == kProtoTcp) {
         break;
@@ -227,26 +249,49 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
         case 139:  // HIP
         case 140:  // Shim6
           if (off + 2 > p.size() || off + 2 > ip_end) {
-            return ParseError::kTruncatedExtensionHeader;
+            return truncated(off + 2);
           }
           len = (std::size_t{u8(p, off + 1)} + 1) * 8;
           break;
         case 51:  // Authentication Header, RFC 4302 §2.2: length in 4-byte units minus 2
           if (off + 2 > p.size() || off + 2 > ip_end) {
-            return ParseError::kTruncatedExtensionHeader;
+            return truncated(off + 2);
           }
           len = (std::size_t{u8(p, off + 1)} + 2) * 4;
           break;
-        case 44:  // Fragment (RFC 8200 §4.5): its first byte is the fragmented part's header
-          if (off < p.size() && off < ip_end) {
-            out.frag_proto = u8(p, off);
+        case 44: {  // Fragment, RFC 8200 §4.5: always 8 bytes
+          if (off + 8 > p.size() || off + 8 > ip_end) {
+            return truncated(off + 8);
           }
-          return ParseError::kFragment;
+          const std::uint16_t fo = be16(p, off + 2);
+          const std::size_t units = fo >> 3;
+          const bool more = (fo & 1U) != 0;
+          if (units == 0 && !more) {
+            len = 8;  // an atomic fragment (RFC 6946): the whole packet, parsed as such
+            break;
+          }
+          if (out.first_fragment) {
+            return ParseError::kTinyFragment;  // a second Fragment header: no header chain here
+          }
+          out.frag_proto = u8(p, off);
+          if (units != 0) {
+            return fragmentMayBeTcp(out.frag_proto) && units < kMinLaterFragmentUnits
+                       ? ParseError::kOverlappingFragment
+                       : ParseError::kFragment;
+          }
+          out.first_fragment = true;  // RFC 7112: the whole header chain must follow in it
+          len = 8;
+          break;
+        }
         default:  // No Next Header (59), ESP (50), UDP, ICMPv6, ...
+          if (out.first_fragment) {
+            out.frag_proto = next;
+            return ParseError::kFragment;  // the first fragment of something else than TCP
+          }
           return ParseError::kNotTcp;
       }
       if (off + len > p.size() || off + len > ip_end) {
-        return ParseError::kTruncatedExtensionHeader;
+        return truncated(off + len);
       }
       next = u8(p, off);
       off += len;
@@ -256,9 +301,10 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
     return ParseError::kBadIpVersion;
   }
 
-  // TCP header, RFC 9293 §3.1.
+  // TCP header, RFC 9293 §3.1. A first fragment must hold all of it (RFC 1858 §3.1).
   if (l4 + 20 > p.size() || l4 + 20 > ip_end) {
-    return ParseError::kTruncatedTcpHeader;
+    return out.first_fragment && l4 + 20 > ip_end ? ParseError::kTinyFragment
+                                                  : ParseError::kTruncatedTcpHeader;
   }
   const std::size_t doff = std::size_t{u8(p, l4 + 12)} >> 4;
   if (doff < 5) {
@@ -266,7 +312,8 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
   }
   const std::size_t hlen = doff * 4;
   if (l4 + hlen > ip_end || l4 + hlen > p.size()) {
-    return ParseError::kDataOffsetBeyondPacket;
+    return out.first_fragment && l4 + hlen > ip_end ? ParseError::kTinyFragment
+                                                    : ParseError::kDataOffsetBeyondPacket;
   }
   out.src_port = be16(p, l4);
   out.dst_port = be16(p, l4 + 2);
@@ -283,7 +330,8 @@ ParseError parseSegment(std::span<const std::byte> p, Segment& out,
       e != ParseError::kNone) {
     return e;
   }
-  if (opts.verify_checksum && ip_end <= p.size()) {
+  // A first fragment's checksum covers the whole datagram: not verifiable here.
+  if (opts.verify_checksum && ip_end <= p.size() && !out.first_fragment) {
     if (tcpChecksum(p.first(ip_end), l4, ip_end - l4) != 0) {
       return ParseError::kBadChecksum;
     }

@@ -35,7 +35,8 @@ enum class ParseError : std::uint8_t {
   kPayloadLengthMismatch,     ///< IPv6 payload length > bytes on the wire (or jumbogram)
   kTruncatedExtensionHeader,  ///< an IPv6 extension header runs past the packet
   kTooManyExtensionHeaders,   ///< more than kMaxExtensionHeaders in a chain
-  kFragment,                  ///< IPv4 MF/offset or IPv6 Fragment header: counted, not tracked
+  kFragment,                  ///< a later fragment (offset >= 64 bytes), or a non-TCP fragment:
+                              ///< counted, not tracked (Segment::frag_proto says what it carries)
   kNotTcp,                    ///< upper-layer protocol is not TCP: counted, not tracked
   kTruncatedTcpHeader,        ///< fewer than 20 bytes of TCP header
   kBadDataOffset,             ///< data offset < 5
@@ -44,6 +45,13 @@ enum class ParseError : std::uint8_t {
   kZeroLengthOption,          ///< an option length of 0 or 1 (would loop or is impossible)
   kBadOptionLength,           ///< a known option with the wrong fixed length (e.g. MSS != 4)
   kBadChecksum,               ///< TCP checksum wrong (only when verification is asked for)
+  /// A first TCP fragment that does not hold the whole TCP header, options included (RFC 1858
+  /// §3.1 "tiny fragment"), or, for IPv6, the whole header chain (RFC 7112; a second Fragment
+  /// header included): its flags and ports cannot be judged.
+  kTinyFragment,
+  /// A later TCP fragment at an offset below 64 bytes (8 units): it overlaps where a TCP
+  /// header may be and can rewrite it on reassembly (RFC 1858 §3.2, RFC 3128).
+  kOverlappingFragment,
   kCount,
 };
 
@@ -80,9 +88,14 @@ struct Segment {
   std::uint8_t ip_ttl = 0;      ///< TTL or hop limit
   std::uint8_t ip_ecn = 0;      ///< the two ECN bits of TOS / traffic class
   std::uint8_t flags = 0;       ///< TcpFlag bits
-  /// Set for fragments only (ParseError::kFragment, src/dst valid): the upper-layer protocol
-  /// (IPv4 protocol field, or the next header of the IPv6 Fragment header).
+  /// Set for fragments only (ParseError::kFragment, kTinyFragment, kOverlappingFragment, and
+  /// first fragments; src/dst valid): the fragmented part's first header (IPv4 protocol field,
+  /// or the next header of the IPv6 Fragment header, which may be another extension header).
   std::uint8_t frag_proto = 0;
+  /// A first fragment (offset 0, more fragments follow) holding the whole TCP header: parsed as
+  /// the segment it starts. payload_len counts the payload in this fragment only; the TCP
+  /// checksum covers the whole datagram and cannot be verified here.
+  bool first_fragment = false;
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   SeqNum seq;
@@ -117,5 +130,24 @@ struct ParseOptions {
 /// On error `out` is partially filled (addresses are set whenever the IP header was readable).
 ParseError parseSegment(std::span<const std::byte> packet, Segment& out,
                         const ParseOptions& opts = {}) noexcept;
+
+/// Whether a fragment (Segment::frag_proto) may be part of a TCP segment: TCP itself, or, in
+/// IPv6, an extension header of the fragmentable part that TCP may follow.
+constexpr bool fragmentMayBeTcp(std::uint8_t frag_proto) noexcept {
+  switch (frag_proto) {
+    case 6:    // TCP
+    case 0:    // Hop-by-Hop Options (invalid there, but the receiver decides)
+    case 43:   // Routing
+    case 44:   // Fragment
+    case 51:   // Authentication Header
+    case 60:   // Destination Options
+    case 135:  // Mobility
+    case 139:  // HIP
+    case 140:  // Shim6
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace synguard::engine

@@ -98,6 +98,12 @@ std::string_view toString(VerdictReason r) noexcept {
       return "proxy_held";
     case VerdictReason::kProxyFull:
       return "proxy_full";
+    case VerdictReason::kFragmentUnsafe:
+      return "fragment_unsafe";
+    case VerdictReason::kFragmentNoConnection:
+      return "fragment_no_connection";
+    case VerdictReason::kFragmentProxied:
+      return "fragment_proxied";
     case VerdictReason::kCount:
       break;
   }

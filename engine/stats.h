@@ -58,6 +58,8 @@ struct EngineStats {
   std::uint64_t syn_on_synchronized = 0;  ///< SYN on a synchronized connection (RFC 5961 §4)
   std::uint64_t zero_ip_length = 0;       ///< IPv4 total length 0 accepted (TSO capture)
   std::uint64_t snaplen_truncated = 0;    ///< headers complete, payload cut by the capture
+  /// First fragments holding the whole TCP header, classified as the segment they carry.
+  std::uint64_t first_fragments = 0;
 
   std::uint64_t connections_created = 0;
   std::uint64_t connections_picked_up = 0;  ///< created mid-stream (no handshake seen)

@@ -17,8 +17,8 @@ enum class VerdictReason : std::uint8_t {
   kInvalid,         ///< accept (tracking-only policy): out of window or out of state, counted
   kUntracked,       ///< accept: no table slot (full of established connections) or no pickup
   kNotTcp,          ///< accept: not TCP, nothing for the tracker
-  kFragment,        ///< accept: IP fragment, counted, not reassembled; drop: a TCP fragment to
-                    ///< an address with a service in cookie mode
+  kFragment,        ///< accept: IP fragment, counted, not reassembled; drop: a later TCP
+                    ///< fragment to an address with a service in cookie mode
   kMalformed,       ///< drop: the packet does not parse (see ParseError)
   kCookieSent,      ///< drop: a SYN to a service in cookie mode, answered with a SYN cookie
   kCookieInvalid,   ///< drop: an ACK with no connection and no valid cookie, in cookie mode
@@ -31,6 +31,14 @@ enum class VerdictReason : std::uint8_t {
   kProxyHandshake,  ///< drop: consumed by the proxy (the cookie ACK, the server's SYN-ACK)
   kProxyHeld,  ///< drop: client data kept (or, with no room, dropped) until the server is ready
   kProxyFull,  ///< drop: a valid cookie but no room for another proxied connection
+  /// drop: a TCP fragment that hides or overlaps the TCP header (a tiny first fragment, an
+  /// offset below 64 bytes) to a protected address, in every mode
+  kFragmentUnsafe,
+  /// drop: in cookie mode, a first fragment with no connection that is not a SYN (a cookie ACK
+  /// is never taken from a fragment)
+  kFragmentNoConnection,
+  /// drop: a first fragment of a proxied connection (the proxy translates whole segments only)
+  kFragmentProxied,
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);

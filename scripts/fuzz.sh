@@ -45,6 +45,32 @@ for path in sys.argv[2:]:
             open(os.path.join(out, "p%04d" % n), "wb").write(b"\x00" + ip)
             n += 1
 PY
+# Fragments (no capture has them): first fragments holding the TCP header, atomic, tiny,
+# overlapping and later ones, IPv4 and IPv6, as abuse.py sends them.
+python3 - "$corpus/parse" <<'PY'
+import ipaddress, os, sys
+sys.path.insert(0, "scripts/lab")
+from rawpkt import ipv4, ipv6, ipv6_fragment, tcp_segment
+out = sys.argv[1]
+s4, d4 = ipaddress.ip_address("203.0.113.7"), ipaddress.ip_address("198.51.100.10")
+s6, d6 = ipaddress.ip_address("2001:db8:66::7"), ipaddress.ip_address("2001:db8:5::10")
+opts = bytes([2, 4, 5, 0xb4, 1, 3, 3, 7])
+seeds = []
+for src, dst in ((s4, d4), (s6, d6)):
+    seg = tcp_segment(src, dst, 40000, 80, 1000, 0, 0x02, opts, payload=b"F" * 80)
+    for body, off, more in ((seg[:64], 0, True), (seg[64:], 8, False), (seg[:8], 0, True),
+                            (seg[:24], 0, True), (seg[8:], 1, False), (seg[56:], 7, False)):
+        if dst.version == 4:
+            seeds.append(ipv4(src, dst, body, ident=7, frag_off=off, more=more))
+        else:
+            seeds.append(ipv6(src, dst, ipv6_fragment(6, off, more, 7) + body, 44))
+    if dst.version == 6:
+        seeds.append(ipv6(src, dst, ipv6_fragment(6, 0, False, 7) + seg, 44))  # atomic
+        dstopts = bytes([6, 0, 1, 4, 0, 0, 0, 0])
+        seeds.append(ipv6(src, dst, ipv6_fragment(60, 0, True, 7) + dstopts + seg[:56], 44))
+for i, p in enumerate(seeds):
+    open(os.path.join(out, "frag%02d" % i), "wb").write(b"\x00" + p)
+PY
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in "${targets[@]}"; do
   reg="tests/fuzz/regressions/$t"

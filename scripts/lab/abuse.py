@@ -13,6 +13,12 @@ Kinds, from spoofed sources in 203.0.113.0/24 (routed back to the attacker, wher
   fragments  SYNs split into IP fragments (8 bytes of TCP header in the first), overlapping
              fragments that rewrite the flags (the classic filter evasion), lone later fragments
   badsum     SYNs and ACKs with wrong TCP checksums
+  fragsyn    --count SYNs (80 bytes of data), each as two IPv4 fragments: the whole TCP header
+             and 40 bytes in the first, the rest at offset 64 (nothing overlaps the header)
+  atomic6    --count6 IPv6 SYNs (sources in 2001:db8:66::/48, to --dst6) as atomic fragments
+             (a Fragment header with offset 0 and M = 0, RFC 6946)
+  unsafe     --count-unsafe of each: tiny first fragments (half the TCP header; the options
+             cut), later fragments at offsets 8 and 56 bytes, over IPv4 and (with --dst6) IPv6
 Against one connection (--src/--sport: the client's tuple, spoofed; blind, random numbers):
   games      RSTs, RST+ACKs and SYNs with random sequence numbers, ACKs with random and
              overlapping SACK blocks, pure ACKs far outside the window
@@ -24,7 +30,9 @@ import socket
 import struct
 import sys
 
-from rawpkt import ipv4, tcp_segment
+import time
+
+from rawpkt import ipv4, ipv6, ipv6_fragment, tcp_segment
 
 
 MSS = struct.pack("!BBH", 2, 4, 1460)
@@ -112,6 +120,51 @@ def kind_fragments(a, out):
     return n
 
 
+def kind_fragsyn(a, out):
+    for _ in range(a.count):
+        src = spoofed(a.net)
+        seg = tcp_segment(src, a.dst, random.randint(1024, 65535), a.dport,
+                          random.getrandbits(32), 0, 0x02, MSS, payload=b"F" * 80)
+        ident = random.getrandbits(16)
+        out(ipv4(src, a.dst, seg[:64], ident=ident, frag_off=0, more=True))
+        out(ipv4(src, a.dst, seg[64:], ident=ident, frag_off=8))
+    return 2 * a.count
+
+
+def kind_atomic6(a, out):
+    if a.dst6 is None:
+        sys.exit("abuse: atomic6 needs --dst6")
+    for _ in range(a.count6):
+        src = spoofed(a.net6)
+        seg = tcp_segment(src, a.dst6, random.randint(1024, 65535), a.dport,
+                          random.getrandbits(32), 0, 0x02, struct.pack("!BBH", 2, 4, 1440))
+        out(ipv6(src, a.dst6, ipv6_fragment(6, 0, False, random.getrandbits(32)) + seg, 44))
+    return a.count6
+
+
+def kind_unsafe(a, out):
+    n = 0
+    fams = [(a.net, a.dst)] + ([(a.net6, a.dst6)] if a.dst6 is not None else [])
+    for net, dst in fams:
+        for _ in range(a.count_unsafe):
+            src = spoofed(net)
+            seg = tcp_segment(src, dst, random.randint(1024, 65535), a.dport,
+                              random.getrandbits(32), 0, 0x02, MSS + b"\x01\x01\x04\x02",
+                              payload=b"U" * 80)  # a 28-byte header
+            ident = random.getrandbits(16)
+            pieces = [(seg[:8], 0, True),     # tiny: 8 bytes of the fixed header
+                      (seg[:24], 0, True),    # tiny: the options cut
+                      (seg[8:], 1, False),    # offset 8 bytes: rewrites the flags
+                      (seg[56:], 7, False)]   # offset 56 bytes: within the longest header
+            for body, off, more in pieces:
+                if dst.version == 4:
+                    out(ipv4(src, dst, body, ident=ident, frag_off=off, more=more))
+                else:
+                    out(ipv6(src, dst, ipv6_fragment(6, off, more, ident) + body, 44))
+                n += 1
+    return n
+
+
 def kind_badsum(a, out):
     n = 0
     for flags in (0x02, 0x10):
@@ -154,7 +207,8 @@ def kind_games(a, out):
 
 
 KINDS = {"options": kind_options, "tinymss": kind_tinymss, "syndata": kind_syndata,
-         "fragments": kind_fragments, "badsum": kind_badsum, "games": kind_games}
+         "fragments": kind_fragments, "badsum": kind_badsum, "games": kind_games,
+         "fragsyn": kind_fragsyn, "atomic6": kind_atomic6, "unsafe": kind_unsafe}
 
 
 def main():
@@ -166,22 +220,46 @@ def main():
     ap.add_argument("--sport", type=int, help="games: the connection's client port")
     ap.add_argument("--games", type=int, default=2000, help="games: how many packets")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--dst6", help="atomic6, unsafe: the IPv6 destination")
+    ap.add_argument("--src-net6", default="2001:db8:66::/48")
+    ap.add_argument("--count", type=int, default=3000, help="fragsyn: how many SYNs")
+    ap.add_argument("--count6", type=int, default=300, help="atomic6: how many SYNs")
+    ap.add_argument("--count-unsafe", type=int, default=50,
+                    help="unsafe: how many of each piece, per address family")
+    ap.add_argument("--pps", type=int, default=0, help="at most this many packets a second")
     ap.add_argument("kinds", nargs="+", choices=sorted(KINDS))
     a = ap.parse_args()
     a.net = ipaddress.ip_network(a.src_net)
     if not a.net.subnet_of(ipaddress.ip_network("203.0.113.0/24")):
         sys.exit("abuse: spoofed sources must be in 203.0.113.0/24 (the lab's)")
+    a.net6 = ipaddress.ip_network(a.src_net6)
+    if not a.net6.subnet_of(ipaddress.ip_network("2001:db8:66::/48")):
+        sys.exit("abuse: spoofed IPv6 sources must be in 2001:db8:66::/48 (the lab's)")
     a.dst = ipaddress.ip_address(a.dst)
+    a.dst6 = ipaddress.ip_address(a.dst6) if a.dst6 else None
     random.seed(a.seed)
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    # IPPROTO_RAW over IPv6: the header is ours (Linux sets IPV6_HDRINCL for it).
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW) if a.dst6 else None
     errors = 0
+    sent = 0
+    start = time.monotonic()
 
     def out(pkt):
-        nonlocal errors
+        nonlocal errors, sent
+        v6 = pkt[0] >> 4 == 6
         try:
-            s.sendto(pkt, (str(a.dst), 0))
+            if v6:
+                s6.sendto(pkt, (str(ipaddress.ip_address(pkt[24:40])), 0))
+            else:
+                s.sendto(pkt, (str(ipaddress.ip_address(pkt[16:20])), 0))
         except OSError:
             errors += 1
+        sent += 1
+        if a.pps > 0:
+            ahead = sent / a.pps - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
 
     for k in a.kinds:
         n = KINDS[k](a, out)

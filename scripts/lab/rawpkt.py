@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Raw IPv4/TCP packets for the lab's generators (synflood.py, abuse.py): sent over an
-IPPROTO_RAW socket, the kernel fills in the IP checksum and total length."""
+IPPROTO_RAW socket, the kernel fills in the IP checksum and total length. IPv6 packets are
+complete (no checksum in the IPv6 header); tcp_segment takes IPv6 addresses too (the
+pseudo-header sums alike)."""
 import random
 import struct
 
@@ -33,3 +35,14 @@ def ipv4(src, dst, l4, ident=None, frag_off=0, more=False):
     return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4),
                        ident if ident is not None else random.getrandbits(16), fl, 64, 6, 0,
                        src.packed, dst.packed) + l4  # the kernel fills in the IP checksum
+
+
+def ipv6(src, dst, payload, next_header, hop_limit=64):
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), next_header, hop_limit, src.packed,
+                       dst.packed) + payload
+
+
+def ipv6_fragment(next_header, offset_units, more, ident):
+    """An IPv6 Fragment header (RFC 8200 §4.5); offset in 8-byte units."""
+    return struct.pack("!BBHI", next_header, 0, ((offset_units & 0x1FFF) << 3) | (1 if more else 0),
+                       ident & 0xFFFFFFFF)

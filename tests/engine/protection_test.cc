@@ -408,23 +408,29 @@ TEST_F(ProtectionTest, CorruptSynsAreNeitherAnsweredNorTrackedWhenTheKernelDidNo
 }
 
 TEST_F(ProtectionTest, TcpFragmentsToACookieModeServiceAreDropped) {
-  // Not reassembled here: whatever they reassemble into at the server was never validated.
-  const auto first = [](const char* dst) {
-    return PacketBuilder::ipv4("203.0.113.9", dst).tcp(4000, 80).syn().fragment(0, true).build();
-  };
+  // Later fragments are not reassembled here: whatever they reassemble into at the server was
+  // never validated. (First fragments and unsafe ones: fragment_test.cc.)
   const auto later = [](const char* dst) {
-    return PacketBuilder::ipv4("203.0.113.9", dst).tcp(4000, 80).syn().fragment(1, false).build();
+    return PacketBuilder::ipv4("203.0.113.9", dst).tcp(4000, 80).syn().fragment(8, false).build();
   };
   ServiceConfig s = service(ProtectionMode::kAlways);
   ASSERT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
   start(config(s));
-  EXPECT_EQ(eng().process(first(kServer)), Verdict::drop(VerdictReason::kFragment));
   EXPECT_EQ(eng().process(later(kServer)), Verdict::drop(VerdictReason::kFragment));
   EXPECT_EQ(eng().process(PacketBuilder::ipv6("2001:db8:66::9", "2001:db8:5::10")
                               .tcp(4000, 80)
                               .syn()
-                              .fragment(1, false)
+                              .fragment(9, false)
                               .build()),
+            Verdict::drop(VerdictReason::kFragment));
+  // IPv6: the fragmentable part may begin with an extension header before TCP.
+  const auto dstopts = PacketBuilder::ipv6("2001:db8:66::9", "2001:db8:5::10")
+                           .tcp(4000, 80)
+                           .syn()
+                           .ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0})
+                           .payload(200)
+                           .build();
+  EXPECT_EQ(eng().process(testing::fragmentOf(dstopts, 64, 200, false)),
             Verdict::drop(VerdictReason::kFragment));
   EXPECT_EQ(dropped(VerdictReason::kFragment), 3U);
   // Another address: not ours to judge.
@@ -437,7 +443,7 @@ TEST_F(ProtectionTest, TcpFragmentsToACookieModeServiceAreDropped) {
   ServiceConfig m = service(ProtectionMode::kAlways);
   m.monitor = true;
   start(config(m));
-  EXPECT_EQ(eng().process(first(kServer)).action, Action::kAccept);
+  EXPECT_EQ(eng().process(later(kServer)).action, Action::kAccept);
   EXPECT_EQ(would(VerdictReason::kFragment), 1U);
 }
 

@@ -11,6 +11,7 @@
 namespace synguard::engine {
 namespace {
 
+using testing::fragmentOf;
 using testing::PacketBuilder;
 
 PacketBuilder v4() { return PacketBuilder::ipv4("192.0.2.1", "198.51.100.2").tcp(1234, 80); }
@@ -119,9 +120,11 @@ TEST(ParseSegment, EveryMalformationHasItsReason) {
     many.ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0});
   }
   EXPECT_EQ(parse(many.build()), ParseError::kTooManyExtensionHeaders);
-  EXPECT_EQ(parse(v4().syn().fragment(0, true).build()), ParseError::kFragment);
   EXPECT_EQ(parse(v4().syn().fragment(10, false).build()), ParseError::kFragment);
-  EXPECT_EQ(parse(v6().syn().fragment(0, true).build()), ParseError::kFragment);
+  EXPECT_EQ(parse(v4().syn().fragment(1, false).build()), ParseError::kOverlappingFragment);
+  EXPECT_EQ(parse(v6().syn().fragment(10, true).build()), ParseError::kFragment);
+  EXPECT_EQ(parse(fragmentOf(v4().syn().mss(1460).build(), 0, 16, true)),
+            ParseError::kTinyFragment);
   auto udp = v4().syn().build();
   udp[9] = std::byte{17};
   EXPECT_EQ(parse(udp), ParseError::kNotTcp);
@@ -156,6 +159,115 @@ TEST(ParseSegment, EveryMalformationHasItsReason) {
     names.insert(toString(static_cast<ParseError>(i)));
   }
   EXPECT_EQ(names.size(), kParseErrorCount);
+}
+
+TEST(ParseSegment, Ipv6AtomicFragmentsAreParsedAsTheWholePacket) {
+  // RFC 6946: a Fragment header with offset 0 and M = 0 is no fragment at all.
+  const auto whole = v6().syn().seq(77).mss(1440).timestamps(5, 0).payload(10).build();
+  const auto atomic = testing::atomicFragmentOf(whole);
+  ASSERT_EQ(atomic.size(), whole.size() + 8);
+  ParseOptions verify;
+  verify.verify_checksum = true;
+  Segment a;
+  Segment w;
+  ASSERT_EQ(parse(atomic, a, verify), ParseError::kNone);
+  ASSERT_EQ(parse(whole, w, verify), ParseError::kNone);
+  EXPECT_FALSE(a.first_fragment);
+  EXPECT_EQ(a.flags, kSyn);
+  EXPECT_EQ(a.seq.raw(), 77U);
+  EXPECT_EQ(a.options.mss, 1440);
+  EXPECT_EQ(a.payload_len, 10U);
+  EXPECT_EQ(a.tcp_offset, w.tcp_offset + 8);
+  // Its checksum is verified like any packet's.
+  auto bad = testing::atomicFragmentOf(v6().syn().badChecksum().build());
+  EXPECT_EQ(parse(bad, verify), ParseError::kBadChecksum);
+  // Behind other extension headers, and twice (odd but harmless), still the whole packet.
+  const auto behind =
+      testing::atomicFragmentOf(v6().syn().ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0}).build());
+  EXPECT_EQ(parse(behind), ParseError::kNone);
+  EXPECT_EQ(parse(testing::atomicFragmentOf(atomic)), ParseError::kNone);
+  // A Fragment header cut by the end of the packet.
+  auto cut = atomic;
+  cut.resize(44);
+  cut[5] = std::byte{4};
+  EXPECT_EQ(parse(cut), ParseError::kTruncatedExtensionHeader);
+}
+
+TEST(ParseSegment, FirstFragmentsHoldingTheTcpHeaderAreParsedAsTheirSegment) {
+  for (const bool six : {false, true}) {
+    SCOPED_TRACE(six ? "IPv6" : "IPv4");
+    auto whole =
+        (six ? v6() : v4()).syn().seq(1000).mss(1460).sackPermitted().timestamps(9, 0).wscale(7);
+    const auto bytes = whole.payload(100).build();  // a SYN with data: 40-byte TCP header
+    const auto first = fragmentOf(bytes, 0, 48, true);
+    Segment s;
+    ParseOptions verify;
+    verify.verify_checksum = true;  // skipped: the checksum covers the whole datagram
+    ASSERT_EQ(parse(first, s, verify), ParseError::kNone);
+    EXPECT_TRUE(s.first_fragment);
+    EXPECT_EQ(s.flags, kSyn);
+    EXPECT_EQ(s.seq.raw(), 1000U);
+    EXPECT_EQ(s.src_port, 1234);
+    EXPECT_EQ(s.dst_port, 80);
+    EXPECT_EQ(s.tcp_header_len, 40);
+    EXPECT_EQ(s.options.mss, 1460);
+    EXPECT_EQ(s.options.ts_val, 9U);
+    EXPECT_EQ(s.payload_len, 8U) << "the payload in this fragment";
+    EXPECT_EQ(s.frag_proto, 6);
+    // Exactly the header, nothing more: still whole.
+    EXPECT_EQ(parse(fragmentOf(bytes, 0, 40, true), s), ParseError::kNone);
+    EXPECT_EQ(s.payload_len, 0U);
+    // The later fragments: offset 48 bytes is below 64 and could rewrite the header.
+    EXPECT_EQ(parse(fragmentOf(bytes, 48, 200, false), s), ParseError::kOverlappingFragment);
+    EXPECT_EQ(parse(fragmentOf(bytes, 64, 200, false), s), ParseError::kFragment);
+    EXPECT_EQ(s.frag_proto, 6);
+    EXPECT_EQ(parse(fragmentOf(bytes, 8, 200, false)), ParseError::kOverlappingFragment);
+    // RFC 1858 tiny fragments: the fixed header, or the options, not all in the first fragment.
+    EXPECT_EQ(parse(fragmentOf(bytes, 0, 16, true), s), ParseError::kTinyFragment);
+    EXPECT_EQ(s.dst, *IpAddress::parse(six ? "2001:db8::2" : "198.51.100.2"));
+    EXPECT_EQ(parse(fragmentOf(bytes, 0, 32, true)), ParseError::kTinyFragment);
+    EXPECT_EQ(parse(fragmentOf(bytes, 0, 0, true)), ParseError::kTinyFragment);
+    // A capture that cut a whole first fragment is a truncated capture, not a tiny fragment.
+    auto cut = first;
+    cut.resize(cut.size() - 40);
+    ParseOptions snap;
+    snap.wire_length = first.size();
+    EXPECT_EQ(parse(cut, snap), ParseError::kTruncatedTcpHeader);
+  }
+  // IPv4: fragments of other protocols are counted, not judged.
+  auto udp = fragmentOf(v4().syn().payload(100).build(), 0, 48, true);
+  udp[9] = std::byte{17};
+  Segment s;
+  EXPECT_EQ(parse(udp, s), ParseError::kFragment);
+  EXPECT_EQ(s.frag_proto, 17);
+}
+
+TEST(ParseSegment, Ipv6FragmentsBehindExtensionHeadersAreStillJudged) {
+  // Destination Options in the fragmentable part, then TCP.
+  const auto bytes =
+      v6().syn().mss(1440).ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0}).payload(200).build();
+  Segment s;
+  EXPECT_EQ(parse(fragmentOf(bytes, 0, 56, true), s), ParseError::kNone);
+  EXPECT_TRUE(s.first_fragment);
+  EXPECT_EQ(s.flags, kSyn);
+  // The header chain cut in the first fragment (RFC 7112): tiny.
+  EXPECT_EQ(parse(fragmentOf(bytes, 0, 8, true)), ParseError::kTinyFragment);
+  EXPECT_EQ(parse(fragmentOf(bytes, 0, 16, true)), ParseError::kTinyFragment);
+  // A later fragment whose part begins with an extension header may be TCP.
+  EXPECT_EQ(parse(fragmentOf(bytes, 16, 200, false), s), ParseError::kOverlappingFragment);
+  EXPECT_TRUE(fragmentMayBeTcp(s.frag_proto));
+  EXPECT_EQ(parse(fragmentOf(bytes, 64, 200, false), s), ParseError::kFragment);
+  EXPECT_EQ(s.frag_proto, 60);
+  EXPECT_TRUE(fragmentMayBeTcp(s.frag_proto));
+  // A second Fragment header inside a first fragment: no readable header chain.
+  const auto inner = fragmentOf(v6().syn().payload(100).build(), 0, 48, true);
+  std::vector<std::byte> nested = fragmentOf(inner, 0, inner.size() - 40, true);
+  EXPECT_EQ(parse(nested), ParseError::kTinyFragment);
+  // A first fragment of UDP: not TCP, counted as a fragment.
+  auto udp = fragmentOf(v6().ipv6ExtensionHeader(17, {}).build(), 0, 24, true);
+  EXPECT_EQ(parse(udp, s), ParseError::kFragment);
+  EXPECT_EQ(s.frag_proto, 17);
+  EXPECT_FALSE(fragmentMayBeTcp(17));
 }
 
 TEST(ParseSegment, SnaplenTruncatedPayloadKeepsTheWireLength) {

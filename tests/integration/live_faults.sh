@@ -343,8 +343,13 @@ NFT
     lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 12 --timeout 3 \
       >"$LAB_DIR/echo.log" 2>&1 &
     echo_pid=$!
-    sleep 1
-    cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+    # Waits for the connection (not a fixed sleep: a loaded machine starts python slowly).
+    cport=""
+    for _ in $(seq 1 100); do
+      cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+      [ -n "$cport" ] && break
+      sleep 0.1
+    done
     [ -n "$cport" ] || fail "no long-lived connection to play games with"
     lab_flood_conf v4 "$PORT" "$LAB_DIR/ack.cfg" ack
     lab_flood "$LAB_DIR/ack.cfg" 3 30000pps "$LAB_DIR/trafgen.log"

@@ -380,4 +380,53 @@ bool icmpChecksumOk(const std::vector<std::byte>& p) {
   return engine::checksumFinish(icmpSum(p, v6 ? 40 : 20)) == 0;
 }
 
+std::vector<std::byte> fragmentOf(std::span<const std::byte> packet, std::size_t offset,
+                                  std::size_t len, bool more, std::uint32_t id) {
+  if (packet.empty() || offset % 8 != 0) {
+    throw std::invalid_argument("fragmentOf: empty packet or offset not a multiple of 8");
+  }
+  const bool v4 = (std::to_integer<std::uint8_t>(packet[0]) >> 4) == 4;
+  const std::size_t hdr = v4 ? (std::to_integer<std::size_t>(packet[0]) & 0x0fU) * 4 : 40;
+  if (packet.size() < hdr || offset > packet.size() - hdr) {
+    throw std::invalid_argument("fragmentOf: offset beyond the payload");
+  }
+  len = std::min(len, packet.size() - hdr - offset);
+  std::vector<std::byte> out(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(hdr));
+  const auto put = [&](std::size_t at, std::uint16_t x) {
+    out[at] = std::byte(x >> 8);
+    out[at + 1] = std::byte(x & 0xff);
+  };
+  if (v4) {
+    put(2, static_cast<std::uint16_t>(hdr + len));
+    put(4, static_cast<std::uint16_t>(id));
+    put(6, static_cast<std::uint16_t>((more ? 0x2000 : 0) | ((offset / 8) & 0x1fff)));
+    out[10] = std::byte{0};
+    out[11] = std::byte{0};
+    const std::uint16_t c = engine::internetChecksum(out);
+    put(10, c);
+  } else {
+    const std::byte next = out[6];
+    out[6] = std::byte{44};
+    put(4, static_cast<std::uint16_t>(8 + len));
+    const auto fo = static_cast<std::uint16_t>(((offset / 8) << 3) | (more ? 1 : 0));
+    out.push_back(next);
+    out.push_back(std::byte{0});
+    out.push_back(std::byte(fo >> 8));
+    out.push_back(std::byte(fo & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out.push_back(std::byte((id >> shift) & 0xff));
+    }
+  }
+  const auto from = packet.begin() + static_cast<std::ptrdiff_t>(hdr + offset);
+  out.insert(out.end(), from, from + static_cast<std::ptrdiff_t>(len));
+  return out;
+}
+
+std::vector<std::byte> atomicFragmentOf(std::span<const std::byte> packet, std::uint32_t id) {
+  if (packet.empty() || (std::to_integer<std::uint8_t>(packet[0]) >> 4) != 6) {
+    throw std::invalid_argument("atomicFragmentOf: not an IPv6 packet");
+  }
+  return fragmentOf(packet, 0, packet.size(), false, id);
+}
+
 }  // namespace synguard::testing

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -92,5 +93,16 @@ std::vector<std::byte> icmpError(std::string_view from, std::string_view to, std
 /// Whether an ICMP error built like that (no extension headers) has a valid ICMP checksum
 /// (ICMPv6 with its pseudo-header, RFC 4443 §2.3).
 bool icmpChecksumOk(const std::vector<std::byte>& packet);
+/// One IP fragment of a whole packet `packet` (as build() makes it): bytes [offset, offset +
+/// len) of its IP payload (offset a multiple of 8; len clipped to what there is), with the
+/// more-fragments flag `more`. IPv4: the header is copied (DF cleared, checksum redone); IPv6: a
+/// Fragment header is inserted after the 40-byte base header (everything after it, extension
+/// headers included, is the fragmentable part).
+std::vector<std::byte> fragmentOf(std::span<const std::byte> packet, std::size_t offset,
+                                  std::size_t len, bool more, std::uint32_t id = 0x5eed);
+/// An IPv6 atomic fragment (RFC 6946) of a whole IPv6 packet: a Fragment header with offset 0
+/// and M = 0 after the base header.
+std::vector<std::byte> atomicFragmentOf(std::span<const std::byte> packet,
+                                        std::uint32_t id = 0x5eed);
 
 }  // namespace synguard::testing
