@@ -31,6 +31,10 @@ enum class VerdictReason : std::uint8_t {
   kProxyHandshake,  ///< drop: consumed by the proxy (the cookie ACK, the server's SYN-ACK)
   kProxyHeld,  ///< drop: client data kept (or, with no room, dropped) until the server is ready
   kProxyFull,  ///< drop: a valid cookie but no room for another proxied connection
+  /// drop: a segment with no connection whose source is a service in cookie mode (the server's
+  /// side): whoever sent it, it must not create an entry a later SYN would find
+  kServerSide,
+  kProxySourceLimit,  ///< drop: a valid cookie, but its source prefix holds proxy.max_per_source
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);
