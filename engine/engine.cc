@@ -405,8 +405,7 @@ std::uint32_t Engine::oldestEvictable(bool closing) const noexcept {
   // are never evicted for a newcomer, so a flood cannot push out working connections. A few
   // list heads, O(1).
   static constexpr std::array<std::uint8_t, 3> kUnassuredLists = {
-      ConnectionTable::kUnassuredList, listOf(TcpState::kSynSent),
-      listOf(TcpState::kSynReceived)};
+      ConnectionTable::kUnassuredList, listOf(TcpState::kSynSent), listOf(TcpState::kSynReceived)};
   static constexpr std::array<std::uint8_t, 8> kClosingLists = {
       listOf(TcpState::kClosed),   listOf(TcpState::kListen),    listOf(TcpState::kFinWait1),
       listOf(TcpState::kFinWait2), listOf(TcpState::kCloseWait), listOf(TcpState::kClosing),
@@ -665,7 +664,18 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
 
   const FlowKey tuple{seg.src, seg.dst, seg.src_port, seg.dst_port};
   const std::uint64_t hash = table_->hashOf(tuple);  // symmetric: serves either orientation
-  const ConnectionTable::Found found = table_->find(tuple, hash);
+  ConnectionTable::Found found = table_->find(tuple, hash);
+  if (found.idx != kNoIndex && !table_->at(found.idx).assured() &&
+      !isHalfOpen(table_->at(found.idx).state)) {
+    // The unassured list expires at one timeout for all; an entry whose state's own timeout is
+    // shorter (CLOSED, LAST-ACK, ...) is over by then and is judged so when a packet finds it.
+    const Connection& c = table_->at(found.idx);
+    if (static_cast<std::int32_t>(tick - c.last_seen) >=
+        static_cast<std::int32_t>(std::min(timeoutFor(c.state), unassuredTimeout()).count())) {
+      endConnection(found.idx, EndCause::kTimeout);
+      found = ConnectionTable::Found{};
+    }
+  }
   const bool syn_only = seg.has(kSyn) && !seg.has(kAck);
   HalfOpenAccounting::SynRefs refs;
   const bool syn_flags_ok = syn_only && validFlags(seg.flags);
@@ -762,8 +772,7 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   // found above), and a spoofed one would make an entry a later SYN finds.
   if (!runtime_.empty()) {
     if (const std::uint32_t from = services_.find(seg.src, seg.src_port);
-        from != ServiceMap::kNone &&
-        cfg_.protection.services[from].mode != ProtectionMode::kOff &&
+        from != ServiceMap::kNone && cfg_.protection.services[from].mode != ProtectionMode::kOff &&
         runtime_[from].mode.mode() == ServiceMode::kCookie) {
       if (const Verdict v = dropOrWould(from, VerdictReason::kServerSide);
           v.action == Action::kDrop) {

@@ -30,9 +30,9 @@ struct CounterEntry {
 };
 
 /// Fixed-capacity table of CounterEntry keyed by (address, port). Entries with no half-open
-/// and no proxied connection sit on an idle list (least recently used first) and are recycled when a new key
-/// needs a slot; when every entry holds half-open connections, new keys share the overflow
-/// entry (index 0, address ::, port 0), so counting stays exact and memory stays bounded.
+/// and no proxied connection sit on an idle list (least recently used first) and are recycled when
+/// a new key needs a slot; when every entry holds half-open connections, new keys share the
+/// overflow entry (index 0, address ::, port 0), so counting stays exact and memory stays bounded.
 class CounterTable {
  public:
   static constexpr std::uint32_t kOverflow = 0;

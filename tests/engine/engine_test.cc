@@ -400,9 +400,7 @@ TEST_F(EngineTest, FullTableEvictsOldestHalfOpenButNeverEstablished) {
   using testing::PacketBuilder;
   const auto est = [this](std::uint16_t p) {
     const auto up = [p] { return PacketBuilder::ipv4("192.0.2.50", "198.51.100.1").tcp(p, 443); };
-    const auto down = [p] {
-      return PacketBuilder::ipv4("198.51.100.1", "192.0.2.50").tcp(443, p);
-    };
+    const auto down = [p] { return PacketBuilder::ipv4("198.51.100.1", "192.0.2.50").tcp(443, p); };
     if (send(up().syn().seq(1)) != kTracked || send(down().syn().seq(100).ack(2)) != kTracked) {
       return Verdict::drop(VerdictReason::kMalformed);
     }

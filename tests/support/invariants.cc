@@ -32,8 +32,8 @@ std::string engineInvariantProblems(const Engine& e) {
                                   ? static_cast<std::uint8_t>(c.state)
                                   : ConnectionTable::kUnassuredList;
     if (c.list != want) {
-      problem += "slot " + std::to_string(idx) + " on list " + std::to_string(c.list) +
-                 ", want " + std::to_string(want) + "; ";
+      problem += "slot " + std::to_string(idx) + " on list " + std::to_string(c.list) + ", want " +
+                 std::to_string(want) + "; ";
     }
     if ((c.flags & kConnProxied) != 0 && !c.assured()) {
       problem += "slot " + std::to_string(idx) + " proxied but unassured; ";
