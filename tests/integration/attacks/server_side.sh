@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154  # root, synguard, PORT, LAB_DIR: set by live_attacks.sh
 # Attacks 1 and 2 of issue #14 from *inside the server's network*, where a kernel anti-spoofing
 # rule cannot tell the spoofed segments from the service's own: the engine itself must hold.
 # Sourced by live_attacks.sh (lab up; $synguard, $PORT, fail, sg_stop).
