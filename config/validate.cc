@@ -449,18 +449,15 @@ class Checker {
   void timeouts(const YAML::Node& n, const std::string& path, engine::Timeouts& t) {
     if (!map(n, path,
              {"syn_sent", "syn_received", "established", "fin_wait", "close_wait", "closing",
-              "last_ack", "time_wait", "closed"})) {
+              "last_ack", "time_wait", "closed", "unassured"})) {
       return;
     }
-    const std::pair<const char*, milliseconds*> fields[] = {{"syn_sent", &t.syn_sent},
-                                                            {"syn_received", &t.syn_received},
-                                                            {"established", &t.established},
-                                                            {"fin_wait", &t.fin_wait},
-                                                            {"close_wait", &t.close_wait},
-                                                            {"closing", &t.closing},
-                                                            {"last_ack", &t.last_ack},
-                                                            {"time_wait", &t.time_wait},
-                                                            {"closed", &t.closed}};
+    const std::pair<const char*, milliseconds*> fields[] = {
+        {"syn_sent", &t.syn_sent},       {"syn_received", &t.syn_received},
+        {"established", &t.established}, {"fin_wait", &t.fin_wait},
+        {"close_wait", &t.close_wait},   {"closing", &t.closing},
+        {"last_ack", &t.last_ack},       {"time_wait", &t.time_wait},
+        {"closed", &t.closed},           {"unassured", &t.unassured}};
     for (const auto& [key, field] : fields) {
       if (n[key]) {
         duration(n[key], join(path, key), milliseconds(1), kMaxTimeout, *field);
@@ -815,7 +812,7 @@ class Checker {
   }
 
   void table(const YAML::Node& t) {
-    if (!map(t, "table", {"capacity", "pickup_midstream"})) {
+    if (!map(t, "table", {"capacity", "pickup_midstream", "assured_reserve"})) {
       return;
     }
     // At 128 bytes a slot, 2^28 slots are 32 GiB a queue: beyond that it is a typo.
@@ -825,6 +822,9 @@ class Checker {
     }
     if (t["pickup_midstream"]) {
       boolean(t["pickup_midstream"], "table.pickup_midstream", out_.engine.pickup_midstream);
+    }
+    if (t["assured_reserve"]) {
+      real(t["assured_reserve"], "table.assured_reserve", 0.0, 0.9, out_.engine.assured_reserve);
     }
   }
 
@@ -907,7 +907,7 @@ class Checker {
 
   void proxy(const YAML::Node& x) {
     if (!map(x, "proxy",
-             {"capacity", "max_ack_delay", "default_client_rtt", "server_timeout",
+             {"capacity", "max_per_source", "max_ack_delay", "default_client_rtt", "server_timeout",
               "syn_resend_interval", "zero_window_hold", "early_segment_buffers",
               "early_segments_per_connection"})) {
       return;
@@ -915,6 +915,10 @@ class Checker {
     engine::ProxyConfig& px = out_.engine.protection.proxy;
     if (x["capacity"]) {
       integer(x["capacity"], "proxy.capacity", 1, std::uint64_t{1} << 26, px.capacity);
+    }
+    if (x["max_per_source"]) {
+      integer(x["max_per_source"], "proxy.max_per_source", 0, std::uint64_t{1} << 26,
+              px.max_per_source);
     }
     const auto minute = std::chrono::minutes(1);
     milliseconds delay = px.max_ack_delay;

@@ -279,12 +279,32 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   Families::add(
       lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceHalfOpen)]),
       {{"limit", "half_open"}});
+  f.one("synguard_source_limit_overflow_total",
+        "Per-source limits skipped: the source shares the accounting's overflow counter", C,
+        static_cast<double>(t.source_limit_overflow));
+  f.one("synguard_proxy_source_limit_drops_total",
+        "Valid cookie ACKs dropped: the source prefix holds proxy.max_per_source", C,
+        static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kProxySourceLimit)]));
+  f.one("synguard_server_side_drops_total",
+        "Segments with no connection from a service in cookie mode, dropped", C,
+        static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kServerSide)]));
+  f.one("synguard_connections_unassured",
+        "Entries not yet assured (no consistent answer from the other side)", G,
+        static_cast<double>(t.unassured));
+  f.one("synguard_connections_assured_total", "Entries that became assured", C,
+        static_cast<double>(t.connections_assured));
   f.one("synguard_table_entries", "Connections in the tables", G, static_cast<double>(table));
   f.one("synguard_table_capacity", "Connection table slots, all queues", G,
         static_cast<double>(capacity));
   f.one("synguard_table_evictions_total", "Connections evicted to make room", C,
         static_cast<double>(
             t.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]));
+  auto& evk = f.family("synguard_table_evictions_by_kind_total",
+                       "Connections evicted to make room, by what gave way", C);
+  for (std::size_t i = 0; i < t.evictions.size(); ++i) {
+    Families::add(evk, static_cast<double>(t.evictions[i]),
+                  {{"kind", std::string(engine::toString(static_cast<engine::EvictKind>(i)))}});
+  }
   auto& ended =
       f.family("synguard_connections_ended_total", "Connections that left the table, by cause", C);
   for (std::size_t i = 0; i < t.connections_ended.size(); ++i) {

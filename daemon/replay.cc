@@ -139,6 +139,10 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   // A capture cannot be answered: protected services run in monitor mode, so the report shows
   // when they would have switched to cookies and what they would have dropped.
   cfg.protection.dry_run = true;
+  // Unassured entries' short life defends a gateway's table against spoofed segments; an
+  // analyst wants each connection to live its state's timeout, as Zeek and conntrack time it.
+  cfg.timeouts.unassured = cfg.timeouts.established;
+  cfg.emergency.timeouts.unassured = cfg.emergency.timeouts.established;
   if (opts.attempt_timeout) {
     cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
   }

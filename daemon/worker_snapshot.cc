@@ -35,6 +35,10 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
     s.bypass_started += e.bypass_started;
     s.table_full += e.table_full;
     s.first_fragments += e.first_fragments;
+    s.unassured += e.unassured;
+    s.connections_assured += e.connections_assured;
+    addEach(s.evictions, e.evictions);
+    s.source_limit_overflow += e.source_limit_overflow;
     // Every worker derives the same period keys from the same wall clock: one count, not a sum.
     s.key_rotations = std::max(s.key_rotations, e.key_rotations);
 

@@ -65,6 +65,15 @@ enum ConnFlag : std::uint8_t {
 
 constexpr std::uint32_t kNoIndex = 0xffffffffU;
 
+/// Connection::in_use bits: the slot is taken, and (conntrack's IPS_ASSURED) the other side has
+/// answered consistently. Every entry starts unassured: a handshake seen to complete, a picked-up
+/// connection's responder answering what its originator sent, or a valid cookie (proxied)
+/// assures it. Unassured entries time out quickly and are evicted first (see Engine::allocate).
+enum SlotFlag : std::uint8_t {
+  kSlotInUse = 0x01,
+  kSlotAssured = 0x02,
+};
+
 /// A tracked connection. Packed to keep a table slot, overhead included, at or under 128 bytes
 /// (checked by connection_table_test).
 struct Connection {
@@ -82,7 +91,9 @@ struct Connection {
   TcpState state;              // 1: connectionState(ep[0].state, ep[1].state)
   std::uint8_t flags;          // 1: ConnFlag bits
   std::uint8_t list;           // 1: which timer list it is on (a TcpState), or kNoList
-  std::uint8_t in_use;         // 1
+  std::uint8_t in_use;         // 1: SlotFlag bits; 0 when the slot is free
+
+  bool assured() const noexcept { return (in_use & kSlotAssured) != 0; }
 };
 
 }  // namespace synguard::engine

@@ -97,7 +97,7 @@ std::uint32_t ConnectionTable::insert(const FlowKey& key, std::uint64_t hash) no
   free_head_ = c.hash_next;
   c = Connection{};
   c.key = key;
-  c.in_use = 1;
+  c.in_use = kSlotInUse;
   c.list = kNoList;
   c.lru_prev = c.lru_next = kNoIndex;
   c.service_idx = c.source_idx = kNoIndex;

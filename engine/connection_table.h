@@ -20,6 +20,11 @@ namespace synguard::engine {
 class ConnectionTable {
  public:
   static constexpr std::uint8_t kNoList = 0xff;
+  /// The timer list of unassured entries that are not half-open (mid-stream pickups, strays,
+  /// closing unassured connections): one timeout (Timeouts::unassured) for all of them. Every
+  /// other list is a TcpState's.
+  static constexpr std::uint8_t kUnassuredList = kTcpStateCount;
+  static constexpr std::size_t kListCount = kTcpStateCount + 1;
 
   /// `capacity` is rounded up to a power of two (so is the bucket count).
   ConnectionTable(std::size_t capacity, std::uint64_t hash_seed);
@@ -73,7 +78,8 @@ class ConnectionTable {
   Connection& at(std::uint32_t idx) noexcept { return slots_[idx]; }
   const Connection& at(std::uint32_t idx) const noexcept { return slots_[idx]; }
 
-  /// Moves a connection to the tail of timer list `list` (a TcpState) with last_seen = `tick`.
+  /// Moves a connection to the tail of timer list `list` (a TcpState or kUnassuredList) with
+  /// last_seen = `tick`.
   void touch(std::uint32_t idx, std::uint8_t list, std::uint32_t tick) noexcept;
   /// Oldest connection on a list, or kNoIndex.
   std::uint32_t head(std::uint8_t list) const noexcept { return heads_[list].first; }
@@ -104,7 +110,7 @@ class ConnectionTable {
 
   std::vector<Connection> slots_;
   std::vector<std::uint32_t> buckets_;
-  std::array<ListHead, kTcpStateCount> heads_{};
+  std::array<ListHead, kListCount> heads_{};
   FlowHasher hasher_;
   std::uint32_t free_head_ = kNoIndex;
   std::uint32_t bucket_mask_ = 0;

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <array>
 
 #include "engine/checksum.h"
 #include "engine/outcome.h"
@@ -30,6 +31,18 @@ bool validFlags(std::uint8_t f) noexcept {
     return false;
   }
   return syn || ack;
+}
+
+/// A segment that answers what `peer` has sent, as only the endpoint that received it can:
+/// an ACK (no RST) acknowledging no more than the peer sent and no less than a window behind
+/// (tcp_in_window's checks III and IV). A blind spoofer does not see the peer's numbers.
+bool answers(const EndpointView& peer, const EndpointView& sender, const Segment& seg) noexcept {
+  if (!peer.has(kEpSeen) || !seg.has(kAck) || seg.has(kRst)) {
+    return false;
+  }
+  const SeqNum ack = seg.ack;
+  return !ack.after(SeqNum{peer.end}) &&
+         !ack.before(SeqNum{peer.end} - std::max(sender.max_win, kMinAckWindow));
 }
 
 }  // namespace
@@ -84,6 +97,14 @@ Result<void> validate(const EngineConfig& cfg) {
         return Unexpected{Error{std::string("timeout for ") + std::string(toString(s)) +
                                 " must be between 1 ms and 20 days"}};
       }
+    }
+  }
+  if (!(cfg.assured_reserve >= 0.0 && cfg.assured_reserve <= 0.9)) {
+    return Unexpected{Error{"assured reserve must be between 0 and 0.9"}};
+  }
+  for (const Timeouts* t : {&cfg.timeouts, &cfg.emergency.timeouts}) {
+    if (t->unassured <= std::chrono::milliseconds(0) || t->unassured > kMaxTimeout) {
+      return Unexpected{Error{"unassured timeout must be between 1 ms and 20 days"}};
     }
   }
   if (cfg.half_open.source_prefix_v4 > 32 || cfg.half_open.source_prefix_v6 > 128) {
@@ -151,6 +172,7 @@ Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
   const auto cap = static_cast<double>(table_->capacity());
   emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
   emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
+  unassured_cap_ = table_->capacity() - static_cast<std::size_t>(cap * cfg_.assured_reserve);
 }
 
 Result<void> Engine::check(const EngineConfig& cfg) {
@@ -246,6 +268,7 @@ Result<void> Engine::reconfigure(const EngineConfig& next) {
   const auto cap = static_cast<double>(table_->capacity());
   emergency_enter_ = static_cast<std::size_t>(cap * cfg_.emergency.enter_fill);
   emergency_leave_ = static_cast<std::size_t>(cap * cfg_.emergency.leave_fill);
+  unassured_cap_ = table_->capacity() - static_cast<std::size_t>(cap * cfg_.assured_reserve);
   ++stats_.reconfigurations;
   return {};
 }
@@ -268,6 +291,25 @@ MonotonicTime Engine::timeOfTick(std::uint32_t tick) const noexcept {
 
 std::chrono::milliseconds Engine::timeoutFor(TcpState s) const noexcept {
   return stats_.emergency ? cfg_.emergency.timeouts.forState(s) : cfg_.timeouts.forState(s);
+}
+
+std::chrono::milliseconds Engine::unassuredTimeout() const noexcept {
+  return stats_.emergency ? cfg_.emergency.timeouts.unassured : cfg_.timeouts.unassured;
+}
+
+std::uint8_t Engine::listFor(const Connection& c) const noexcept {
+  // Half-open entries stay on their state's list (its timeout, capped by the unassured one,
+  // applies to the whole list: all of it is unassured but for a proxied connection's moment).
+  return c.assured() || isHalfOpen(c.state) ? listOf(c.state) : ConnectionTable::kUnassuredList;
+}
+
+void Engine::assure(Connection& c) noexcept {
+  if (c.assured()) {
+    return;
+  }
+  c.in_use = static_cast<std::uint8_t>(c.in_use | kSlotAssured);
+  --stats_.unassured;
+  ++stats_.connections_assured;
 }
 
 MonotonicTime Engine::advanceClock() noexcept {
@@ -293,11 +335,18 @@ void Engine::expire() noexcept {
 void Engine::expireUntil(std::uint32_t tick) noexcept {
   last_expire_tick_ = tick;
   runProxyDeadlines(tick);
-  for (std::size_t l = 0; l < kTcpStateCount; ++l) {
-    const auto state = static_cast<TcpState>(l);
-    const auto timeout = static_cast<std::int64_t>(timeoutFor(state).count());
-    for (std::uint32_t idx = table_->head(listOf(state)); idx != kNoIndex;
-         idx = table_->head(listOf(state))) {
+  const auto unassured = static_cast<std::int64_t>(unassuredTimeout().count());
+  for (std::size_t l = 0; l < ConnectionTable::kListCount; ++l) {
+    const auto list = static_cast<std::uint8_t>(l);
+    std::int64_t timeout = unassured;
+    if (list != ConnectionTable::kUnassuredList) {
+      const auto state = static_cast<TcpState>(l);
+      timeout = static_cast<std::int64_t>(timeoutFor(state).count());
+      if (isHalfOpen(state)) {
+        timeout = std::min(timeout, unassured);
+      }
+    }
+    for (std::uint32_t idx = table_->head(list); idx != kNoIndex; idx = table_->head(list)) {
       const auto age = static_cast<std::int32_t>(tick - table_->at(idx).last_seen);
       if (age < timeout) {
         break;
@@ -324,9 +373,12 @@ void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
   Connection& c = table_->at(idx);
   leaveHalfOpen(c);
   if ((c.flags & kConnProxied) != 0) {
-    proxies_->release(c.source_idx);
+    releaseProxy(c.source_idx);
     c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
     c.source_idx = kNoIndex;
+  }
+  if (!c.assured()) {
+    --stats_.unassured;
   }
   --stats_.connections_by_state[static_cast<std::size_t>(c.state)];
   ++stats_.connections_ended[static_cast<std::size_t>(cause)];
@@ -347,37 +399,67 @@ void Engine::updateEmergency() noexcept {
   }
 }
 
-std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash) noexcept {
+std::uint32_t Engine::oldestEvictable(bool closing) const noexcept {
+  // Unassured entries sit on the unassured list and the half-open lists; assured closing ones
+  // on the closing states' lists. The ESTABLISHED list holds only assured connections: those
+  // are never evicted for a newcomer, so a flood cannot push out working connections. A few
+  // list heads, O(1).
+  static constexpr std::array<std::uint8_t, 3> kUnassuredLists = {
+      ConnectionTable::kUnassuredList, listOf(TcpState::kSynSent), listOf(TcpState::kSynReceived)};
+  static constexpr std::array<std::uint8_t, 8> kClosingLists = {
+      listOf(TcpState::kClosed),   listOf(TcpState::kListen),    listOf(TcpState::kFinWait1),
+      listOf(TcpState::kFinWait2), listOf(TcpState::kCloseWait), listOf(TcpState::kClosing),
+      listOf(TcpState::kLastAck),  listOf(TcpState::kTimeWait)};
+  std::uint32_t victim = kNoIndex;
+  std::int32_t oldest_age = -1;
+  const std::uint32_t now_tick = tickOf(latest_);
+  const auto consider = [&](std::uint8_t list) {
+    const std::uint32_t h = table_->head(list);
+    if (h == kNoIndex) {
+      return;
+    }
+    const auto age = static_cast<std::int32_t>(now_tick - table_->at(h).last_seen);
+    if (age > oldest_age) {
+      oldest_age = age;
+      victim = h;
+    }
+  };
+  for (const std::uint8_t l : kUnassuredLists) {
+    consider(l);
+  }
+  if (victim == kNoIndex && closing) {
+    for (const std::uint8_t l : kClosingLists) {
+      consider(l);
+    }
+  }
+  return victim;
+}
+
+void Engine::evict(std::uint32_t victim, EvictKind kind) noexcept {
+  ++stats_.evictions[static_cast<std::size_t>(kind)];
+  // The next victim is likely the one after this on the same list: start loading what
+  // removing it will touch (during a flood every new SYN evicts).
+  table_->prefetchForRemoval(table_->at(victim).lru_next);
+  endConnection(victim, EndCause::kEvicted);
+}
+
+std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash, bool assured) noexcept {
+  if (!assured && stats_.unassured >= unassured_cap_) {
+    // Unassured entries hold their whole share: the newcomer (unassured too) takes the oldest
+    // one's place, and the reserve stays free for assured and proxied connections.
+    if (const std::uint32_t victim = oldestEvictable(false); victim != kNoIndex) {
+      evict(victim, EvictKind::kUnassuredShare);
+    }
+  }
   std::uint32_t idx = table_->insert(key, hash);
   if (idx == kNoIndex) {
-    // Full: evict the oldest half-open or closing connection. Established ones are never
-    // evicted for a newcomer: a flood must not push out working connections.
-    std::uint32_t victim = kNoIndex;
-    std::int32_t oldest_age = -1;
-    const std::uint32_t now_tick = tickOf(latest_);
-    for (std::size_t l = 0; l < kTcpStateCount; ++l) {
-      const auto state = static_cast<TcpState>(l);
-      if (state == TcpState::kEstablished) {
-        continue;
-      }
-      const std::uint32_t h = table_->head(listOf(state));
-      if (h == kNoIndex) {
-        continue;
-      }
-      const auto age = static_cast<std::int32_t>(now_tick - table_->at(h).last_seen);
-      if (age > oldest_age) {
-        oldest_age = age;
-        victim = h;
-      }
-    }
+    // Full: evict the oldest unassured entry, else the oldest closing one.
+    const std::uint32_t victim = oldestEvictable(true);
     if (victim == kNoIndex) {
       ++stats_.table_full;
       return kNoIndex;
     }
-    // The next victim is likely the one after this on the same list: start loading what
-    // removing it will touch (during a flood every new SYN evicts).
-    table_->prefetchForRemoval(table_->at(victim).lru_next);
-    endConnection(victim, EndCause::kEvicted);
+    evict(victim, table_->at(victim).assured() ? EvictKind::kClosing : EvictKind::kUnassured);
     idx = table_->insert(key, hash);
   }
   ++stats_.connections_created;
@@ -387,7 +469,16 @@ std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash) noexcept 
   c.ep[1].state = TcpState::kListen;
   c.state = TcpState::kListen;
   c.first_seen_ns = latest_.since_epoch.count();
+  if (assured) {
+    c.in_use = static_cast<std::uint8_t>(c.in_use | kSlotAssured);
+    ++stats_.connections_assured;
+  } else {
+    ++stats_.unassured;
+  }
   ++stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  // On a timer list from the start, so an entry whose first segment changes nothing still
+  // expires (the caller's track() moves it to its state's list).
+  table_->touch(idx, listFor(c), tickOf(latest_));
   updateEmergency();
   return idx;
 }
@@ -587,7 +678,18 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
 
   const FlowKey tuple{seg.src, seg.dst, seg.src_port, seg.dst_port};
   const std::uint64_t hash = table_->hashOf(tuple);  // symmetric: serves either orientation
-  const ConnectionTable::Found found = table_->find(tuple, hash);
+  ConnectionTable::Found found = table_->find(tuple, hash);
+  if (found.idx != kNoIndex && !table_->at(found.idx).assured() &&
+      !isHalfOpen(table_->at(found.idx).state)) {
+    // The unassured list expires at one timeout for all; an entry whose state's own timeout is
+    // shorter (CLOSED, LAST-ACK, ...) is over by then and is judged so when a packet finds it.
+    const Connection& c = table_->at(found.idx);
+    if (static_cast<std::int32_t>(tick - c.last_seen) >=
+        static_cast<std::int32_t>(std::min(timeoutFor(c.state), unassuredTimeout()).count())) {
+      endConnection(found.idx, EndCause::kTimeout);
+      found = ConnectionTable::Found{};
+    }
+  }
   const bool syn_only = seg.has(kSyn) && !seg.has(kAck);
   HalfOpenAccounting::SynRefs refs;
   const bool syn_flags_ok = syn_only && validFlags(seg.flags);
@@ -648,6 +750,13 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       // being this SYN's sender.
       ++stats_.connections_reopened;
       endConnection(found.idx, EndCause::kReopened);
+    } else if (syn_flags_ok && !c.assured() &&
+               ((c.flags & kConnPickedUp) != 0 || !isHalfOpen(c.state))) {
+      // An unassured entry that is not a handshake of its own: a pickup nobody answered (a
+      // spoofed segment "from the service" makes one), a stray, an unanswered close. A SYN
+      // ends it and takes the new-connection path — counted, limited, answered with a cookie
+      // in cookie mode — instead of passing as part of whatever the entry claimed to be.
+      endConnection(found.idx, EndCause::kSuperseded);
     } else if (attempt_over) {
       endConnection(found.idx, EndCause::kAttempt);
     } else {
@@ -688,6 +797,20 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     }
   }
 
+  // Never an entry from the server's side of a service in cookie mode: nothing it could start
+  // is legitimate while its clients come through cookies (their connections are proxied and
+  // found above), and a spoofed one would make an entry a later SYN finds.
+  if (!runtime_.empty()) {
+    if (const std::uint32_t from = services_.find(seg.src, seg.src_port);
+        from != ServiceMap::kNone && cfg_.protection.services[from].mode != ProtectionMode::kOff &&
+        runtime_[from].mode.mode() == ServiceMode::kCookie) {
+      if (const Verdict v = dropOrWould(from, VerdictReason::kServerSide);
+          v.action == Action::kDrop) {
+        return v;
+      }
+    }
+  }
+
   // No connection for this tuple: decide whether the segment may start one.
   const bool stray = !validFlags(seg.flags) || seg.has(kRst);
   if (stray && !cfg_.record_stray) {
@@ -709,7 +832,7 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       setState(c, TcpState::kClosed);
       ++c.pkts[flip ? 1 : 0];
       observeSegment(c, !flip, seg);
-      table_->touch(idx, listOf(c.state), tick);
+      table_->touch(idx, listFor(c), tick);
     }
     return invalid(InvalidReason::kNoConnection);
   }
@@ -720,6 +843,9 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     }
     if (seg.has(kSyn)) {
       flip = true;  // a SYN-ACK is the responder's
+    } else if (!runtime_.empty() && services_.find(seg.src, seg.src_port) != ServiceMap::kNone &&
+               services_.find(seg.dst, seg.dst_port) == ServiceMap::kNone) {
+      flip = true;  // from a configured service: it is the responder, whatever its port
     } else {
       const bool src_srv = likelyServerPort(seg.src_port);
       const bool dst_srv = likelyServerPort(seg.dst_port);
@@ -891,7 +1017,19 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
     enterHalfOpen(c, *syn_refs);
     half_open_->notePeakTime(latest_.since_epoch.count());
   }
-  table_->touch(idx, listOf(c.state), tick);
+  if (!c.assured()) {
+    // Assured once the other side has answered consistently: a handshake seen from its SYN
+    // to the final ACK (windows checked), or, for a pickup, the responder acknowledging what
+    // the originator was seen to send — which a blind spoofer of either side cannot fake.
+    const bool handshake = (c.flags & (kConnSynSeen | kConnPickedUp)) == kConnSynSeen &&
+                           isHalfOpen(before) && c.state == TcpState::kEstablished;
+    const bool answered = (c.flags & kConnPickedUp) != 0 && !from_orig && ev != TcpEvent::kRst &&
+                          answers(c.ep[0], c.ep[1], seg);
+    if (handshake || answered) {
+      assure(c);
+    }
+  }
+  table_->touch(idx, listFor(c), tick);
   ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kTracked)];
   return Verdict::accept(VerdictReason::kTracked);
 }

@@ -34,6 +34,9 @@ struct Timeouts {
   std::chrono::milliseconds last_ack{std::chrono::seconds(30)};
   std::chrono::milliseconds time_wait{std::chrono::seconds(2 * 60)};
   std::chrono::milliseconds closed{std::chrono::seconds(10)};
+  /// Unassured entries (Connection::assured): those not half-open live this long idle whatever
+  /// their state (a separate timer list); half-open ones min(their state's timeout, this).
+  std::chrono::milliseconds unassured{std::chrono::seconds(30)};
 
   std::chrono::milliseconds forState(TcpState s) const noexcept;
 };
@@ -53,11 +56,16 @@ struct EmergencyConfig {
       .last_ack = std::chrono::seconds(5),
       .time_wait = std::chrono::seconds(10),
       .closed = std::chrono::seconds(2),
+      .unassured = std::chrono::seconds(5),
   };
 };
 
 struct EngineConfig {
   std::size_t table_capacity = 1U << 20;  ///< rounded up to a power of two
+  /// The share of the table unassured entries may not take (0 to 0.9): a new unassured entry
+  /// evicts the oldest unassured one once they hold capacity * (1 - assured_reserve), so
+  /// spoofed pickups can never starve assured or proxied connections.
+  double assured_reserve = 0.25;
   Timeouts timeouts;
   EmergencyConfig emergency;
   HalfOpenConfig half_open;
@@ -196,7 +204,17 @@ class Engine {
   MonotonicTime advanceClock() noexcept;
   void expireUntil(std::uint32_t tick) noexcept;
   void endConnection(std::uint32_t idx, EndCause cause) noexcept;
-  std::uint32_t allocate(const FlowKey& key, std::uint64_t hash) noexcept;
+  /// A slot for a new connection (`assured`: a proxied one), evicting to make room if needed.
+  std::uint32_t allocate(const FlowKey& key, std::uint64_t hash, bool assured = false) noexcept;
+  /// The oldest unassured entry (`closing`: or closing entry), kNoIndex if none.
+  std::uint32_t oldestEvictable(bool closing) const noexcept;
+  void evict(std::uint32_t victim, EvictKind kind) noexcept;
+  /// The timer list a connection belongs on (its state's, or the unassured list).
+  std::uint8_t listFor(const Connection& c) const noexcept;
+  /// Marks a connection assured (moving it to its state's list at its next touch).
+  void assure(Connection& c) noexcept;
+  void releaseProxy(std::uint32_t pidx) noexcept;
+  std::chrono::milliseconds unassuredTimeout() const noexcept;
   void updateEmergency() noexcept;
   Verdict track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
                 const HalfOpenAccounting::SynRefs* syn_refs) noexcept;
@@ -273,6 +291,7 @@ class Engine {
   std::uint32_t last_expire_tick_ = 0;
   std::size_t emergency_enter_ = 0;
   std::size_t emergency_leave_ = 0;
+  std::size_t unassured_cap_ = 0;  ///< capacity * (1 - assured_reserve)
 
   const ServiceLoadSource* load_source_ = nullptr;
   ServiceMap services_;

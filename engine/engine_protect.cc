@@ -186,7 +186,15 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
     return std::nullopt;  // trusted: no cookie, no limits
   }
   const SourceLimits& lim = sc.per_source;
-  if (lim.syn_rate != 0 && refs.source != kNoIndex) {
+  // Every source beyond the accounting's capacity shares its overflow entry: limiting that
+  // entry would limit all of them at once, which is what a spoofed flood filling the table
+  // wants. Those sources go unlimited (counted); cookie mode still holds them.
+  const bool shared = refs.source == CounterTable::kOverflow;
+  if (shared && (lim.syn_rate != 0 || lim.max_half_open != 0)) {
+    ++stats_.source_limit_overflow;
+  }
+  const bool limited = refs.source != kNoIndex && !shared;
+  if (lim.syn_rate != 0 && limited) {
     CounterEntry& e = half_open_->sources().at(refs.source);
     if (!e.bucket.take(now, lim.syn_rate, lim.syn_burst != 0 ? lim.syn_burst : lim.syn_rate)) {
       if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceRate);
@@ -196,7 +204,7 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
     }
   }
   const bool cookie = rt.mode.mode() == ServiceMode::kCookie;
-  if (!cookie && lim.max_half_open != 0 && refs.source != kNoIndex &&
+  if (!cookie && lim.max_half_open != 0 && limited &&
       half_open_->sources().at(refs.source).half_open >= lim.max_half_open) {
     if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceHalfOpen);
         v.action == Action::kDrop) {
@@ -345,7 +353,23 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
     ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyFull)];
     return Verdict::drop(VerdictReason::kProxyFull);
   }
-  const std::uint32_t idx = allocate(tuple, hash);
+  // One source prefix may hold only so many proxied connections: a real address completes
+  // handshakes at will, and must not take the whole proxy table from everyone else.
+  std::uint32_t source = kNoIndex;
+  if (const std::size_t cap = cfg_.protection.proxy.max_per_source;
+      cap != 0 && (cfg_.protection.allow.empty() || !cfg_.protection.allow.contains(seg.src))) {
+    source = half_open_->sources().findOrInsert(half_open_->sourcePrefix(seg.src), 0);
+    if (source == CounterTable::kOverflow) {
+      ++stats_.source_limit_overflow;  // shared by every source beyond capacity: no cap
+      source = kNoIndex;
+    } else if (half_open_->sources().at(source).proxied >= cap) {
+      ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxySourceLimit)];
+      return Verdict::drop(VerdictReason::kProxySourceLimit);
+    }
+  }
+  // Assured from the start (a valid cookie proves the client), so never short of a slot while
+  // any unassured or closing entry is there to give it up.
+  const std::uint32_t idx = allocate(tuple, hash, true);
   if (idx == kNoIndex) {
     ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyFull)];
     return Verdict::drop(VerdictReason::kProxyFull);
@@ -355,6 +379,10 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   Connection& c = table_->at(idx);
   c.flags = kConnProxied;
   c.source_idx = pidx;
+  if (source != kNoIndex) {
+    half_open_->sources().addProxied(source);
+    p.source = source;
+  }
   ++stats_.cookies_validated;
   ++rt.cookies_validated;
   ++stats_.proxied_total;
@@ -542,9 +570,18 @@ void Engine::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
   c.ep[0].state = TcpState::kClosed;
   c.ep[1].state = TcpState::kClosed;
   setState(c, TcpState::kClosed);
-  table_->touch(idx, listOf(TcpState::kClosed), tick);
+  table_->touch(idx, listFor(c), tick);
   c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
   c.source_idx = kNoIndex;
+  releaseProxy(pidx);
+}
+
+void Engine::releaseProxy(std::uint32_t pidx) noexcept {
+  ProxyEntry& p = proxies_->at(pidx);
+  if (p.source != kNoIndex) {
+    half_open_->sources().removeProxied(p.source);
+    p.source = kNoIndex;
+  }
   proxies_->release(pidx);
 }
 

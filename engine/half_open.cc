@@ -112,7 +112,24 @@ void CounterTable::removeHalfOpen(std::uint32_t idx) noexcept {
   if (e.half_open == 0) {
     return;  // defensive: callers only release references they hold
   }
-  if (--e.half_open == 0 && idx != kOverflow) {
+  if (--e.half_open == 0 && e.proxied == 0 && idx != kOverflow) {
+    idlePush(idx);
+  }
+}
+
+void CounterTable::addProxied(std::uint32_t idx) noexcept {
+  CounterEntry& e = entries_[idx];
+  if (e.proxied++ == 0) {
+    idleUnlink(idx);
+  }
+}
+
+void CounterTable::removeProxied(std::uint32_t idx) noexcept {
+  CounterEntry& e = entries_[idx];
+  if (e.proxied == 0) {
+    return;
+  }
+  if (--e.proxied == 0 && e.half_open == 0 && idx != kOverflow) {
     idlePush(idx);
   }
 }

@@ -20,6 +20,7 @@ struct CounterEntry {
   bool on_idle = false;
   std::uint32_t half_open = 0;
   std::uint32_t peak_half_open = 0;
+  std::uint32_t proxied = 0;  ///< proxied connections held (source entries, proxy.max_per_source)
   std::uint64_t syns = 0;
   RateMeter syn_rate;
   TokenBucket bucket;  ///< per-source SYN-rate limit (source entries of a configured service)
@@ -29,9 +30,9 @@ struct CounterEntry {
 };
 
 /// Fixed-capacity table of CounterEntry keyed by (address, port). Entries with no half-open
-/// connection sit on an idle list (least recently used first) and are recycled when a new key
-/// needs a slot; when every entry holds half-open connections, new keys share the overflow
-/// entry (index 0, address ::, port 0), so counting stays exact and memory stays bounded.
+/// and no proxied connection sit on an idle list (least recently used first) and are recycled when
+/// a new key needs a slot; when every entry holds half-open connections, new keys share the
+/// overflow entry (index 0, address ::, port 0), so counting stays exact and memory stays bounded.
 class CounterTable {
  public:
   static constexpr std::uint32_t kOverflow = 0;
@@ -45,6 +46,9 @@ class CounterTable {
 
   void addHalfOpen(std::uint32_t idx) noexcept;
   void removeHalfOpen(std::uint32_t idx) noexcept;
+  /// A proxied connection takes / releases a reference (the entry is then not recycled).
+  void addProxied(std::uint32_t idx) noexcept;
+  void removeProxied(std::uint32_t idx) noexcept;
   /// Records a SYN (for the rate) and refreshes the entry's place on the idle list.
   void recordSyn(std::uint32_t idx, std::uint32_t tick) noexcept;
 

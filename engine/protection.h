@@ -67,6 +67,10 @@ struct ServiceConfig {
 /// The proxy that completes the server's handshake for clients that returned a valid cookie.
 struct ProxyConfig {
   std::size_t capacity = 65536;  ///< proxied connections at once (memory: see ProxyTable)
+  /// Proxied connections one source prefix (HalfOpenConfig::source_prefix_v4/v6) may hold at
+  /// once (0: no cap). A real address can complete handshakes, so only this keeps one from
+  /// taking the whole proxy table. 1/16 of the default capacity: a large NAT's worth.
+  std::size_t max_per_source = 4096;
   /// The ACK that completes the server's handshake is delayed by the client's RTT (measured from
   /// the cookie's timestamp) so the server does not learn a false, tiny RTT; at most this long.
   std::chrono::milliseconds max_ack_delay{200};

@@ -51,6 +51,7 @@ struct ProxyEntry {
   std::uint32_t early_head = kNoIndex;  ///< buffered client segments (ProxyTable pool)
   std::uint32_t early_tail = kNoIndex;
   std::uint32_t service = kNoIndex;  ///< configured service
+  std::uint32_t source = kNoIndex;   ///< source counter holding a `proxied` reference, or none
   std::uint32_t next_free = kNoIndex;
   std::uint16_t flags = 0;          ///< ProxyFlag bits
   std::uint16_t client_mss = 0;     ///< MSS recovered from the cookie

@@ -46,7 +46,23 @@ std::string_view toString(EndCause c) noexcept {
       return "attempt_timeout";
     case EndCause::kReaped:
       return "reaped";
+    case EndCause::kSuperseded:
+      return "superseded";
     case EndCause::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view toString(EvictKind k) noexcept {
+  switch (k) {
+    case EvictKind::kUnassuredShare:
+      return "unassured_share";
+    case EvictKind::kUnassured:
+      return "unassured";
+    case EvictKind::kClosing:
+      return "closing";
+    case EvictKind::kCount:
       break;
   }
   return "unknown";
@@ -104,6 +120,10 @@ std::string_view toString(VerdictReason r) noexcept {
       return "fragment_no_connection";
     case VerdictReason::kFragmentProxied:
       return "fragment_proxied";
+    case VerdictReason::kServerSide:
+      return "server_side_stray";
+    case VerdictReason::kProxySourceLimit:
+      return "proxy_source_limit";
     case VerdictReason::kCount:
       break;
   }

@@ -39,10 +39,24 @@ enum class EndCause : std::uint8_t {
   kFlushed,   ///< still open when the engine was asked for everything (end of a capture)
   kAttempt,   ///< an unanswered attempt older than attempt_timeout (replay's analyst mode)
   kReaped,    ///< a stale half-open connection reset at the server in cookie mode
+  /// An unassured entry that is no handshake of its own (a mid-stream pickup, a stray, an
+  /// unanswered close) ended by a SYN on its tuple, which then starts a new connection: a
+  /// spoofed pickup must neither let a SYN pass as tracked nor hide it from the SYN counters.
+  kSuperseded,
   kCount,
 };
 constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
 std::string_view toString(EndCause c) noexcept;
+
+/// Which entry made room for a newcomer (Engine::allocate).
+enum class EvictKind : std::uint8_t {
+  kUnassuredShare,  ///< unassured entries held their whole share: the oldest unassured one went
+  kUnassured,       ///< the table was full: the oldest unassured entry went
+  kClosing,         ///< the table was full, nothing unassured: the oldest closing entry went
+  kCount,
+};
+constexpr std::size_t kEvictKindCount = static_cast<std::size_t>(EvictKind::kCount);
+std::string_view toString(EvictKind k) noexcept;
 
 /// Every counter the engine keeps. Plain integers, written by the one thread that owns the engine;
 /// the daemon's exporter copies them out.
@@ -72,6 +86,13 @@ struct EngineStats {
   std::array<std::uint64_t, kTcpStateCount> connections_by_state{};  ///< gauge
   std::uint64_t table_peak = 0;
   std::uint64_t handshakes_completed = 0;
+  /// Entries not (yet) assured: gauge. Every entry starts unassured (Connection::assured).
+  std::uint64_t unassured = 0;
+  std::uint64_t connections_assured = 0;  ///< entries that became assured (proxied ones too)
+  std::array<std::uint64_t, kEvictKindCount> evictions{};  ///< by kind; sum = ended[kEvicted]
+  /// Per-source limits (SYN rate, half-open, proxied) skipped because the source shares the
+  /// accounting's overflow entry (its table is full): they would limit everyone at once.
+  std::uint64_t source_limit_overflow = 0;
 
   std::uint64_t emergency_entered = 0;
   bool emergency = false;

@@ -39,6 +39,10 @@ enum class VerdictReason : std::uint8_t {
   kFragmentNoConnection,
   /// drop: a first fragment of a proxied connection (the proxy translates whole segments only)
   kFragmentProxied,
+  /// drop: a segment with no connection whose source is a service in cookie mode (the server's
+  /// side): whoever sent it, it must not create an entry a later SYN would find
+  kServerSide,
+  kProxySourceLimit,  ///< drop: a valid cookie, but its source prefix holds proxy.max_per_source
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);

@@ -68,7 +68,8 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
              {"closing", &engine::Timeouts::closing},
              {"last_ack", &engine::Timeouts::last_ack},
              {"time_wait", &engine::Timeouts::time_wait},
-             {"closed", &engine::Timeouts::closed}}) {
+             {"closed", &engine::Timeouts::closed},
+             {"unassured", &engine::Timeouts::unassured}}) {
       if (x.*field != y.*field) {
         out.push_back(std::string(t) + "." + name);
       }
@@ -81,6 +82,7 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(engine.half_open.source_prefix_v4);
   SYNGUARD_SAME(engine.half_open.source_prefix_v6);
   SYNGUARD_SAME(engine.pickup_midstream);
+  SYNGUARD_SAME(engine.assured_reserve);
   SYNGUARD_SAME(engine.record_stray);
   SYNGUARD_SAME(engine.bypass_established);
   SYNGUARD_SAME(engine.attempt_timeout);
@@ -101,6 +103,7 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(engine.protection.cookies.v6.size);
   SYNGUARD_SAME(engine.protection.key_rotation);
   SYNGUARD_SAME(engine.protection.proxy.capacity);
+  SYNGUARD_SAME(engine.protection.proxy.max_per_source);
   SYNGUARD_SAME(engine.protection.proxy.max_ack_delay);
   SYNGUARD_SAME(engine.protection.proxy.default_client_rtt);
   SYNGUARD_SAME(engine.protection.proxy.server_timeout);
@@ -230,6 +233,8 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return c.engine.table_capacity == 4096; }},
       {"table.pickup_midstream", "table: {pickup_midstream: false}",
        [](C c) { return !c.engine.pickup_midstream; }},
+      {"table.assured_reserve", "table: {assured_reserve: 0.5}",
+       [](C c) { return c.engine.assured_reserve == 0.5; }},
       {"half_open_accounting.source_prefix_v4", "half_open_accounting: {source_prefix_v4: 16}",
        [](C c) { return c.engine.half_open.source_prefix_v4 == 16; }},
       {"half_open_accounting.source_prefix_v6", "half_open_accounting: {source_prefix_v6: 48}",
@@ -262,6 +267,8 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return c.engine.protection.default_mss_v6 == 1380; }},
       {"proxy.capacity", "proxy: {capacity: 100}",
        [](C c) { return c.engine.protection.proxy.capacity == 100; }},
+      {"proxy.max_per_source", "proxy: {max_per_source: 10}",
+       [](C c) { return c.engine.protection.proxy.max_per_source == 10; }},
       {"proxy.max_ack_delay", "proxy: {max_ack_delay: 50ms}",
        [](C c) { return c.engine.protection.proxy.max_ack_delay == milliseconds(50); }},
       {"proxy.default_client_rtt", "proxy: {default_client_rtt: 10ms}",
@@ -299,7 +306,8 @@ std::vector<KeyCase> everyKey() {
       {"closing", &engine::Timeouts::closing},
       {"last_ack", &engine::Timeouts::last_ack},
       {"time_wait", &engine::Timeouts::time_wait},
-      {"closed", &engine::Timeouts::closed}};
+      {"closed", &engine::Timeouts::closed},
+      {"unassured", &engine::Timeouts::unassured}};
   int ms = 1001;
   for (const auto& [name, field] : kStates) {
     const milliseconds want(ms++);
@@ -337,16 +345,17 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "allow: [10.0.0.0/8, \"2001:db8::/32\"]\ndeny: [192.0.2.7]\ndry_run: yes\n"
       "timeouts: {syn_sent: 1001ms, syn_received: 1002ms, established: 1003ms, "
       "fin_wait: 1004ms, close_wait: 1005ms, closing: 1006ms, last_ack: 1007ms, "
-      "time_wait: 1008ms, closed: 1009ms}\n"
+      "time_wait: 1008ms, closed: 1009ms, unassured: 1010ms}\n"
       "emergency: {enter_fill: 0.8, leave_fill: 0.5, timeouts: {syn_sent: 1001ms, "
       "syn_received: 1002ms, established: 1003ms, fin_wait: 1004ms, close_wait: 1005ms, "
-      "closing: 1006ms, last_ack: 1007ms, time_wait: 1008ms, closed: 1009ms}}\n"
-      "table: {capacity: 4096, pickup_midstream: false}\n"
+      "closing: 1006ms, last_ack: 1007ms, time_wait: 1008ms, closed: 1009ms, "
+      "unassured: 1010ms}}\n"
+      "table: {capacity: 4096, pickup_midstream: false, assured_reserve: 0.5}\n"
       "half_open_accounting: {source_prefix_v4: 16, source_prefix_v6: 48, "
       "service_capacity: 1024, source_capacity: 2048}\n"
       "cookies: {key_file: /etc/sg.key, rotation: 10m, window: 32s, max_age_windows: 3, "
       "mss_v4: [1000, 1460], mss_v6: [1280], default_mss_v4: 1400, default_mss_v6: 1380}\n"
-      "proxy: {capacity: 100, max_ack_delay: 50ms, default_client_rtt: 10ms, "
+      "proxy: {capacity: 100, max_per_source: 10, max_ack_delay: 50ms, default_client_rtt: 10ms, "
       "server_timeout: 3s, syn_resend_interval: 1s, zero_window_hold: false, "
       "early_segment_buffers: 8, early_segments_per_connection: 2}\n"
       "reap_half_open_after: 0s\n"

@@ -155,6 +155,17 @@ services:
             "11:70: services[1].hold: 25h is out of range (0s-1d)\n");
 }
 
+TEST(ConfigValidation, UnassuredEntriesAndTheProxyCap) {
+  const auto r = load(R"(table: {assured_reserve: 0.95}
+proxy: {max_per_source: -1}
+timeouts: {unassured: 0s}
+)");
+  EXPECT_EQ(errors(r),
+            "1:26: table.assured_reserve: 0.95 is out of range (0-0.9)\n"
+            "2:25: proxy.max_per_source: -1 is out of range (0-67108864)\n"
+            "3:23: timeouts.unassured: 0s is out of range (1ms-20d)\n");
+}
+
 TEST(ConfigValidation, BadAddressesAndPrefixes) {
   const auto r = load(R"(allow: [10.0.0.1/8, "2001:db8::/129", 300.1.2.3, [10.0.0.0/8]]
 deny: [host.example]

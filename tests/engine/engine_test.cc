@@ -315,6 +315,9 @@ TEST_F(EngineTest, WindowScaleAppliesOnlyWhenBothSidesOfferIt) {
 }
 
 TEST_F(EngineTest, EachStateTimesOutAfterItsOwnTimeout) {
+  EngineConfig cfg;
+  cfg.timeouts.unassured = std::chrono::hours(1);  // half-open: min(state, unassured) timeout
+  start(cfg);
   ASSERT_EQ(send(c2s().syn().seq(1000)), kTracked);
   clock_.advance(seconds(119));
   eng().expire();
@@ -393,13 +396,18 @@ TEST_F(EngineTest, FullTableEvictsOldestHalfOpenButNeverEstablished) {
   cfg.emergency.enter_fill = 1.0;
   cfg.emergency.leave_fill = 0.9;
   start(cfg);
-  // Two established connections (picked up) and two half-open ones.
+  // Two established (assured: handshakes seen) connections and two half-open ones.
   using testing::PacketBuilder;
-  const auto est = [](std::uint16_t p) {
-    return PacketBuilder::ipv4("192.0.2.50", "198.51.100.1").tcp(p, 443).seq(1).ack(1);
+  const auto est = [this](std::uint16_t p) {
+    const auto up = [p] { return PacketBuilder::ipv4("192.0.2.50", "198.51.100.1").tcp(p, 443); };
+    const auto down = [p] { return PacketBuilder::ipv4("198.51.100.1", "192.0.2.50").tcp(443, p); };
+    if (send(up().syn().seq(1)) != kTracked || send(down().syn().seq(100).ack(2)) != kTracked) {
+      return Verdict::drop(VerdictReason::kMalformed);
+    }
+    return send(up().seq(2).ack(101));
   };
-  ASSERT_EQ(send(est(1000)), kTracked);
-  ASSERT_EQ(send(est(1001)), kTracked);
+  ASSERT_EQ(est(1000), kTracked);
+  ASSERT_EQ(est(1001), kTracked);
   const auto syn = [](const char* src) {
     return PacketBuilder::ipv4(src, "198.51.100.1").tcp(40000, 80).syn().seq(1);
   };
@@ -415,7 +423,7 @@ TEST_F(EngineTest, FullTableEvictsOldestHalfOpenButNeverEstablished) {
   // Now fill it with established connections only: new SYNs go untracked.
   start(cfg);
   for (std::uint16_t p = 0; p < 4; ++p) {
-    ASSERT_EQ(send(est(static_cast<std::uint16_t>(2000 + p))), kTracked);
+    ASSERT_EQ(est(static_cast<std::uint16_t>(2000 + p)), kTracked);
   }
   EXPECT_EQ(send(syn("203.0.113.9")), Verdict::accept(VerdictReason::kUntracked));
   EXPECT_EQ(eng().stats().table_full, 1U);
@@ -441,9 +449,9 @@ TEST_F(EngineTest, EmergencyModeShortensHalfOpenTimeoutsUnderPressure) {
   EXPECT_EQ(eng().table().size(), 0U);
   EXPECT_EQ(eng().halfOpen().global(), 0U);
   EXPECT_FALSE(eng().stats().emergency);
-  // Back to normal timeouts.
+  // Back to normal timeouts (SYN-SENT: min(120 s, unassured 30 s)).
   ASSERT_EQ(send(c2s().syn().seq(1)), kTracked);
-  clock_.advance(seconds(60));
+  clock_.advance(seconds(20));
   eng().expire();
   EXPECT_EQ(state(), TcpState::kSynSent);
 }

@@ -25,6 +25,10 @@ TEST_F(EngineTest, HalfOpenCountersNeverDriftUnderRandomTraffic) {
   cfg.table_capacity = 64;             // small: evictions and emergency mode happen all the time
   cfg.half_open.service_capacity = 8;  // small: entries are recycled and overflow is used
   cfg.half_open.source_capacity = 8;
+  // Unassured entries may take only 3/4 of the table (assured_reserve): the fill emergency mode
+  // reacts to must stay within their reach.
+  cfg.emergency.enter_fill = 0.7;
+  cfg.emergency.leave_fill = 0.5;
   start(cfg);
   std::mt19937_64 rng(20261124);
   const char* clients[] = {"192.0.2.1",    "192.0.2.2",  "192.0.2.200", "203.0.113.5",

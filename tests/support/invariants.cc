@@ -15,11 +15,29 @@ std::string engineInvariantProblems(const Engine& e) {
   std::vector<std::uint32_t> per_service(e.serviceCount(), 0);
   std::array<std::uint64_t, kTcpStateCount> by_state{};
   std::size_t proxied = 0;
+  std::uint64_t unassured = 0;
+  std::map<std::uint32_t, std::uint32_t> proxied_by_source;
   std::string problem;
   const auto& ho = e.halfOpen();
   e.table().forEach([&](std::uint32_t idx, const Connection& c) {
     ++by_state[static_cast<std::size_t>(c.state)];
     proxied += (c.flags & kConnProxied) != 0 ? 1 : 0;
+    if (const ProxyEntry* p = e.proxyOf(c); p != nullptr && p->source != kNoIndex) {
+      ++proxied_by_source[p->source];
+    }
+    unassured += c.assured() ? 0 : 1;
+    // Unassured entries that are not half-open share one timer list; the rest are on their
+    // state's (proxied ones are assured from their creation).
+    const std::uint8_t want = c.assured() || isHalfOpen(c.state)
+                                  ? static_cast<std::uint8_t>(c.state)
+                                  : ConnectionTable::kUnassuredList;
+    if (c.list != want) {
+      problem += "slot " + std::to_string(idx) + " on list " + std::to_string(c.list) + ", want " +
+                 std::to_string(want) + "; ";
+    }
+    if ((c.flags & kConnProxied) != 0 && !c.assured()) {
+      problem += "slot " + std::to_string(idx) + " proxied but unassured; ";
+    }
     const bool should = isHalfOpen(c.state) && (c.flags & kConnSynSeen) != 0;
     const bool counted = (c.flags & kConnHalfOpenCounted) != 0;
     if (should != counted && (c.flags & kConnProxied) == 0) {
@@ -63,6 +81,10 @@ std::string engineInvariantProblems(const Engine& e) {
     }
   });
   ho.sources().forEach([&](std::uint32_t idx, const CounterEntry& en) {
+    if (en.proxied != proxied_by_source[idx]) {
+      problem += "source " + en.addr.toString() + " holds " + std::to_string(en.proxied) +
+                 " proxied, recount " + std::to_string(proxied_by_source[idx]) + "; ";
+    }
     if (en.half_open != src[idx]) {
       problem += "source " + en.addr.toString() + " says " + std::to_string(en.half_open) +
                  ", recount " + std::to_string(src[idx]) + "; ";
@@ -81,6 +103,17 @@ std::string engineInvariantProblems(const Engine& e) {
                  " gauge " + std::to_string(e.stats().connections_by_state[s]) +
                  " != " + std::to_string(by_state[s]) + "; ";
     }
+  }
+  if (unassured != e.stats().unassured) {
+    problem += "unassured gauge " + std::to_string(e.stats().unassured) + " != recount " +
+               std::to_string(unassured) + "; ";
+  }
+  std::uint64_t evicted = 0;
+  for (const std::uint64_t n : e.stats().evictions) {
+    evicted += n;
+  }
+  if (evicted != e.stats().connections_ended[static_cast<std::size_t>(EndCause::kEvicted)]) {
+    problem += "evictions by kind " + std::to_string(evicted) + " != evicted; ";
   }
   if (proxied != e.proxies().size()) {
     problem += "proxied connections " + std::to_string(proxied) + " != proxy table " +
