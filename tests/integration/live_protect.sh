@@ -28,9 +28,14 @@ PORT=8080
 MB=$((1024 * 1024))
 BIG=${SYNGUARD_LIVE_BYTES:-$((200 * MB))}
 SG_PID=""
-# The flood's rate: well within what one synguard worker answers on this 2-core machine with trafgen on the
-# other core (docs/BENCHMARKS.md has the unthrottled figures and what happens above it).
-FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-60000pps}
+# The flood: 30,000 spoofed SYNs at 2,500/s (12 s). What these parts test is behaviour (the
+# switch to cookies, legitimate clients served, the server's SYN queue reaped, no conntrack
+# state), not capacity (docs/BENCHMARKS.md and scripts/lab-bench.sh have the max-rate figures):
+# the whole flood fits in the queue (32,768 packets), so none of it can fail open however
+# slowly a loaded machine lets synguard run. At a rate (60,000/s) a compile beside the test
+# made the queue overflow: 5,631 SYNs passed without a verdict.
+FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-2500pps}
+FLOOD_COUNT=${SYNGUARD_FLOOD_COUNT:-30000}
 
 sg_start() {  # sg_start [synguard run options...]
   sg_launch --queues "${SG_QUEUES:-2}" --protect "web=$SERVER4/32,$SERVER6/128:$PORT" \
@@ -47,7 +52,10 @@ sg_stop() {
   dt=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
   echo "synguard stopped in ${dt}s with status $rc"
   [ "$rc" -eq 0 ] || fail "synguard exited with $rc on SIGTERM"
-  python3 -c "import sys; sys.exit(0 if $dt < 2.0 else 1)" || fail "stop took ${dt}s"
+  # Idle, a stop takes 0.15-0.2 s; next to a compile it took up to 2.1 s (removing the rules
+  # and joining the workers wait for CPU). The cap is a hang guard, not a speed test: a stop
+  # that waits on a timer (civetweb's 2 s listener poll, b6b946f) no longer fails here.
+  python3 -c "import sys; sys.exit(0 if $dt < 10.0 else 1)" || fail "stop took ${dt}s"
   if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
     fail "table inet synguard left behind"
   fi
@@ -87,12 +95,12 @@ transfers() {  # transfers HOST LABEL
     fail "$2: upload of $BIG bytes"
 }
 
-# flood_run LABEL HOST FAMILY: a 12-second trafgen flood (FLOOD_RATE) with 220 fresh legitimate connections
+# flood_run LABEL HOST FAMILY: a 12-second trafgen flood (FLOOD_COUNT SYNs at FLOOD_RATE) with 220 fresh legitimate connections
 # alongside; prints and records the legitimate success count and the server's peak SYN-RECV.
 flood_run() {
   local label="$1" host="$2" fam="$3"
   lab_flood_conf "$fam" "$PORT" "$LAB_DIR/flood.$fam.cfg"
-  lab_flood "$LAB_DIR/flood.$fam.cfg" 12 "$FLOOD_RATE" "$LAB_DIR/trafgen.$label.log"
+  lab_flood "$LAB_DIR/flood.$fam.cfg" 12 "$FLOOD_RATE" "$LAB_DIR/trafgen.$label.log" "$FLOOD_COUNT"
   local tg=$LAB_FLOOD_PID
   sleep 1.5  # let the flood build up (and the mode switch)
   local peak=0
@@ -204,6 +212,8 @@ NFT
       "packets accepted without a verdict (queue full: fail-open) $unprotected"
     [ "$ct_spoofed" -le $((passed + unprotected)) ] ||
       fail "$ct_spoofed conntrack entries from spoofed sources, more than the $passed SYNs let through and $unprotected failed open: synguard's answers left conntrack state"
+    # The flood and the legitimate traffic beside it fit in the queue: nothing may fail open.
+    [ "$unprotected" -eq 0 ] || fail "$unprotected packets passed without a verdict"
     peak=$(cat "$LAB_DIR/peak.with synguard")
     grep -q "normal -> cookie" "$LAB_DIR/sg.log" || fail "the service never switched to cookies"
     [ "$ok" -ge 218 ] || fail "only $ok/220 legitimate connections succeeded (need 99%)"
