@@ -335,17 +335,21 @@ NFT
     sock="/tmp/synguard-notify.$$.sock"
     rm -f "$sock"
     python3 - "$sock" >"$LAB_DIR/notify.log" <<'PY' &
-import socket, sys, time
+import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 import os
 os.chmod(sys.argv[1], 0o666)  # as systemd's: the daemon writes to it after dropping to nobody
-s.settimeout(8)
-end = time.time() + 8
-while time.time() < end:
+# Until the daemon says it is stopping (an event, not a deadline: under load the part outlived
+# the 8 s this listener used to live, and it heard nothing); 120 s without a message ends it.
+s.settimeout(120)
+while True:
     try:
-        print(s.recv(4096).decode().replace("\n", " | "), flush=True)
+        msg = s.recv(4096).decode()
     except socket.timeout:
+        break
+    print(msg.replace("\n", " | "), flush=True)
+    if "STOPPING=1" in msg.split("\n"):
         break
 PY
     listener=$!
