@@ -356,7 +356,9 @@ PY
     LAB_PIDS+=("$listener")
     for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.05; done
     NOTIFY_SOCKET="$sock" WATCHDOG_USEC=2000000 sg_start --mode always --user nobody
-    pid=$(lab_ns "$NS_G" pgrep -f "synguard run" | head -1)
+    # Our daemon by its pid (ip netns exec execs it): `pgrep -f "synguard run"` sees every
+    # namespace and picked another lab's daemon, running as root, when tests ran side by side.
+    pid=$SG_PID
     grep -E "^(Uid|CapEff|CapPrm)" "/proc/$pid/status"
     [ "$(awk '/^Uid/{print $2}' "/proc/$pid/status")" = "$(id -u nobody)" ] || fail "did not drop to nobody"
     # CAP_NET_ADMIN (12) and CAP_NET_RAW (13): 0x3000, nothing else.
