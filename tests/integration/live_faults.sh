@@ -342,11 +342,18 @@ table inet abuse {
 NFT
     reached() { lab_ns "$NS_S" nft list table inet abuse | grep -oE "packets [0-9]+" | cut -d' ' -f2; }
     sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
-    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 12 --timeout 3 \
-      >"$LAB_DIR/echo.log" 2>&1 &
+    # The long-lived connection lives until the games are over (a stop file; 180 s cap) and
+    # is waited for (up to 30 s): a fixed 12 s and a 1 s head start were too short next to a
+    # compile ("no long-lived connection to play games with").
+    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 180 --timeout 3 \
+      --stop-file "$LAB_DIR/echo.stop" >"$LAB_DIR/echo.log" 2>&1 &
     echo_pid=$!
-    sleep 1
-    cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+    cport=""
+    for _ in $(seq 1 300); do
+      cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+      [ -n "$cport" ] && break
+      sleep 0.1
+    done
     [ -n "$cport" ] || fail "no long-lived connection to play games with"
     lab_flood_conf v4 "$PORT" "$LAB_DIR/ack.cfg" ack
     lab_flood "$LAB_DIR/ack.cfg" 3 30000pps "$LAB_DIR/trafgen.log"
@@ -366,6 +373,7 @@ NFT
       --src "$CLIENT4" --sport "$cport" --games 3000 games >>"$LAB_DIR/abuse.log" 2>&1 ||
       fail "abuse.py games: $(cat "$LAB_DIR/abuse.log")"
     sed 's/^/  /' "$LAB_DIR/abuse.log"
+    touch "$LAB_DIR/echo.stop"
     wait "$echo_pid" || fail "the proxied connection did not survive the games: $(cat "$LAB_DIR/echo.log")"
     sleep 0.5
     kill -0 "$SG_PID" || fail "the daemon died"
