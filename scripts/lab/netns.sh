@@ -108,11 +108,18 @@ lab_up() {
 }
 
 # lab_capture_start NS IFACE FILE [filter]: tcpdump until lab_capture_stop; waits until listening.
+# The capture must hold every packet whatever the machine's load: tcpdump is not in immediate
+# mode (that forces TPACKET_V2, whose ring slots are sized for a 64 KiB packet: the default
+# 2 MiB ring held ~32 packets, and a starved tcpdump lost the end of a test) but uses
+# TPACKET_V3, where packets are packed into blocks, with a 64 MiB ring: a whole test's traffic
+# fits in it even if tcpdump does not run at all until lab_capture_stop.
 lab_capture_start() {
   local ns="$1" ifc="$2" file="$3" filter="${4:-tcp}"
   local log="$file.tcpdump.log"
-  lab_ns "$ns" tcpdump -i "$ifc" --immediate-mode -U -s 0 -w "$file" "$filter" 2>"$log" &
+  # Not through lab_ns: $! must be tcpdump itself (ip netns exec execs it), for its signals.
+  ip netns exec "$ns" tcpdump -i "$ifc" -B 65536 -U -s 0 -w "$file" "$filter" 2>"$log" &
   LAB_TCPDUMP_PID=$!
+  LAB_TCPDUMP_LOG="$log"
   LAB_PIDS+=("$LAB_TCPDUMP_PID")
   for _ in $(seq 1 100); do
     if grep -q "listening on" "$log" 2>/dev/null; then
@@ -124,10 +131,28 @@ lab_capture_start() {
   lab_die "tcpdump did not start: $(cat "$log")"
 }
 
+# lab_capture_stop: stops the capture once tcpdump has written every packet the kernel put in
+# its ring. tcpdump prints its counts on SIGUSR1; a V3 block reaches it when full or after
+# tcpdump's 1 s timeout, so "captured" (+ "dropped by kernel") catches up with "received by
+# filter" within about a second of the traffic's end (waited for up to 60 s). A packet the kernel dropped (ring full)
+# fails the test: the capture would be incomplete.
 lab_capture_stop() {
-  sleep 0.3  # let the last segments reach the capture
+  local captured="" received="" dropped=0
+  for _ in $(seq 1 120); do
+    kill -USR1 "$LAB_TCPDUMP_PID" 2>/dev/null || lab_die "tcpdump is gone: $(cat "$LAB_TCPDUMP_LOG")"
+    sleep 0.5
+    captured=$(grep -oE "[0-9]+ packets? captured" "$LAB_TCPDUMP_LOG" | tail -1 | cut -d' ' -f1)
+    received=$(grep -oE "[0-9]+ packets? received by filter" "$LAB_TCPDUMP_LOG" | tail -1 | cut -d' ' -f1)
+    dropped=$(grep -oE "[0-9]+ packets? dropped by kernel" "$LAB_TCPDUMP_LOG" | tail -1 | cut -d' ' -f1)
+    dropped=${dropped:-0}
+    [ -n "$captured" ] && [ $((captured + dropped)) -eq "$received" ] && break
+  done
   kill -TERM "$LAB_TCPDUMP_PID" 2>/dev/null || true
   wait "$LAB_TCPDUMP_PID" 2>/dev/null || true
+  [ "$dropped" -eq 0 ] || lab_die "the capture lost $dropped packets (ring full)"
+  if [ -z "$captured" ] || [ $((captured + dropped)) -ne "$received" ]; then
+    lab_die "tcpdump did not catch up: captured ${captured:-?} of ${received:-?}"
+  fi
 }
 
 # lab_server PORT [args...]: the test server in the server namespace, in the background.
@@ -193,13 +218,14 @@ lab_flood_routes() {  # the IPv6 spoofed range back towards the attacker, where 
   lab_ns "$NS_G" ip -6 route add 2001:db8:66::/48 via 2001:db8:a::10
 }
 
-# lab_flood CONF SECONDS RATE LOG: trafgen from the attacker, bounded in time and count, in the
-# background (pid in LAB_FLOOD_PID). RATE like 150000pps, or "max".
+# lab_flood CONF SECONDS RATE LOG [COUNT]: trafgen from the attacker, bounded in time and count
+# (default 100 million packets), in the background (pid in LAB_FLOOD_PID). RATE like
+# 150000pps, or "max".
 lab_flood() {
-  local conf="$1" secs="$2" rate="$3" log="$4"
+  local conf="$1" secs="$2" rate="$3" log="$4" count="${5:-100000000}"
   local limit=()
   [ "$rate" = max ] || limit=(-b "$rate")
-  lab_ns "$NS_A" timeout "$secs" trafgen --cpp -o eth0 --cpus 1 -c "$conf" -n 100000000 \
+  lab_ns "$NS_A" timeout "$secs" trafgen --cpp -o eth0 --cpus 1 -c "$conf" -n "$count" \
     "${limit[@]}" >"$log" 2>&1 &
   LAB_FLOOD_PID=$!
   LAB_PIDS+=("$LAB_FLOOD_PID")

@@ -6,6 +6,7 @@ server speaks first) and echo (one long-lived connection, --seconds of echoed li
 import argparse
 import hashlib
 from labstream import stream
+import os
 import socket
 import struct
 import sys
@@ -99,13 +100,14 @@ def one(args, i):
             s.shutdown(socket.SHUT_WR)
             return got == 10
         if args.mode == "echo":
-            # One long-lived connection: a line every 0.1 s for --seconds, each echoed intact.
-            # Stops at the first lost or wrong echo (the timeout bounds the wait).
+            # One long-lived connection: a line every 0.1 s for --seconds (or until --stop-file
+            # exists), each echoed intact. Stops at the first lost or wrong echo (the timeout
+            # bounds the wait).
             s.sendall(b"ECHO\n")
             f = s.makefile("rb")
             end = time.monotonic() + args.seconds
             n = 0
-            while time.monotonic() < end:
+            while time.monotonic() < end and not (args.stop_file and os.path.exists(args.stop_file)):
                 msg = b"ping %d %s\n" % (n, b"z" * (n % 700))
                 s.sendall(msg)
                 if f.readline() != msg:
@@ -145,7 +147,8 @@ def main():
     ap.add_argument("--bytes", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--gap", type=float, default=0.0)
-    ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long")
+    ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long (at most)")
+    ap.add_argument("--stop-file", help="echo mode: stop as soon as this file exists")
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
     ap.add_argument("--latency-out", help="write each successful connect's latency (s) here")
     args = ap.parse_args()

@@ -203,13 +203,16 @@ PY
     lab_flood_routes
     sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
     lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.cfg"
-    # Bounded at 60 s but stopped as soon as the restarted daemon has been checked: a start
-    # takes ~2 CPU-seconds (the engines' tables), many more seconds of wall time on a busy
-    # machine, and the flood must still be running then.
-    lab_flood "$LAB_DIR/flood.cfg" 60 30000pps "$LAB_DIR/trafgen.log"
+    # The flood lasts until the restarted daemon has been checked (stopped after that; a
+    # 120 s cap): with a fixed 14 s, a loaded machine ended it before the checks ran.
+    lab_flood "$LAB_DIR/flood.cfg" 120 30000pps "$LAB_DIR/trafgen.log"
     tg=$LAB_FLOOD_PID
-    sleep 2
-    sent0=$(metric_sum synguard_cookies_sent_total)
+    sent0=0
+    for _ in $(seq 1 120); do  # a count, waited for (up to 60 s), not what 2 s bring
+      sleep 0.5
+      sent0=$(metric_sum synguard_cookies_sent_total)
+      [ "$sent0" -gt 10000 ] && break
+    done
     [ "$sent0" -gt 10000 ] || fail "the flood was not answered with cookies ($sent0)"
     kill -9 "$SG_PID"
     wait "$SG_PID" 2>/dev/null || true
@@ -219,9 +222,9 @@ PY
     sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 \
       --timeout 2 >"$LAB_DIR/after.log" 2>&1 || fail "connections after the restart: $(cat "$LAB_DIR/after.log")"
-    # trafgen's -b rate comes as one burst a second: wait for the next burst (up to 3 s).
+    # trafgen's -b rate comes as one burst a second: wait for the next burst (up to 60 s).
     sent1=0
-    for _ in $(seq 1 30); do
+    for _ in $(seq 1 600); do
       sleep 0.1
       sent1=$(metric_sum synguard_cookies_sent_total)
       [ "$sent1" -gt 1000 ] && break
@@ -231,7 +234,8 @@ PY
     echo "restarted mid-flood: $(cat "$LAB_DIR/after.log"), $validated validated, $sent1 cookies sent since the restart"
     [ "$validated" -ge 20 ] || fail "the restarted daemon did not proxy ($validated validated)"
     [ "$sent1" -gt 1000 ] || fail "the restarted daemon did not answer the flood ($sent1)"
-    pkill -TERM -P "$tg" || true  # timeout (ip netns exec became it) passes it to trafgen
+    # The flood's processes are the only ones in the attacker's namespace.
+    for pid in $(ip netns pids "$NS_A"); do kill "$pid" 2>/dev/null || true; done
     wait "$tg" || true
     sg_stop
     echo PASS live_faults restart
@@ -340,12 +344,15 @@ table inet abuse {
 NFT
     reached() { lab_ns "$NS_S" nft list table inet abuse | grep -oE "packets [0-9]+" | cut -d' ' -f2; }
     sg_start --queues 2 --protect "web=$SERVER4/32:$PORT" --mode always
-    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 12 --timeout 3 \
-      >"$LAB_DIR/echo.log" 2>&1 &
+    # The long-lived connection lives until the games are over (a stop file; 180 s cap) and
+    # is waited for (up to 30 s): a fixed 12 s and a 1 s head start were too short next to a
+    # compile ("no long-lived connection to play games with").
+    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 180 --timeout 3 \
+      --stop-file "$LAB_DIR/echo.stop" >"$LAB_DIR/echo.log" 2>&1 &
     echo_pid=$!
     # Waits for the connection (not a fixed sleep: a loaded machine starts python slowly).
     cport=""
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
       cport=$(lab_ns "$NS_C" ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
       [ -n "$cport" ] && break
       sleep 0.1
@@ -369,6 +376,7 @@ NFT
       --src "$CLIENT4" --sport "$cport" --games 3000 games >>"$LAB_DIR/abuse.log" 2>&1 ||
       fail "abuse.py games: $(cat "$LAB_DIR/abuse.log")"
     sed 's/^/  /' "$LAB_DIR/abuse.log"
+    touch "$LAB_DIR/echo.stop"
     wait "$echo_pid" || fail "the proxied connection did not survive the games: $(cat "$LAB_DIR/echo.log")"
     sleep 0.5
     kill -0 "$SG_PID" || fail "the daemon died"

@@ -28,9 +28,14 @@ PORT=8080
 MB=$((1024 * 1024))
 BIG=${SYNGUARD_LIVE_BYTES:-$((200 * MB))}
 SG_PID=""
-# The flood's rate: well within what one synguard worker answers on this 2-core machine with trafgen on the
-# other core (docs/BENCHMARKS.md has the unthrottled figures and what happens above it).
-FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-60000pps}
+# The flood: 30,000 spoofed SYNs at 2,500/s (12 s). What these parts test is behaviour (the
+# switch to cookies, legitimate clients served, the server's SYN queue reaped, no conntrack
+# state), not capacity (docs/BENCHMARKS.md and scripts/lab-bench.sh have the max-rate figures):
+# the whole flood fits in the queue (32,768 packets), so none of it can fail open however
+# slowly a loaded machine lets synguard run. At a rate (60,000/s) a compile beside the test
+# made the queue overflow: 5,631 SYNs passed without a verdict.
+FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-2500pps}
+FLOOD_COUNT=${SYNGUARD_FLOOD_COUNT:-30000}
 
 sg_start() {  # sg_start [synguard run options...]
   sg_launch --queues "${SG_QUEUES:-2}" --protect "web=$SERVER4/32,$SERVER6/128:$PORT" \
@@ -47,7 +52,10 @@ sg_stop() {
   dt=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
   echo "synguard stopped in ${dt}s with status $rc"
   [ "$rc" -eq 0 ] || fail "synguard exited with $rc on SIGTERM"
-  python3 -c "import sys; sys.exit(0 if $dt < 2.0 else 1)" || fail "stop took ${dt}s"
+  # Idle, a stop takes 0.15-0.2 s; next to a compile it took up to 2.1 s (removing the rules
+  # and joining the workers wait for CPU). The cap is a hang guard, not a speed test: a stop
+  # that waits on a timer (civetweb's 2 s listener poll, b6b946f) no longer fails here.
+  python3 -c "import sys; sys.exit(0 if $dt < 10.0 else 1)" || fail "stop took ${dt}s"
   if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
     fail "table inet synguard left behind"
   fi
@@ -58,6 +66,21 @@ sg_stop() {
   if lab_ns "$NS_G" nft list tables | grep -qE "table ip6? raw"; then
     fail "empty iptables raw table left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
   fi
+}
+
+# quiet_figures: waits (up to 30 s) for the queues to be empty and the rule hits and the
+# unprotected estimate (updated every 0.5 s) to hold still across two readings 0.6 s apart:
+# the metrics then account for every packet the queue rules saw.
+quiet_figures() {
+  local prev="" cur waiting
+  for _ in $(seq 1 50); do
+    waiting=$(lab_ns "$NS_G" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue)
+    cur="$(metric synguard_queue_rule_packets_total) $(metric synguard_queue_unprotected_packets_total)"
+    [ "$waiting" -eq 0 ] && [ "$cur" = "$prev" ] && return 0
+    prev="$cur"
+    sleep 0.6
+  done
+  fail "the queues did not settle: $waiting waiting; rule hits, unprotected: $cur"
 }
 
 last_stats() { grep "stats:" "$LAB_DIR/sg.log" | tail -1; }
@@ -72,12 +95,12 @@ transfers() {  # transfers HOST LABEL
     fail "$2: upload of $BIG bytes"
 }
 
-# flood_run LABEL HOST FAMILY: a 12-second trafgen flood (FLOOD_RATE) with 220 fresh legitimate connections
+# flood_run LABEL HOST FAMILY: a 12-second trafgen flood (FLOOD_COUNT SYNs at FLOOD_RATE) with 220 fresh legitimate connections
 # alongside; prints and records the legitimate success count and the server's peak SYN-RECV.
 flood_run() {
   local label="$1" host="$2" fam="$3"
   lab_flood_conf "$fam" "$PORT" "$LAB_DIR/flood.$fam.cfg"
-  lab_flood "$LAB_DIR/flood.$fam.cfg" 12 "$FLOOD_RATE" "$LAB_DIR/trafgen.$label.log"
+  lab_flood "$LAB_DIR/flood.$fam.cfg" 12 "$FLOOD_RATE" "$LAB_DIR/trafgen.$label.log" "$FLOOD_COUNT"
   local tg=$LAB_FLOOD_PID
   sleep 1.5  # let the flood build up (and the mode switch)
   local peak=0
@@ -167,12 +190,30 @@ NFT
       transfers "$transfers_host" "IPv6 normal mode"
     fi
     flood_run "with synguard" "$host" "$fam"
-    sleep 2
     median=$(sort -n "$LAB_DIR/synrecv.with synguard" | sed -n '10p')
     ok=$(cat "$LAB_DIR/ok.with synguard")
+    # No conntrack entry for a spoofed SYN that synguard answered (its verdict comes before
+    # conntrack): an entry from a spoofed source needs a SYN that passed, either let through
+    # by the engine (the service still in normal mode: SYNs - cookies sent) or accepted by the
+    # kernel without a verdict (the queue full: fail-open, synguard_queue_unprotected_packets_
+    # total). Counted, not timed: how many SYNs fail open depends on the machine's load.
+    # The figures are read once the queues are idle and the unprotected estimate (every 0.5 s)
+    # has seen the last rule hits: rule hits = verdicts + unprotected, steady across readings.
+    quiet_figures
     ct=$(lab_ns "$NS_G" cat /proc/sys/net/netfilter/nf_conntrack_count)
-    echo "gateway conntrack entries after the flood: $ct"
-    [ "$ct" -lt 2000 ] || fail "the flood left $ct conntrack entries"
+    if [ "$fam" = v4 ]; then spoofed_re='src=203\.0\.113\.'; else spoofed_re='src=2001:db8:66:'; fi
+    ct_spoofed=$(lab_ns "$NS_G" conntrack -L -f "${fam/v/ipv}" 2>/dev/null | grep -c "$spoofed_re" || true)
+    syns=$(metric 'synguard_service_syns_received_total{service="web"}')
+    cookies=$(metric 'synguard_cookies_sent_total{service="web"}')
+    unprotected=$(metric synguard_queue_unprotected_packets_total)
+    passed=$((syns - cookies))
+    echo "gateway conntrack entries after the flood: $ct, from spoofed sources $ct_spoofed;" \
+      "SYNs to the service $syns, answered with cookies $cookies, let through $passed;" \
+      "packets accepted without a verdict (queue full: fail-open) $unprotected"
+    [ "$ct_spoofed" -le $((passed + unprotected)) ] ||
+      fail "$ct_spoofed conntrack entries from spoofed sources, more than the $passed SYNs let through and $unprotected failed open: synguard's answers left conntrack state"
+    # The flood and the legitimate traffic beside it fit in the queue: nothing may fail open.
+    [ "$unprotected" -eq 0 ] || fail "$unprotected packets passed without a verdict"
     peak=$(cat "$LAB_DIR/peak.with synguard")
     grep -q "normal -> cookie" "$LAB_DIR/sg.log" || fail "the service never switched to cookies"
     [ "$ok" -ge 218 ] || fail "only $ok/220 legitimate connections succeeded (need 99%)"
@@ -294,24 +335,30 @@ NFT
     sock="/tmp/synguard-notify.$$.sock"
     rm -f "$sock"
     python3 - "$sock" >"$LAB_DIR/notify.log" <<'PY' &
-import socket, sys, time
+import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 import os
 os.chmod(sys.argv[1], 0o666)  # as systemd's: the daemon writes to it after dropping to nobody
-s.settimeout(8)
-end = time.time() + 8
-while time.time() < end:
+# Until the daemon says it is stopping (an event, not a deadline: under load the part outlived
+# the 8 s this listener used to live, and it heard nothing); 120 s without a message ends it.
+s.settimeout(120)
+while True:
     try:
-        print(s.recv(4096).decode().replace("\n", " | "), flush=True)
+        msg = s.recv(4096).decode()
     except socket.timeout:
+        break
+    print(msg.replace("\n", " | "), flush=True)
+    if "STOPPING=1" in msg.split("\n"):
         break
 PY
     listener=$!
     LAB_PIDS+=("$listener")
     for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.05; done
     NOTIFY_SOCKET="$sock" WATCHDOG_USEC=2000000 sg_start --mode always --user nobody
-    pid=$(lab_ns "$NS_G" pgrep -f "synguard run" | head -1)
+    # Our daemon by its pid (ip netns exec execs it): `pgrep -f "synguard run"` sees every
+    # namespace and picked another lab's daemon, running as root, when tests ran side by side.
+    pid=$SG_PID
     grep -E "^(Uid|CapEff|CapPrm)" "/proc/$pid/status"
     [ "$(awk '/^Uid/{print $2}' "/proc/$pid/status")" = "$(id -u nobody)" ] || fail "did not drop to nobody"
     # CAP_NET_ADMIN (12) and CAP_NET_RAW (13): 0x3000, nothing else.
