@@ -590,8 +590,7 @@ class Checker {
     const std::size_t before = errors_.size();
     if (!map(n, path,
              {"name", "addresses", "ports", "mode", "monitor", "half_open", "syn_rate", "hold",
-              "per_source", "mss", "wscale", "overload", "anti_spoofing",
-              "server_interfaces"})) {
+              "per_source", "mss", "wscale", "overload", "anti_spoofing", "server_interfaces"})) {
       return false;
     }
     if (!n["name"]) {
