@@ -11,7 +11,8 @@
 #   2. reloaded with server_interfaces: [gs]: the same (the metric carries on across the
 #      re-installed rules: 2400).
 #   3. reloaded with anti_spoofing: off: the forged segments reach the queue (its rule counter),
-#      the anti-spoofing metric does not move.
+#      the anti-spoofing metric does not move, and the engine alone holds: the 1200 forged
+#      segments are dropped as server-side strays, 0 of the 600 SYNs reach the server.
 # Sourced by live_attacks.sh after lab_up ($synguard, $root, $PORT, fail, sg_stop).
 # shellcheck disable=SC2154  # $root is set by live_attacks.sh
 lab_server "$PORT" --backlog 128
@@ -115,9 +116,9 @@ echo "server_interfaces: $SYNS_REACHED of 600 spoofed SYNs reached the server; l
 [ "$SYNS_REACHED" -eq 0 ] || fail "server_interfaces: $SYNS_REACHED spoofed SYNs reached the server"
 wait_metric 2400
 
-# 3. Turned off: the forged segments reach the queue (what the engine does with them is its own
-# defence, tested elsewhere); the rule is gone and counts nothing. Last: on an engine without
-# that defence the SYNs reach the server and fill its backlog.
+# 3. Turned off: the forged segments reach the queue; the rule is gone and counts nothing. The
+# engine's own defence then holds alone: no entry from a cookie-mode service's side (each forged
+# segment dropped as server_side_stray), the SYNs answered with cookies, none at the server.
 reload "    anti_spoofing: off"
 if lab_ns "$NS_G" nft list chain inet synguard antispoof >/dev/null 2>&1; then
   fail "anti_spoofing: off still has the antispoof chain"
@@ -135,6 +136,15 @@ done
 echo "off: $queued packets queued, $SYNS_REACHED of 600 spoofed SYNs reached the server"
 [ "$queued" -ge 1800 ] || fail "off: only $queued packets reached the queue (1200 forged + 600 SYNs sent)"
 [ "$(spoof_metric)" = 2400 ] || fail "off: the spoofed-source metric moved: $(spoof_metric)"
+strays=""
+for _ in $(seq 1 100); do
+  strays=$(metric synguard_server_side_drops_total)
+  [ "$strays" = 1200 ] && break
+  sleep 0.1
+done
+echo "off: the engine dropped $strays forged segments as server-side strays"
+[ "$strays" = 1200 ] || fail "off: $strays server-side strays dropped by the engine (1200 forged)"
+[ "$SYNS_REACHED" -eq 0 ] || fail "off: $SYNS_REACHED spoofed SYNs reached the server past the engine"
 sg_stop
 lab_ns "$NS_G" nft list tables | grep -q synguard && fail "our table is left after the stop"
 lab_ns "$NS_S" nft delete table inet spoofcount
