@@ -38,7 +38,7 @@ class Patcher {
     const std::uint32_t old = load32(p_.data() + offset);
     const std::uint32_t now = old + delta;
     store32(p_.data() + offset, now);
-    check_ = checksumUpdate32(check_, old, now);
+    check_ = checksumUpdate32(check_, aligned32(offset, old), aligned32(offset, now));
     dirty_ = true;
   }
   void set16(std::size_t offset, std::uint16_t value) noexcept {
@@ -52,7 +52,7 @@ class Patcher {
     }
     p_[offset] = static_cast<std::byte>(value >> 8);
     p_[offset + 1] = static_cast<std::byte>(value);
-    check_ = checksumUpdate16(check_, old, value);
+    check_ = checksumUpdate16(check_, aligned16(offset, old), aligned16(offset, value));
     dirty_ = true;
   }
   void finish() noexcept {
@@ -73,6 +73,16 @@ class Patcher {
   }
 
  private:
+  // The checksum sums 16-bit words counted from the TCP header (which starts at an even
+  // offset): a field on an odd byte adds its bytes swapped within each word (RFC 1071 §2(B)),
+  // so the incremental update (RFC 1624) must see it so. Options may sit anywhere.
+  static std::uint32_t aligned32(std::size_t offset, std::uint32_t v) noexcept {
+    return (offset & 1U) == 0 ? v : ((v & 0x00ff00ffU) << 8) | ((v >> 8) & 0x00ff00ffU);
+  }
+  static std::uint16_t aligned16(std::size_t offset, std::uint16_t v) noexcept {
+    return (offset & 1U) == 0 ? v : static_cast<std::uint16_t>((v << 8) | (v >> 8));
+  }
+
   std::span<std::byte> p_;
   const Segment& seg_;
   bool partial_;

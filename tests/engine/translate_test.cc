@@ -118,6 +118,54 @@ TEST(Translation, RandomSegmentsAreExactlyInvertibleWithValidChecksums) {
   }
 }
 
+TEST(Translation, OptionsAtOddOffsetsKeepTheChecksumRight) {
+  // No stack we know of lays out timestamps or SACK blocks at odd offsets, but RFC 9293 allows
+  // any layout: a NOP before the timestamps puts TSval, TSecr and the SACK edges on odd bytes,
+  // where a 16-bit incremental update must see them byte-swapped.
+  std::mt19937_64 rng(1624);
+  for (int i = 0; i < 2000; ++i) {
+    const auto u8 = [&] { return static_cast<std::uint8_t>(rng()); };
+    std::vector<std::uint8_t> opts{1, 8, 10};
+    for (int k = 0; k < 8; ++k) {
+      opts.push_back(u8());  // TSval, TSecr
+    }
+    opts.push_back(5);
+    opts.push_back(10);
+    for (int k = 0; k < 8; ++k) {
+      opts.push_back(u8());  // one SACK block
+    }
+    opts.insert(opts.end(), {1, 1, 1});
+    PacketBuilder b = (i & 1) != 0 ? PacketBuilder::ipv4("192.0.2.10", "198.51.100.1")
+                                   : PacketBuilder::ipv6("2001:db8:c::10", "2001:db8:5::10");
+    const auto original = b.tcp(40000, 443)
+                              .seq(static_cast<std::uint32_t>(rng()))
+                              .ack(static_cast<std::uint32_t>(rng()))
+                              .rawOptions(opts)
+                              .payload(rng() % 100)
+                              .build();
+    auto bytes = original;
+    Segment seg;
+    ASSERT_EQ(parseSegment(bytes, seg), ParseError::kNone);
+    ASSERT_TRUE(seg.options.has_timestamps);
+    ASSERT_EQ(seg.options.ts_offset % 2, 1U) << "the test must put the timestamps on odd bytes";
+    ASSERT_EQ(seg.options.sack_count, 1U);
+    Translation t{static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()), 7, 7, 9, 9};
+    const bool to_server = (rng() & 1) != 0;
+    if (to_server) {
+      translateToServer(bytes, seg, t, false);
+    } else {
+      translateToClient(bytes, seg, t, false);
+    }
+    ASSERT_TRUE(checksumOk(bytes, seg)) << i << (to_server ? " to the server" : " to the client");
+    if (to_server) {
+      translateToServer(bytes, seg, inverse(t), false);
+    } else {
+      translateToClient(bytes, seg, inverse(t), false);
+    }
+    ASSERT_EQ(bytes, original) << i;
+  }
+}
+
 TEST(Translation, FullRecomputeAgreesWithIncrementalUpdate) {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 2000; ++i) {
