@@ -44,3 +44,36 @@ metric() {  # metric 'name{labels}' -> its value (0 if absent)
 metric_sum() {  # metric_sum NAME -> the sum over all its label sets
   scrape | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k { s += $2 } END { printf "%d\n", s }'
 }
+
+# wait_until SECONDS CONDITION: evaluates the bash condition every 0.1 s until it holds (0) or
+# SECONDS pass (1). For counts that are certain to arrive (the workers publish their counters a
+# few times a second, slower on a busy machine): wait for them, then assert exactly.
+wait_until() {
+  local i
+  for ((i = 0; i < $1 * 10; i++)); do
+    eval "$2" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# metrics_settle: after a flood has ended, waits (up to 30 s) until the daemon's counters have
+# stopped moving — the same exposition three times, 0.7 s apart (more than the main thread's
+# 0.5 s accounting and the workers' snapshots) — so what is read next is final, not a sample
+# taken before a busy machine got round to publishing it. (Ended connections and evictions are
+# left out: timeouts move them while idle.)
+metrics_settle() {
+  local prev="" cur same=0 i
+  for ((i = 0; i < 43; i++)); do
+    cur=$(scrape | grep -E '^synguard_[a-z_]*_total' | grep -vE '^synguard_(connections_ended|table_evictions)' || true)
+    if [ -n "$cur" ] && [ "$cur" = "$prev" ]; then
+      same=$((same + 1))
+      [ "$same" -ge 2 ] && return 0
+    else
+      same=0
+    fi
+    prev=$cur
+    sleep 0.7
+  done
+  return 1
+}

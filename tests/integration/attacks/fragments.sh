@@ -63,7 +63,11 @@ sg_launch --config "$LAB_DIR/always.yaml"
 abuse --dst6 "$SERVER6" --count 3000 --count6 300 --count-unsafe 50 --pps 4000 \
   fragsyn atomic6 unsafe >"$LAB_DIR/abuse.a.log" 2>&1 || fail "abuse.py: $(cat "$LAB_DIR/abuse.a.log")"
 grep -q "send errors" "$LAB_DIR/abuse.a.log" && fail "abuse.py: $(cat "$LAB_DIR/abuse.a.log")"
-sleep 1
+all_counted() {
+  [ "$(metric 'synguard_cookies_sent_total{service="web"}')" -ge 3300 ] &&
+    [ "$(metric 'synguard_verdicts_total{reason="fragment_unsafe",verdict="drop"}')" -ge 400 ]
+}
+wait_until 30 all_counted || true
 syns=$(metric 'synguard_service_syns_received_total{service="web"}')
 cookies=$(metric 'synguard_cookies_sent_total{service="web"}')
 firsts=$(metric synguard_first_fragments_total)
@@ -82,7 +86,8 @@ lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 100
   fail "legitimate IPv4 clients after the fragment flood"
 lab_client --host "$SERVER6" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
   fail "legitimate IPv6 clients after the fragment flood"
-sleep 0.5
+validated_20() { [ "$(metric 'synguard_cookies_validated_total{service="web"}')" -ge 20 ]; }
+wait_until 30 validated_20 || true
 val=$(metric 'synguard_cookies_validated_total{service="web"}')
 [ "$val" -ge 20 ] || fail "legitimate clients were not proxied ($val validated)"
 sg_stop
@@ -95,7 +100,8 @@ lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 --bytes 1000
   fail "legitimate clients before the flood"
 abuse --count 3000 --pps 4000 --seed 8 fragsyn >"$LAB_DIR/abuse.b.log" 2>&1 ||
   fail "abuse.py: $(cat "$LAB_DIR/abuse.b.log")"
-sleep 1
+syns_counted() { [ "$(metric 'synguard_service_syns_received_total{service="web"}')" -ge 3005 ]; }
+wait_until 30 syns_counted || true
 syns=$(metric 'synguard_service_syns_received_total{service="web"}')
 cookies=$(metric 'synguard_cookies_sent_total{service="web"}')
 cookie_mode=$(metric 'synguard_service_mode{mode="cookie",service="web"}')

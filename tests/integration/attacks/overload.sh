@@ -71,7 +71,7 @@ stalled_flood() {
     backlog=$(lab_ns "$NS_G" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue)
     [ "$backlog" -eq 0 ] && break
   done
-  sleep 1.2  # the main thread's next accounting (every 0.5 s) and the workers' snapshots
+  metrics_settle || fail "the counters did not settle after the flood"
   kill -0 "$SG_PID" || fail "the daemon died after the overflow"
 }
 
@@ -104,7 +104,7 @@ for i in range(20, 36):
     s.close()
 print("16 connections from 16 addresses")
 PY
-sleep 1.2
+metrics_settle || fail "the counters did not settle"
 untracked=$(metric 'synguard_verdicts_total{reason="untracked",verdict="accept"}')
 invalid=$(metric_sum synguard_invalid_segments_total)
 q0=$(metric 'synguard_queue_packets_total{queue="0"}')
@@ -189,7 +189,8 @@ before=$(at_server syn)
 lab_flood_conf v4 "$PORT" "$LAB_DIR/flood.dead.cfg" syn
 lab_ns "$NS_A" trafgen --cpp -o eth0 --cpus 1 -c "$LAB_DIR/flood.dead.cfg" -n 2000 -b 4000pps \
   >"$LAB_DIR/trafgen.dead.log" 2>&1 || true
-sleep 0.5
+all_passed() { [ $(($(at_server syn) - before)) -ge 2000 ]; }
+wait_until 10 all_passed || true
 after=$(at_server syn)
 echo "killed: $((after - before)) of 2000 spoofed SYNs reached the server (no daemon: bypass)"
 [ $((after - before)) -ge 1900 ] || fail "with no daemon the SYNs did not pass: $((after - before)) of 2000"

@@ -68,9 +68,14 @@ print(n)
 PY
 sent_server=$(lab_ns "$NS_S" python3 "$LAB_DIR/spoof.py" server) || fail "spoof.py server"
 sent_syn=$(lab_ns "$NS_A" python3 "$LAB_DIR/spoof.py" client) || fail "spoof.py client"
-sleep 1
-strays=$(metric 'synguard_server_side_drops_total')
-cookies=$(metric_sum synguard_cookies_sent_total)
+# The workers publish their counters a few times a second: wait (up to 30 s) until every packet
+# sent is counted, rather than reading after a fixed sleep.
+for _ in $(seq 1 300); do
+  strays=$(metric 'synguard_server_side_drops_total')
+  cookies=$(metric_sum synguard_cookies_sent_total)
+  [ "${strays%.*}" -ge "$sent_server" ] && [ "${cookies%.*}" -ge "$sent_syn" ] && break
+  sleep 0.1
+done
 qdrops=$(metric_sum synguard_queue_kernel_drops_total)
 entries=$(metric synguard_table_entries)
 reached=$(ss_reached)
@@ -84,7 +89,11 @@ echo "server_side: $sent_server spoofed server-side segments -> $strays dropped 
 
 lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 --bytes 1000 ||
   fail "legitimate clients after the spoofing"
-validated=$(metric_sum synguard_cookies_validated_total)
+for _ in $(seq 1 300); do
+  validated=$(metric_sum synguard_cookies_validated_total)
+  [ "${validated%.*}" -ge 5 ] && break
+  sleep 0.1
+done
 [ "${validated%.*}" -ge 5 ] || fail "the legitimate clients were not proxied ($validated)"
 reached=$(ss_reached)
 [ "$reached" -eq 0 ] || fail "$reached SYNs of spoofed sources reached the server"
