@@ -61,6 +61,7 @@ for fam in 4 6; do
   skip_icmp_on
   gw0=$(nstat_of "$NS_G" "$gw_out")
   oow0=$(nstat_of "$NS_S" TcpExtOutOfWindowIcmps)
+  metrics_settle # counts of the previous family are published before the baseline is read
   tr0=$(metric 'synguard_icmp_errors_total{outcome="to_server"}')
   if lab_client --host "$server" --port "$PORT" --mode download --bytes 1000000 --timeout 5 \
     >"$LAB_DIR/stall$fam.log" 2>&1; then
@@ -68,6 +69,7 @@ for fam in 4 6; do
   fi
   gw1=$(nstat_of "$NS_G" "$gw_out")
   oow1=$(nstat_of "$NS_S" TcpExtOutOfWindowIcmps)
+  metrics_settle # a translation, had there been one, would be published by now
   tr1=$(metric 'synguard_icmp_errors_total{outcome="to_server"}')
   echo "IPv$fam untranslated: gateway sent $((gw1 - gw0)) $gw_out," \
     "server ignored $((oow1 - oow0)) as out of window"
@@ -89,7 +91,13 @@ for fam in 4 6; do
   gw1=$(nstat_of "$NS_G" "$gw_out")
   in1=$(nstat_of "$NS_S" "$srv_in")
   oow1=$(nstat_of "$NS_S" TcpExtOutOfWindowIcmps)
-  tr2=$(metric 'synguard_icmp_errors_total{outcome="to_server"}')
+  # The server already acted on the errors; the worker publishes its count a moment later
+  # (much later on a busy machine): wait for it rather than read a snapshot.
+  translated() {
+    tr2=$(metric 'synguard_icmp_errors_total{outcome="to_server"}')
+    [ $((tr2 - tr1)) -ge 1 ]
+  }
+  wait_until 30 translated || true
   route=$(lab_ns "$NS_S" ip -"$fam" route get "$client" | tr -s " \n" " ")
   echo "IPv$fam translated: gateway sent $((gw1 - gw0)), server got $((in1 - in0))," \
     "synguard translated $((tr2 - tr1)), out of window $((oow1 - oow0)); server: $route"
