@@ -331,6 +331,10 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   auto& qen = f.family("synguard_queue_enobufs_total", "ENOBUFS on receive (survived)", C);
   auto& qfo = f.family("synguard_queue_failed_open_total",
                        "Packets the kernel accepted without a verdict from us (id gaps)", C);
+  auto& qrq = f.family("synguard_queue_requeued_at_setup_total",
+                       "Packets already waiting while the queue was being bound (a restart under "
+                       "traffic), handed back to the kernel to be queued again whole (NF_REPEAT)",
+                       C);
   auto& sqd = f.family("synguard_syn_queue_drops_on_overflow",
                        "1 while the SYN queue drops on overflow (a drop_syn service is in cookie "
                        "mode), 0 while it fails open",
@@ -345,6 +349,7 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
       Families::add(qpk, static_cast<double>(qs.packets), l);
       Families::add(qen, static_cast<double>(qs.enobufs), l);
       Families::add(qfo, static_cast<double>(qs.failed_open), l);
+      Families::add(qrq, static_cast<double>(qs.requeued_at_setup), l);
       std::uint64_t kd = 0;
       std::uint64_t ud = 0;
       for (const KernelQueueStats& k : kernel) {

@@ -28,6 +28,8 @@ constexpr std::size_t kSlot = 0xffff + 4096;
 constexpr std::size_t kMaxDatagram = 1u << 20;
 /// nla_len is 16 bits and counts its 4-byte header.
 constexpr std::size_t kMaxPayloadAttr = 0xffff - 4;
+/// How long a configuration request may wait for the kernel's answer before the start fails.
+constexpr int kConfigAnswerTimeoutMs = 5000;
 
 std::string errnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -79,24 +81,79 @@ Result<std::unique_ptr<NfQueue>> NfQueue::open(const Options& opts) {
   return q;
 }
 
-Result<void> NfQueue::sendConfig(std::span<const std::byte> msg) {
+Result<void> NfQueue::sendConfig(std::span<std::byte> msg) {
+  // The rules may already send packets here (a restart under a flood: the rules stay while no
+  // daemon runs), so the answer can arrive behind packet messages. Read until the answer to
+  // this request (its sequence number); a packet met meanwhile was queued before we could take
+  // it whole (the copy mode is set by this very exchange), so it is handed back with NF_REPEAT:
+  // the kernel runs the hook again and queues it anew, and it is then seen by the engine. (A
+  // packet swallowed here would get the verdict of the next uniform batch, never inspected.)
+  auto* req = reinterpret_cast<nlmsghdr*>(msg.data());
+  req->nlmsg_seq = ++config_seq_;
   if (mnl_socket_sendto(nl_, msg.data(), msg.size()) < 0) {
     return Unexpected{Error{errnoText("netlink send")}};
   }
-  std::vector<std::byte> buf(MNL_SOCKET_BUFFER_SIZE);
-  const ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
-  if (n < 0) {
-    return Unexpected{Error{errnoText("netlink receive")}};
-  }
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
-  if (nlh->nlmsg_type == NLMSG_ERROR) {
-    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    if (err->error != 0) {
-      errno = -err->error;
-      return Unexpected{Error{errnoText("nfqueue config")}};
+  std::vector<std::byte> buf(MNL_SOCKET_BUFFER_SIZE + 0xffff);
+  const int fd = mnl_socket_get_fd(nl_);
+  for (int waited_ms = 0;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready < 0 && errno != EINTR) {
+      return Unexpected{Error{errnoText("netlink poll")}};
+    }
+    if (ready <= 0) {
+      waited_ms += 100;
+      if (waited_ms >= kConfigAnswerTimeoutMs) {
+        return Unexpected{Error{"the kernel did not answer the queue configuration within " +
+                                std::to_string(kConfigAnswerTimeoutMs / 1000) + " s"}};
+      }
+      continue;
+    }
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        continue;
+      }
+      if (errno == ENOBUFS) {  // packet messages were lost; their ids fall to the next batch
+        ++stats_.enobufs;
+        continue;
+      }
+      return Unexpected{Error{errnoText("netlink receive")}};
+    }
+    int len = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+         nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (nlh->nlmsg_seq != req->nlmsg_seq) {
+          stats_.config_errors += err->error != 0 ? 1 : 0;  // an earlier request's answer
+          continue;
+        }
+        if (err->error != 0) {
+          errno = -err->error;
+          return Unexpected{Error{errnoText("nfqueue config")}};
+        }
+        return {};
+      }
+      if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
+        continue;
+      }
+      nlattr* attr[NFQA_MAX + 1] = {};
+      if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
+        ++stats_.bad_messages;
+        continue;
+      }
+      const auto* ph =
+          static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+      std::array<char, 256> small{};
+      nlmsghdr* v = nfq_nlmsg_put(small.data(), NFQNL_MSG_VERDICT, opts_.queue);
+      nfq_nlmsg_verdict_put(v, static_cast<int>(ntohl(ph->packet_id)), NF_REPEAT);
+      if (mnl_socket_sendto(nl_, v, v->nlmsg_len) < 0) {
+        ++stats_.verdict_errors;
+      }
+      ++stats_.requeued_at_setup;
     }
   }
-  return {};
 }
 
 Result<void> NfQueue::configure() {
@@ -106,7 +163,7 @@ Result<void> NfQueue::configure() {
   nlmsghdr* nlh = nfq_nlmsg_put(b, NFQNL_MSG_CONFIG, opts_.queue);
   nlh->nlmsg_flags |= NLM_F_ACK;
   nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
-  if (auto r = sendConfig(std::span<const std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
+  if (auto r = sendConfig(std::span<std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
     if (r.error().message.find("Device or resource busy") != std::string::npos ||
         r.error().message.find("Operation not permitted") != std::string::npos) {
       return Unexpected{Error{"queue " + std::to_string(opts_.queue) +
@@ -127,7 +184,7 @@ Result<void> NfQueue::configure() {
   const std::uint32_t flags = (opts_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0U) | NFQA_CFG_F_GSO;
   mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
   mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
-  if (auto r = sendConfig(std::span<const std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
+  if (auto r = sendConfig(std::span<std::byte>(buf.data(), nlh->nlmsg_len)); !r) {
     return Unexpected{Error{"queue " + std::to_string(opts_.queue) + ": " + r.error().message}};
   }
   return {};

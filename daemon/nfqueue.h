@@ -48,6 +48,9 @@ struct NfQueueStats {
   std::uint64_t verdict_fallback_drops = 0;
   std::uint64_t config_errors = 0;      ///< setFailOpen() refused by the kernel
   std::uint64_t fail_open_changes = 0;  ///< setFailOpen() calls that changed the flag
+  /// Packets already queued while the queue was being configured (the rules were in place, as
+  /// on a restart under a flood): handed back with NF_REPEAT and queued again, whole.
+  std::uint64_t requeued_at_setup = 0;
 };
 
 /// An NFQUEUE queue through libnetfilter_queue's libmnl API: bound with fail-open (the kernel
@@ -99,7 +102,7 @@ class NfQueue {
  private:
   explicit NfQueue(const Options& opts);
   Result<void> configure();
-  Result<void> sendConfig(std::span<const std::byte> msg);
+  Result<void> sendConfig(std::span<std::byte> msg);
 
   struct Pending {
     Decision decision;
@@ -121,6 +124,7 @@ class NfQueue {
   NfQueueStats stats_;
   std::uint32_t last_id_ = 0;
   bool have_id_ = false;
+  std::uint32_t config_seq_ = 0;  ///< sequence number of the last configuration request
 };
 
 }  // namespace synguard::daemon
