@@ -33,6 +33,20 @@ constexpr int kConfigAnswerTimeoutMs = 5000;
 
 std::string errnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+/// A packet message's attributes and header, or nullptr for any other message (counted in
+/// `bad` when it is a packet message without a header).
+const nfqnl_msg_packet_hdr* packetHeader(const nlmsghdr* nlh, nlattr** attr,
+                                         std::uint64_t& bad) noexcept {
+  if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
+    return nullptr;
+  }
+  if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
+    ++bad;
+    return nullptr;
+  }
+  return static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+}
+
 }  // namespace
 
 NfQueue::NfQueue(const Options& opts) : opts_(opts) {}
@@ -135,16 +149,11 @@ Result<void> NfQueue::sendConfig(std::span<std::byte> msg) {
         }
         return {};
       }
-      if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
-        continue;
-      }
       nlattr* attr[NFQA_MAX + 1] = {};
-      if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
-        ++stats_.bad_messages;
+      const nfqnl_msg_packet_hdr* ph = packetHeader(nlh, attr, stats_.bad_messages);
+      if (ph == nullptr) {
         continue;
       }
-      const auto* ph =
-          static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
       std::array<char, 256> small{};
       nlmsghdr* v = nfq_nlmsg_put(small.data(), NFQNL_MSG_VERDICT, opts_.queue);
       nfq_nlmsg_verdict_put(v, static_cast<int>(ntohl(ph->packet_id)), NF_REPEAT);
@@ -246,16 +255,11 @@ std::span<QueuedPacket> NfQueue::receive(int timeout_ms) noexcept {
         stats_.config_errors += err->error != 0 ? 1 : 0;  // a refused setFailOpen()
         continue;
       }
-      if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
-        continue;
-      }
       nlattr* attr[NFQA_MAX + 1] = {};
-      if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
-        ++stats_.bad_messages;
+      const nfqnl_msg_packet_hdr* ph = packetHeader(nlh, attr, stats_.bad_messages);
+      if (ph == nullptr) {
         continue;
       }
-      const auto* ph =
-          static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
       QueuedPacket qp;
       qp.id = ntohl(ph->packet_id);
       // A gap is a packet the socket had no room for: accepted with fail-open; without it
