@@ -18,7 +18,7 @@
 
 #include "config/validate.h"
 #include "engine/engine.h"
-#include "engine/protection.h"
+#include "engine/protect/protection.h"
 
 namespace synguard::config {
 

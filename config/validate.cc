@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/ip_address.h"
-#include "engine/protection.h"
+#include "engine/packet/ip_address.h"
+#include "engine/protect/protection.h"
 
 namespace synguard::config {
 namespace {
@@ -33,9 +33,9 @@ constexpr std::size_t kMaxServices = 256;
 /// The engine's ticks are wrapping milliseconds compared by signed difference, so timeouts stay
 /// well under 2^31 ms (engine/engine.cc, validate()).
 constexpr milliseconds kMaxTimeout = std::chrono::hours(24 * 20);
-/// A cookie's MSS index has 3 bits (engine/syn_cookie.h): at most 8 values a table.
+/// A cookie's MSS index has 3 bits (engine/protect/syn_cookie.h): at most 8 values a table.
 constexpr std::size_t kMaxMssValues = 8;
-/// A cookie keeps 5 bits of its time counter (engine/syn_cookie.h): ages up to 31 windows.
+/// A cookie keeps 5 bits of its time counter (engine/protect/syn_cookie.h): ages up to 31 windows.
 constexpr std::uint64_t kMaxCookieAge = 31;
 /// RFC 7323 §2.3: the largest window scale shift.
 constexpr std::uint64_t kMaxWscale = 14;

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/protect/siphash.h"
 #include "engine/result.h"
-#include "engine/siphash.h"
 
 namespace synguard::daemon {
 

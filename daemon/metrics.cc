@@ -16,9 +16,9 @@
 #include <sstream>
 #include <utility>
 
-#include "engine/connection.h"
-#include "engine/syn_cookie.h"
-#include "engine/tcp_state.h"
+#include "engine/protect/syn_cookie.h"
+#include "engine/track/connection.h"
+#include "engine/track/tcp_state.h"
 #include "engine/verdict.h"
 
 namespace synguard::daemon {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "engine/protection.h"
+#include "engine/protect/protection.h"
 #include "engine/result.h"
 
 namespace synguard::daemon {

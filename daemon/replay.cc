@@ -9,7 +9,7 @@
 
 #include "daemon/pcap_source.h"
 #include "daemon/report.h"
-#include "engine/outcome.h"
+#include "engine/track/outcome.h"
 
 namespace synguard::daemon {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "daemon/nft_rules.h"
-#include "engine/protection.h"
+#include "engine/protect/protection.h"
 #include "engine/result.h"
 
 namespace synguard::daemon {

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "engine/protection.h"
+#include "engine/protect/protection.h"
 #include "engine/result.h"
 
 namespace synguard::daemon {

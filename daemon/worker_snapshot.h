@@ -8,7 +8,7 @@
 
 #include "daemon/nfqueue.h"
 #include "daemon/raw_sender.h"
-#include "engine/adaptive_mode.h"
+#include "engine/protect/adaptive_mode.h"
 #include "engine/stats.h"
 
 namespace synguard::daemon {

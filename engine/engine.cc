@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 
-#include "engine/checksum.h"
-#include "engine/outcome.h"
-#include "engine/window.h"
+#include "engine/packet/checksum.h"
+#include "engine/track/outcome.h"
+#include "engine/track/window.h"
 
 namespace synguard::engine {
 

@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "engine/clock.h"
-#include "engine/connection_table.h"
-#include "engine/half_open.h"
+#include "engine/packet/segment.h"
+#include "engine/packet/tcp_writer.h"
 #include "engine/packet_sink.h"
-#include "engine/protection.h"
-#include "engine/proxy_table.h"
+#include "engine/protect/protection.h"
+#include "engine/protect/proxy_table.h"
 #include "engine/result.h"
-#include "engine/segment.h"
 #include "engine/stats.h"
-#include "engine/tcp_writer.h"
+#include "engine/track/connection_table.h"
+#include "engine/track/half_open.h"
 #include "engine/verdict.h"
 
 namespace synguard::engine {

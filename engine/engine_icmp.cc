@@ -3,7 +3,7 @@
 // refreshes a connection for an ICMP error: a spoofed one can at most be passed or dropped.
 
 #include "engine/engine.h"
-#include "engine/icmp.h"
+#include "engine/protect/icmp.h"
 
 namespace synguard::engine {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "engine/engine.h"
-#include "engine/outcome.h"
-#include "engine/window.h"
+#include "engine/track/outcome.h"
+#include "engine/track/window.h"
 
 namespace synguard::engine {
 

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "engine/icmp.h"
-#include "engine/segment.h"
-#include "engine/syn_cookie.h"
-#include "engine/tcp_state.h"
+#include "engine/packet/segment.h"
+#include "engine/protect/icmp.h"
+#include "engine/protect/syn_cookie.h"
+#include "engine/track/tcp_state.h"
 #include "engine/verdict.h"
 
 namespace synguard::engine {

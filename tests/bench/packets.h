@@ -9,9 +9,9 @@
 #include <span>
 #include <vector>
 
-#include "engine/checksum.h"
 #include "engine/clock.h"
-#include "engine/segment.h"
+#include "engine/packet/checksum.h"
+#include "engine/packet/segment.h"
 
 namespace synguard::bench {
 

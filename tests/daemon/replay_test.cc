@@ -9,8 +9,8 @@
 
 #include "daemon/link_layer.h"
 #include "daemon/pcap_source.h"
-#include "engine/checksum.h"
-#include "engine/segment.h"
+#include "engine/packet/checksum.h"
+#include "engine/packet/segment.h"
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 

@@ -1,4 +1,4 @@
-#include "engine/adaptive_mode.h"
+#include "engine/protect/adaptive_mode.h"
 
 #include <gtest/gtest.h>
 

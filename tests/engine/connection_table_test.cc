@@ -1,4 +1,4 @@
-#include "engine/connection_table.h"
+#include "engine/track/connection_table.h"
 
 #include <gtest/gtest.h>
 

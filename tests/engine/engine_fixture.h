@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/outcome.h"
+#include "engine/track/outcome.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"

@@ -1,4 +1,4 @@
-#include "engine/half_open.h"
+#include "engine/track/half_open.h"
 
 #include <gtest/gtest.h>
 

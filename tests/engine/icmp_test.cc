@@ -2,7 +2,7 @@
 // segment as it left the gateway, i.e. translated; the engine moves the quote back into the
 // receiver's sequence space so path-MTU discovery (RFC 1191, RFC 8201) works through the proxy.
 
-#include "engine/icmp.h"
+#include "engine/protect/icmp.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/checksum.h"
 #include "engine/engine.h"
+#include "engine/packet/checksum.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"

@@ -1,4 +1,4 @@
-#include "engine/prefix_set.h"
+#include "engine/protect/prefix_set.h"
 
 #include <gtest/gtest.h>
 

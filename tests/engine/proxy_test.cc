@@ -12,8 +12,8 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/checksum.h"
 #include "engine/engine.h"
+#include "engine/packet/checksum.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"

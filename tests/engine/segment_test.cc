@@ -1,11 +1,11 @@
-#include "engine/segment.h"
+#include "engine/packet/segment.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
 
-#include "engine/checksum.h"
+#include "engine/packet/checksum.h"
 #include "tests/support/packet_builder.h"
 
 namespace synguard::engine {

@@ -1,4 +1,4 @@
-#include "engine/syn_cookie.h"
+#include "engine/protect/syn_cookie.h"
 
 #include <gtest/gtest.h>
 

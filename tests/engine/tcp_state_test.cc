@@ -1,4 +1,4 @@
-#include "engine/tcp_state.h"
+#include "engine/track/tcp_state.h"
 
 #include <gtest/gtest.h>
 

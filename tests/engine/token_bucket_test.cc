@@ -1,4 +1,4 @@
-#include "engine/token_bucket.h"
+#include "engine/protect/token_bucket.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
-#include "engine/translate.h"
+#include "engine/protect/translate.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
-#include "engine/checksum.h"
-#include "engine/tcp_writer.h"
+#include "engine/packet/checksum.h"
+#include "engine/packet/tcp_writer.h"
 #include "tests/support/packet_builder.h"
 
 namespace synguard::engine {

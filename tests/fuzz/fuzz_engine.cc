@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/segment.h"
+#include "engine/packet/segment.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/invariants.h"
 #include "tests/support/manual_clock.h"

@@ -7,8 +7,8 @@
 #include <span>
 #include <vector>
 
-#include "engine/icmp.h"
-#include "engine/segment.h"
+#include "engine/packet/segment.h"
+#include "engine/protect/icmp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) {

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/checksum.h"
+#include "engine/packet/checksum.h"
 
 namespace synguard::testing {
 

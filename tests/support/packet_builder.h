@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/ip_address.h"
+#include "engine/packet/ip_address.h"
 
 namespace synguard::testing {
 

@@ -1,0 +1,169 @@
+#include "engine/packet/ip_address.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace synguard::engine {
+
+namespace {
+constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}  // namespace
+
+IpAddress IpAddress::v4(const std::uint8_t (&b)[4]) noexcept {
+  IpAddress a;
+  std::copy(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), a.b_.begin());
+  std::copy(std::begin(b), std::end(b), a.b_.begin() + 12);
+  return a;
+}
+
+IpAddress IpAddress::v6(const std::uint8_t* b16) noexcept {
+  IpAddress a;
+  std::copy(b16, b16 + 16, a.b_.begin());
+  return a;
+}
+
+IpAddress IpAddress::masked(unsigned prefix_len) const noexcept {
+  const unsigned bits = isV4() ? 96 + std::min(prefix_len, 32U) : std::min(prefix_len, 128U);
+  const std::uint64_t hi = bits >= 64 ? ~0ULL : (bits == 0 ? 0ULL : ~0ULL << (64 - bits));
+  const std::uint64_t lo = bits >= 128 ? ~0ULL : (bits <= 64 ? 0ULL : ~0ULL << (128 - bits));
+  const std::uint64_t w[2] = {be(0) & hi, be(1) & lo};
+  IpAddress out;
+  for (std::size_t i = 0; i < 16; ++i) {
+    out.b_[i] = static_cast<std::uint8_t>(w[i / 8] >> (56 - 8 * (i % 8)));
+  }
+  return out;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  std::string s(text);
+  if (s.find(':') == std::string::npos) {
+    unsigned a = 0;
+    unsigned b = 0;
+    unsigned c = 0;
+    unsigned d = 0;
+    char tail = 0;
+    if (std::sscanf(s.c_str(), "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 ||
+        b > 255 || c > 255 || d > 255) {
+      return std::nullopt;
+    }
+    return v4((a << 24) | (b << 16) | (c << 8) | d);
+  }
+  // IPv6: groups separated by ':', at most one "::", optional trailing dotted quad.
+  std::array<std::uint16_t, 8> groups{};
+  int gap = -1;
+  int n = 0;
+  std::size_t i = 0;
+  if (s.rfind("::", 0) == 0) {
+    gap = 0;
+    i = 2;
+  }
+  while (i < s.size()) {
+    if (n >= 8) {
+      return std::nullopt;
+    }
+    const std::size_t colon = s.find(':', i);
+    const std::string part =
+        s.substr(i, colon == std::string::npos ? std::string::npos : colon - i);
+    if (part.find('.') != std::string::npos) {
+      auto v4a = parse(part);
+      if (!v4a || n > 6 || colon != std::string::npos) {
+        return std::nullopt;
+      }
+      const std::uint32_t v = v4a->v4HostOrder();
+      groups[static_cast<std::size_t>(n++)] = static_cast<std::uint16_t>(v >> 16);
+      groups[static_cast<std::size_t>(n++)] = static_cast<std::uint16_t>(v & 0xffff);
+      i = s.size();
+      break;
+    }
+    if (part.empty() || part.size() > 4 ||
+        part.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return std::nullopt;
+    }
+    groups[static_cast<std::size_t>(n++)] =
+        static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
+    if (colon == std::string::npos) {
+      i = s.size();
+      break;
+    }
+    i = colon + 1;
+    if (i < s.size() && s[i] == ':') {
+      if (gap >= 0) {
+        return std::nullopt;
+      }
+      gap = n;
+      ++i;
+    } else if (i == s.size()) {
+      return std::nullopt;
+    }
+  }
+  if (gap < 0 && n != 8) {
+    return std::nullopt;
+  }
+  std::array<std::uint16_t, 8> full{};
+  if (gap >= 0) {
+    const int tail_len = n - gap;
+    if (n >= 8) {
+      return std::nullopt;
+    }
+    for (int k = 0; k < gap; ++k) {
+      full[static_cast<std::size_t>(k)] = groups[static_cast<std::size_t>(k)];
+    }
+    for (int k = 0; k < tail_len; ++k) {
+      full[static_cast<std::size_t>(8 - tail_len + k)] = groups[static_cast<std::size_t>(gap + k)];
+    }
+  } else {
+    full = groups;
+  }
+  std::uint8_t b[16];
+  for (std::size_t k = 0; k < 8; ++k) {
+    b[2 * k] = static_cast<std::uint8_t>(full[k] >> 8);
+    b[2 * k + 1] = static_cast<std::uint8_t>(full[k] & 0xff);
+  }
+  return v6(b);
+}
+
+std::string IpAddress::toString() const {
+  char buf[64];
+  if (isV4()) {
+    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", b_[12], b_[13], b_[14], b_[15]);
+    return buf;
+  }
+  // RFC 5952: lowercase hex, longest run (>= 2) of zero groups compressed, first run on ties.
+  std::array<unsigned, 8> g{};
+  for (std::size_t k = 0; k < 8; ++k) {
+    g[k] = (unsigned{b_[2 * k]} << 8) | b_[2 * k + 1];
+  }
+  int best = -1;
+  int best_len = 0;
+  for (int k = 0; k < 8;) {
+    if (g[static_cast<std::size_t>(k)] != 0) {
+      ++k;
+      continue;
+    }
+    int j = k;
+    while (j < 8 && g[static_cast<std::size_t>(j)] == 0) {
+      ++j;
+    }
+    if (j - k > best_len && j - k >= 2) {
+      best = k;
+      best_len = j - k;
+    }
+    k = j;
+  }
+  std::string out;
+  for (int k = 0; k < 8; ++k) {
+    if (k == best) {
+      out += "::";
+      k += best_len - 1;
+      continue;
+    }
+    if (!out.empty() && out.back() != ':') {
+      out += ':';
+    }
+    std::snprintf(buf, sizeof buf, "%x", g[static_cast<std::size_t>(k)]);
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace synguard::engine
