@@ -2,6 +2,8 @@
 # Configures and builds synguard into ${BUILD_DIR:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/build.sh
+source scripts/lib/build.sh
 build_dir="${BUILD_DIR:-build}"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+configure_tree "$build_dir" "${BUILD_TYPE:-RelWithDebInfo}" "$@"
+build_tree "$build_dir"

@@ -6,13 +6,15 @@
 # once fixed. docs/RELIABILITY.md has the longer runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/build.sh
+source scripts/lib/build.sh
 secs="${1:-60}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
-CXX=clang++ CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CXX=clang++ CC=clang configure_tree "$build" RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ -DSYNGUARD_FUZZ=ON -DSYNGUARD_WERROR=OFF \
-  -DSYNGUARD_BUILD_BENCH=OFF -DSYNGUARD_SANITIZE=address,undefined,fuzzer-no-link >/dev/null
+  -DSYNGUARD_BUILD_BENCH=OFF -DSYNGUARD_SANITIZE=address,undefined,fuzzer-no-link
 targets=(parse engine config pcap)
-cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" 2>&1 | grep -E "error|warning: unused" || true
+build_tree "$build" --target "${targets[@]/#/fuzz_}" 2>&1 | grep -E "error|warning: unused" || true
 for t in "${targets[@]}"; do
   [ -x "$build/tests/fuzz/fuzz_$t" ] || { echo "fuzz: fuzz_$t did not build"; exit 1; }
 done

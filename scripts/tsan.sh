@@ -6,10 +6,11 @@
 # As root (namespace lab).   scripts/tsan.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/build.sh
+source scripts/lib/build.sh
 build="${TSAN_BUILD_DIR:-build-tsan}"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNGUARD_SANITIZE=thread \
-  -DSYNGUARD_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target synguard
+configure_tree "$build" RelWithDebInfo -DSYNGUARD_SANITIZE=thread -DSYNGUARD_BUILD_BENCH=OFF
+build_tree "$build" --target synguard
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 for part in reload service metrics; do
   echo "== TSan: live_ops $part"
