@@ -16,15 +16,7 @@ source "$root/scripts/lab/netns.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 PORT=8080
-SG_PID=""
 [ -f "$here/attacks/$part.sh" ] || { echo "FAIL unknown part $part"; exit 1; }
-
-sg_stop() {
-  kill -TERM "$SG_PID"
-  local rc=0
-  wait "$SG_PID" || rc=$?
-  [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
-}
 
 lab_up
 # shellcheck disable=SC1090

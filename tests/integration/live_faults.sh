@@ -37,15 +37,6 @@ source "$root/scripts/lab/netns.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 PORT=8080
-SG_PID=""
-
-sg_start() { sg_launch "$@"; }
-sg_stop() {
-  kill -TERM "$SG_PID"
-  local rc=0
-  wait "$SG_PID" || rc=$?
-  [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
-}
 
 lab_up
 lab_server "$PORT" --backlog 128

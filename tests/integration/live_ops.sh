@@ -24,11 +24,9 @@ source "$lab/netns.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 PORT=8080
-SG_PID=""
-
-sg_start() {  # sg_start [synguard run options...]
-  sg_launch --queues 2 --stats-interval 1 "$@"
-}
+# Every daemon sg_start starts runs two queues and logs its figures every second.
+SG_START_QUEUES=2
+SG_START_OPTS=(--stats-interval 1)
 
 # promql QUERY -> the first result's value ("" if none), from the lab's prometheus
 promql() {
@@ -216,10 +214,7 @@ $(lab_ns "$NS_G" nft list table inet synguard 2>/dev/null || true)"
     grep -q intact "$LAB_DIR/long.out" || fail "the proxied connection did not survive the reloads"
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 100 ||
       fail "connections after the reloads"
-    kill -TERM "$SG_PID"
-    rc=0
-    wait "$SG_PID" || rc=$?
-    [ "$rc" -eq 0 ] || fail "synguard exited with $rc"
+    sg_stop
     echo PASS live_ops reload
     ;;
   service)

@@ -27,7 +27,6 @@ source "$here/lib.sh"
 PORT=8080
 MB=$((1024 * 1024))
 BIG=${SYNGUARD_LIVE_BYTES:-$((200 * MB))}
-SG_PID=""
 # The flood: 30,000 spoofed SYNs at 2,500/s (12 s). What these parts test is behaviour (the
 # switch to cookies, legitimate clients served, the server's SYN queue reaped, no conntrack
 # state), not capacity (docs/BENCHMARKS.md and scripts/lab-bench.sh have the max-rate figures):
@@ -37,36 +36,12 @@ SG_PID=""
 FLOOD_RATE=${SYNGUARD_FLOOD_RATE:-2500pps}
 FLOOD_COUNT=${SYNGUARD_FLOOD_COUNT:-30000}
 
-sg_start() {  # sg_start [synguard run options...]
-  sg_launch --queues "${SG_QUEUES:-2}" --protect "web=$SERVER4/32,$SERVER6/128:$PORT" \
-    --stats-interval 1 "$@"
-}
-
-sg_stop() {
-  local t0
-  t0=$(date +%s.%N)
-  kill -TERM "$SG_PID"
-  local rc=0
-  wait "$SG_PID" || rc=$?
-  local dt
-  dt=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
-  echo "synguard stopped in ${dt}s with status $rc"
-  [ "$rc" -eq 0 ] || fail "synguard exited with $rc on SIGTERM"
-  # Idle, a stop takes 0.15-0.2 s; next to a compile it took up to 2.1 s (removing the rules
-  # and joining the workers wait for CPU). The cap is a hang guard, not a speed test: a stop
-  # that waits on a timer (civetweb's 2 s listener poll, b6b946f) no longer fails here.
-  python3 -c "import sys; sys.exit(0 if $dt < 10.0 else 1)" || fail "stop took ${dt}s"
-  if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
-    fail "table inet synguard left behind"
-  fi
-  if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep -q SYNGUARD; then
-    fail "iptables chain SYNGUARD left behind"
-  fi
-  # The lab's gateway has no raw tables of its own: ones created for our chains must go too.
-  if lab_ns "$NS_G" nft list tables | grep -qE "table ip6? raw"; then
-    fail "empty iptables raw table left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
-  fi
-}
+# Every daemon sg_start starts protects the lab's web service (IPv4 and IPv6) on SG_QUEUES queues
+# (2 unless set) and logs its figures every second; every sg_stop is timed and checked for
+# leftovers.
+SG_START_QUEUES="${SG_QUEUES:-2}"
+SG_START_OPTS=(--protect "web=$SERVER4/32,$SERVER6/128:$PORT" --stats-interval 1)
+SG_STOP_VERIFY=1
 
 # quiet_figures: waits (up to 30 s) for the queues to be empty and the rule hits and the
 # unprotected estimate (updated every 0.5 s) to hold still across two readings 0.6 s apart:
@@ -184,7 +159,7 @@ table inet gwfirewall {
 NFT
     # The protected round first: the unprotected one leaves the server's SYN queue full of
     # spoofed entries for a minute (SYN-ACK retries), which synguard never saw and cannot reap.
-    SG_QUEUES=1 sg_start --mode adaptive --half-open-on 64 --half-open-off 16 \
+    SG_START_QUEUES=1 sg_start --mode adaptive --half-open-on 64 --half-open-off 16 \
       --syn-rate-on 2000 --syn-rate-off 200 --hold 3 --half-open-timeout 10
     if [ -n "$transfers_host" ]; then
       transfers "$transfers_host" "IPv6 normal mode"
