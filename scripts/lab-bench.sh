@@ -91,7 +91,7 @@ run_case() {  # run_case SETUP FLOOD
   after=$(counters)
   after_busy=$(busy_ticks)
   local sent tg_cpu
-  sent=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.$name.$kind.log" | head -1 | cut -d' ' -f1)
+  sent=$(lab_flood_sent "$LAB_DIR/trafgen.$name.$kind.log")
   tg_cpu=$(grep -oE "[0-9]+ sec, [0-9]+ usec on CPU" "$LAB_DIR/trafgen.$name.$kind.log" |
     awk '{s += $1 + $3 / 1e6} END {print s + 0}')
   local ok=${res#normal: }

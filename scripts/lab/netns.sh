@@ -230,3 +230,7 @@ lab_flood() {
   LAB_FLOOD_PID=$!
   LAB_PIDS+=("$LAB_FLOOD_PID")
 }
+
+# lab_flood_sent LOG: the packets trafgen sent, from the summary in its LOG (nothing, and a
+# failure under pipefail, if it has none).
+lab_flood_sent() { grep -oE "[0-9]+ packets outgoing" "$1" | head -1 | cut -d' ' -f1; }

@@ -75,6 +75,10 @@ sg_stop() {
   fi
 }
 
+# queue_waiting: the packets waiting in the gateway's netfilter queues, all of them together.
+# shellcheck disable=SC2016  # $3 is awk's
+queue_waiting() { lab_ns "$NS_G" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue; }
+
 # The daemon's Prometheus exposition, and values from it.
 scrape() { lab_ns "$NS_G" curl -sf --max-time 5 http://127.0.0.1:9815/metrics; }
 # scrape_has PATTERN: the exposition has a line matching it. (Not `scrape | grep -q`: under

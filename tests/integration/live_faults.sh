@@ -104,7 +104,7 @@ case "$part" in
     un=$(metric synguard_queue_unprotected_packets_total)
     hits=$(metric synguard_queue_rule_packets_total)
     sent=$(metric_sum synguard_cookies_sent_total)
-    flood=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.log" | head -1 | cut -d' ' -f1 || true)
+    flood=$(lab_flood_sent "$LAB_DIR/trafgen.log" || true)
     echo "overflow: flood ${flood:-?} packets, queue rule hits $hits, cookies sent $sent, passed unprotected $un (socket-full gaps $fo, kernel queue drops $kd, socket drops $ud, ENOBUFS $en); legitimate while stalled: $(cat "$LAB_DIR/during.log")"
     # ~1 s of the 60 kpps flood beyond the 32768 queued: tens of thousands passed unprotected.
     [ "$un" -gt 10000 ] || fail "the overflow was not counted as unprotected packets"
@@ -352,13 +352,13 @@ NFT
     lab_flood_conf v4 "$PORT" "$LAB_DIR/ack.cfg" ack
     lab_flood "$LAB_DIR/ack.cfg" 3 30000pps "$LAB_DIR/trafgen.log"
     wait "$LAB_FLOOD_PID" || true
-    acks=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.log" | head -1 | cut -d' ' -f1)
+    acks=$(lab_flood_sent "$LAB_DIR/trafgen.log")
     strays=0
     for kind in rst synack; do  # floods of segments that cannot open a connection
       lab_flood_conf v4 "$PORT" "$LAB_DIR/$kind.cfg" "$kind"
       lab_flood "$LAB_DIR/$kind.cfg" 1 30000pps "$LAB_DIR/trafgen.$kind.log"
       wait "$LAB_FLOOD_PID" || true
-      n=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.$kind.log" | head -1 | cut -d' ' -f1)
+      n=$(lab_flood_sent "$LAB_DIR/trafgen.$kind.log")
       strays=$((strays + ${n:-0}))
     done
     lab_ns "$NS_A" python3 "$root/scripts/lab/abuse.py" --dst "$SERVER4" --dport "$PORT" \

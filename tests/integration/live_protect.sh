@@ -49,7 +49,7 @@ SG_STOP_VERIFY=1
 quiet_figures() {
   local prev="" cur waiting
   for _ in $(seq 1 50); do
-    waiting=$(lab_ns "$NS_G" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue)
+    waiting=$(queue_waiting)
     cur="$(metric synguard_queue_rule_packets_total) $(metric synguard_queue_unprotected_packets_total)"
     [ "$waiting" -eq 0 ] && [ "$cur" = "$prev" ] && return 0
     prev="$cur"
@@ -94,7 +94,7 @@ flood_run() {
   local ok=${out#normal: }
   ok=${ok%%/*}
   local sent
-  sent=$(grep -oE "[0-9]+ packets outgoing" "$LAB_DIR/trafgen.$label.log" | head -1 | cut -d' ' -f1 || true)
+  sent=$(lab_flood_sent "$LAB_DIR/trafgen.$label.log" || true)
   echo "$label: legitimate $ok/220, server SYN-RECV peak ${peak:-?}, flood packets ${sent:-?}"
   echo "$ok" >"$LAB_DIR/ok.$label"
   echo "${peak:-0}" >"$LAB_DIR/peak.$label"

@@ -37,9 +37,6 @@ NFT
 at_server() {  # at_server syn|ack -> spoofed packets of that kind that reached the server
   lab_ns "$NS_S" nft list counter inet ovl "$1" | sed -n 's/.*packets \([0-9]*\).*/\1/p'
 }
-sent_by() {  # sent_by TRAFGEN_LOG -> the packets trafgen sent
-  grep -oE "[0-9]+ packets outgoing" "$1" | head -1 | cut -d' ' -f1
-}
 cfg="$LAB_DIR/overload.yaml"
 write_cfg() {  # write_cfg OVERLOAD
   cat >"$cfg" <<YAML
@@ -68,7 +65,7 @@ stalled_flood() {
   kill -CONT "$SG_PID"
   for _ in $(seq 1 100); do
     sleep 0.2
-    backlog=$(lab_ns "$NS_G" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue)
+    backlog=$(queue_waiting)
     [ "$backlog" -eq 0 ] && break
   done
   metrics_settle || fail "the counters did not settle after the flood"
@@ -127,7 +124,7 @@ lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 --bytes 100 
   fail "legitimate connections before the flood"
 stalled_flood syn
 syns=$(at_server syn)
-sent=$(sent_by "$LAB_DIR/trafgen.syn.log")
+sent=$(lab_flood_sent "$LAB_DIR/trafgen.syn.log")
 dropped=$(metric synguard_overload_syns_dropped_total)
 kd2=$(metric 'synguard_queue_kernel_drops_total{queue="2"}')
 kd3=$(metric 'synguard_queue_kernel_drops_total{queue="3"}')
@@ -171,7 +168,7 @@ stalled_flood syn
 syns4=$(at_server syn)
 un4=$(metric synguard_queue_unprotected_packets_total)
 dropped4=$(metric synguard_overload_syns_dropped_total)
-sent4=$(sent_by "$LAB_DIR/trafgen.syn.log")
+sent4=$(lab_flood_sent "$LAB_DIR/trafgen.syn.log")
 echo "pass: flood ${sent4:-?} SYNs while stalled; at the server $syns4 (fail-open); unprotected $un3 -> $un4; SYN-queue drops $dropped4"
 [ "$syns4" -gt 0 ] || fail "overload: pass let no SYN through"
 [ $((un4 - un3)) -ge "$syns4" ] || fail "SYNs at the server ($syns4) not counted as unprotected ($un3 -> $un4)"
