@@ -198,6 +198,7 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
 
   f.one("synguard_half_open_connections", "Half-open connections now, all services", G,
         static_cast<double>(half_open));
+  // Per service: from each engine's ServiceRuntime (ServiceFigures), not from EngineStats.
   auto& sho = f.family("synguard_service_half_open_connections",
                        "Half-open connections to the service now", G);
   auto& speak = f.family("synguard_service_half_open_peak_connections",
