@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <span>
 #include <sstream>
+#include <string_view>
 
 namespace synguard::daemon {
 
@@ -84,6 +86,35 @@ std::map<std::string, std::uint64_t> parseErrors(const engine::EngineStats& st) 
 
 std::map<std::string, std::uint64_t> invalidReasons(const engine::EngineStats& st) {
   return byName<engine::InvalidReason>(st.invalid);
+}
+
+/// One described engine counter's values by name (engine/stats.h, forEachCounter): a single
+/// figure under its field name, an array's non-zero values under "field.index".
+template <typename Fn>
+void forEachNamedValue(const engine::CounterInfo& c, std::span<const std::uint64_t> v, Fn&& fn) {
+  if (c.index_name == nullptr) {
+    fn(std::string(c.field), v[0]);
+    return;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (const std::string_view name = c.index_name(i); !name.empty() && v[i] != 0) {
+      fn(std::string(c.field) + "." + std::string(name), v[i]);
+    }
+  }
+}
+
+/// The fields the human report's own sections show (verdicts, parse errors, invalid segments,
+/// connections, table): "other engine counters" lists the rest, so a new counter shows there.
+bool shownAbove(std::string_view field) {
+  for (const std::string_view f :
+       {"packets", "tcp_segments", "accepted", "dropped", "parse_errors", "invalid",
+        "rst_in_window", "syn_on_synchronized", "connections_picked_up", "connections_reopened",
+        "connections_ended", "table_full", "table_peak", "emergency_entered"}) {
+    if (f == field) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string fmtTs(double ts) {
@@ -250,6 +281,22 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
          << "/s)\n";
     }
   }
+  // Every other described engine counter that is not zero, without a line of its own here.
+  std::ostringstream other;
+  engine::forEachCounter(
+      st, [&other](const engine::CounterInfo& c, std::span<const std::uint64_t> v) {
+        if (shownAbove(c.field)) {
+          return;
+        }
+        forEachNamedValue(c, v, [&other](const std::string& name, std::uint64_t n) {
+          if (n != 0) {
+            other << "  " << std::left << std::setw(44) << name << std::right << n << "\n";
+          }
+        });
+      });
+  if (!other.str().empty()) {
+    os << "other engine counters:\n" << other.str();
+  }
 }
 
 void printJson(const ReplaySummary& s, std::ostream& os) {
@@ -325,7 +372,28 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
   }
   os << "\n  ],\n";
   os << "  \"time\": {\"first_ts\": " << fmtTs(s.first_ts) << ", \"last_ts\": " << fmtTs(s.last_ts)
-     << ", \"wall_seconds\": " << num(s.wall_seconds) << "}\n}\n";
+     << ", \"wall_seconds\": " << num(s.wall_seconds) << "},\n";
+  // Every described engine counter (engine/stats.h, forEachCounter), by its field name: a
+  // single figure as a number, an array as its non-zero values by name. Last, so the sections
+  // above keep their keys' first occurrence.
+  os << "  \"engine\": {";
+  bool first = true;
+  engine::forEachCounter(st, [&](const engine::CounterInfo& c, std::span<const std::uint64_t> v) {
+    os << (first ? "" : ", ") << q(std::string(c.field)) << ": ";
+    first = false;
+    if (c.index_name == nullptr) {
+      os << v[0];
+      return;
+    }
+    std::map<std::string, std::uint64_t> m;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (const std::string_view name = c.index_name(i); !name.empty() && v[i] != 0) {
+        m[std::string(name)] = v[i];
+      }
+    }
+    os << jsonMap(m);
+  });
+  os << "}\n}\n";
 }
 
 }  // namespace synguard::daemon

@@ -169,6 +169,8 @@ void takeSnapshot(Worker& w) {
     f.cookies_rejected = rt.cookies_rejected;
     f.proxied = rt.proxied;
     f.mode_changes = rt.mode_changes;
+    f.would_cookie = rt.would_cookie;
+    f.would_drop = rt.would_drop;
     f.mode = rt.mode.mode();
   }
 }

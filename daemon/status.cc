@@ -9,9 +9,13 @@
 #include <cstdio>
 #include <iomanip>
 #include <map>
+#include <span>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "engine/stats.h"
 
 namespace synguard::daemon {
 
@@ -205,6 +209,25 @@ std::string renderStatus(const std::string& exposition) {
      << num(value("synguard_queue_failed_open_total")) << "   reloads ok/failed "
      << num(value("synguard_config_reloads_total", {{"result", "success"}})) << "/"
      << num(value("synguard_config_reloads_total", {{"result", "failure"}})) << "\n";
+  // Every engine counter the exporter takes from the description (engine/stats.h,
+  // forEachCounter) that is not zero, its labels summed: a new counter shows here by itself.
+  std::ostringstream other;
+  const engine::EngineStats names_only;
+  engine::forEachCounter(
+      names_only, [&](const engine::CounterInfo& c, std::span<const std::uint64_t>) {
+        if (c.metric.empty() || c.kind != engine::CounterKind::kCounter) {
+          return;
+        }
+        if (const double v = value(std::string(c.metric)); v > 0) {
+          std::string_view name = c.metric;
+          name.remove_prefix(std::string_view("synguard_").size());
+          name.remove_suffix(std::string_view("_total").size());
+          other << "  " << std::left << std::setw(36) << name << std::right << num(v) << "\n";
+        }
+      });
+  if (!other.str().empty()) {
+    os << "\nengine counters (not zero, all labels):\n" << other.str();
+  }
   return os.str();
 }
 

@@ -1,6 +1,8 @@
 #include "daemon/worker_snapshot.h"
 
 #include <algorithm>
+#include <span>
+#include <vector>
 
 namespace synguard::daemon {
 
@@ -13,34 +15,34 @@ void addEach(A& to, const A& from) {
   }
 }
 
+/// Adds one worker's engine counters to `to`, each as its description says (forEachCounter).
+void sumEngineStats(engine::EngineStats& to, const engine::EngineStats& from) {
+  // Both structs are visited in the same order: collect `from`'s spans, then merge into `to`'s.
+  std::vector<std::span<const std::uint64_t>> src;
+  engine::forEachCounter(from, [&src](const engine::CounterInfo&,
+                                      std::span<const std::uint64_t> v) { src.push_back(v); });
+  std::size_t n = 0;
+  engine::forEachCounter(to, [&](const engine::CounterInfo& info, std::span<std::uint64_t> v) {
+    const std::span<const std::uint64_t> f = src[n++];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      switch (info.combine) {
+        case engine::Combine::kSum:
+          v[i] += f[i];
+          break;
+        case engine::Combine::kMax:
+          v[i] = std::max(v[i], f[i]);
+          break;
+      }
+    }
+  });
+}
+
 }  // namespace
 
 WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
   WorkerSnapshot t;
   for (const WorkerSnapshot& w : workers) {
-    const engine::EngineStats& e = w.engine;
-    engine::EngineStats& s = t.engine;
-    addEach(s.accepted, e.accepted);
-    addEach(s.dropped, e.dropped);
-    addEach(s.invalid, e.invalid);
-    addEach(s.icmp, e.icmp);
-    addEach(s.cookies_rejected, e.cookies_rejected);
-    addEach(s.connections_by_state, e.connections_by_state);
-    addEach(s.connections_ended, e.connections_ended);
-    s.packets += e.packets;
-    s.cookies_sent += e.cookies_sent;
-    s.cookies_validated += e.cookies_validated;
-    s.proxy_completed += e.proxy_completed;
-    s.mode_changes += e.mode_changes;
-    s.bypass_started += e.bypass_started;
-    s.table_full += e.table_full;
-    s.first_fragments += e.first_fragments;
-    s.unassured += e.unassured;
-    s.connections_assured += e.connections_assured;
-    addEach(s.evictions, e.evictions);
-    s.source_limit_overflow += e.source_limit_overflow;
-    // Every worker derives the same period keys from the same wall clock: one count, not a sum.
-    s.key_rotations = std::max(s.key_rotations, e.key_rotations);
+    sumEngineStats(t.engine, w.engine);
 
     // Both queues of the worker (regular and SYN) in the sums.
     for (const NfQueueStats* q : {&w.queue_stats, &w.syn_queue_stats}) {
@@ -72,6 +74,8 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
       y.cookies_validated += x.cookies_validated;
       y.cookies_rejected += x.cookies_rejected;
       y.proxied += x.proxied;
+      y.would_cookie += x.would_cookie;
+      y.would_drop += x.would_drop;
       // Every queue flips when the service does (they decide on its summed load): the
       // service's transitions are the most any queue made.
       y.mode_changes = std::max(y.mode_changes, x.mode_changes);

@@ -25,6 +25,8 @@ struct ServiceFigures {
   std::uint64_t cookies_rejected = 0;
   std::uint64_t proxied = 0;
   std::uint64_t mode_changes = 0;
+  std::uint64_t would_cookie = 0;  ///< monitor: SYNs that would have been answered with a cookie
+  std::uint64_t would_drop = 0;    ///< monitor: segments that would have been dropped
   engine::ServiceMode mode = engine::ServiceMode::kNormal;
 };
 

@@ -290,11 +290,11 @@ MonotonicTime Engine::timeOfTick(std::uint32_t tick) const noexcept {
 }
 
 std::chrono::milliseconds Engine::timeoutFor(TcpState s) const noexcept {
-  return stats_.emergency ? cfg_.emergency.timeouts.forState(s) : cfg_.timeouts.forState(s);
+  return stats_.emergency != 0 ? cfg_.emergency.timeouts.forState(s) : cfg_.timeouts.forState(s);
 }
 
 std::chrono::milliseconds Engine::unassuredTimeout() const noexcept {
-  return stats_.emergency ? cfg_.emergency.timeouts.unassured : cfg_.timeouts.unassured;
+  return stats_.emergency != 0 ? cfg_.emergency.timeouts.unassured : cfg_.timeouts.unassured;
 }
 
 std::uint8_t Engine::listFor(const Connection& c) const noexcept {
@@ -391,11 +391,11 @@ void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
 
 void Engine::updateEmergency() noexcept {
   const std::size_t n = table_->size();
-  if (!stats_.emergency && n > emergency_enter_) {
-    stats_.emergency = true;
+  if (stats_.emergency == 0 && n > emergency_enter_) {
+    stats_.emergency = 1;
     ++stats_.emergency_entered;
-  } else if (stats_.emergency && n < emergency_leave_) {
-    stats_.emergency = false;
+  } else if (stats_.emergency != 0 && n < emergency_leave_) {
+    stats_.emergency = 0;
   }
 }
 

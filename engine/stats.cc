@@ -68,6 +68,10 @@ std::string_view toString(EvictKind k) noexcept {
   return "unknown";
 }
 
+std::string_view translatedName(std::size_t i) noexcept {
+  return i == 0 ? "to_server" : "to_client";
+}
+
 std::string_view toString(Action a) noexcept {
   switch (a) {
     case Action::kAccept:

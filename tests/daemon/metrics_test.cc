@@ -89,6 +89,62 @@ TEST(Metrics, SumsTheQueuesIntoOneExposition) {
   EXPECT_TRUE(has(t, "# TYPE synguard_half_open_connections gauge"));
 }
 
+// Families the engine's counter description exports (engine/stats.h): monitor mode, parse
+// errors and the proxy, summed over the workers.
+TEST(Metrics, ExportsTheDescribedEngineCounters) {
+  using engine::VerdictReason;
+  const auto idx = [](auto e) { return static_cast<std::size_t>(e); };
+  std::vector<WorkerSnapshot> w = {worker(0, 1, engine::ServiceMode::kNormal),
+                                   worker(1, 1, engine::ServiceMode::kNormal)};
+  for (WorkerSnapshot& x : w) {
+    x.engine.would_drop[idx(VerdictReason::kSourceRate)] = 4;
+    x.engine.would_cookie = 9;
+    x.engine.parse_errors[idx(engine::ParseError::kBadChecksum)] = 2;
+    x.engine.proxy_completed = 10;
+    x.engine.proxy_refused = 1;
+    x.engine.proxy_server_timeout = 2;
+    x.engine.proxy_syn_resent = 3;
+    x.engine.proxy_duplicate_acks = 4;
+    x.engine.proxy_ack_delayed = 5;
+    x.engine.proxy_early_kept = 6;
+    x.engine.proxy_early_dropped = 7;
+    x.engine.proxy_client_aborted = 8;
+    x.engine.proxy_rst_ignored = 9;
+    x.engine.translated[0] = 100;
+    x.engine.translated[1] = 50;
+    x.services[0].would_cookie = 9;
+    x.services[0].would_drop = 4;
+  }
+  w[0].engine.key_rotations = 3;  // the same periods in every worker: the most, not the sum
+  w[1].engine.key_rotations = 2;
+  ReloadCounters reloads;
+  const std::string t = text(collectMetrics({"1", 0}, w, {}, reloads));
+  EXPECT_TRUE(has(t, "synguard_would_drop_total{reason=\"source_syn_rate\"} 8")) << t;
+  EXPECT_TRUE(has(t, "synguard_would_drop_total{reason=\"tracked\"} 0"));
+  EXPECT_TRUE(has(t, "# TYPE synguard_would_drop_total counter"));
+  EXPECT_TRUE(has(t, "synguard_service_would_cookie_total{service=\"web\"} 18"));
+  EXPECT_TRUE(has(t, "synguard_service_would_drop_total{service=\"web\"} 8"));
+  EXPECT_TRUE(has(t, "synguard_parse_errors_total{reason=\"bad_checksum\"} 4"));
+  EXPECT_TRUE(has(t, "synguard_parse_errors_total{reason=\"empty\"} 0"));
+  EXPECT_FALSE(has(t, "synguard_parse_errors_total{reason=\"none\"} 0"));  // never counted
+  EXPECT_FALSE(has(t, "synguard_cookies_rejected_total{reason=\"none\"} 0"));
+  EXPECT_TRUE(has(t, "synguard_proxied_connections_total 20"));
+  EXPECT_TRUE(has(t, "synguard_proxy_refused_total 2"));
+  EXPECT_TRUE(has(t, "synguard_proxy_server_timeouts_total 4"));
+  EXPECT_TRUE(has(t, "synguard_proxy_syns_resent_total 6"));
+  EXPECT_TRUE(has(t, "synguard_proxy_duplicate_acks_total 8"));
+  EXPECT_TRUE(has(t, "synguard_proxy_acks_delayed_total 10"));
+  EXPECT_TRUE(has(t, "synguard_proxy_early_segments_kept_total 12"));
+  EXPECT_TRUE(has(t, "synguard_proxy_early_segments_dropped_total 14"));
+  EXPECT_TRUE(has(t, "synguard_proxy_client_aborts_total 16"));
+  EXPECT_TRUE(has(t, "synguard_proxy_rsts_ignored_total 18"));
+  EXPECT_TRUE(has(t, "synguard_proxy_translated_segments_total{direction=\"to_server\"} 200"));
+  EXPECT_TRUE(has(t, "synguard_proxy_translated_segments_total{direction=\"to_client\"} 100"));
+  EXPECT_TRUE(has(t, "synguard_cookie_key_rotations_total 3"));
+  EXPECT_TRUE(has(t, "synguard_connections{state=\"time_wait\"} 0"));
+  EXPECT_TRUE(has(t, "# TYPE synguard_connections gauge"));
+}
+
 TEST(Metrics, ReadsTheKernelQueueTable) {
   char path[] = "/tmp/sg-nfq-XXXXXX";
   const int fd = ::mkstemp(path);

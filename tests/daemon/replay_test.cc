@@ -212,6 +212,17 @@ TEST_F(ReplayTest, HumanSummaryNamesTheFigures) {
                         "203.0.113.0/24", "TIME_WAIT 1"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }
+  // Described engine counters the sections above do not show (engine/stats.h).
+  EXPECT_NE(r.out.find("other engine counters:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("handshakes_completed"), std::string::npos) << r.out;
+  // The JSON report carries every described counter under "engine", by field name.
+  const Run j = replay({file}, true);
+  const auto engine = j.out.find("\"engine\": {");
+  ASSERT_NE(engine, std::string::npos) << j.out;
+  for (const char* s : {"\"packets\": 8,", "\"connections_ended\": {", "\"would_cookie\": 0,",
+                        "\"translated\": {}", "\"half_open_reaped\": 0}"}) {
+    EXPECT_NE(j.out.find(s, engine), std::string::npos) << s << "\n" << j.out;
+  }
   EXPECT_EQ(r.log.rfind("#separator", 0), 0U);
   EXPECT_NE(r.log.find("#fields\tts\torig_h\torig_p\tresp_h\tresp_p\tconn_state\tstate"),
             std::string::npos);

@@ -39,6 +39,9 @@ TEST(Status, RendersTheDaemonsOwnExposition) {
   ssh.name = "ssh";
   ssh.half_open = 34;
   w.services = {web, ssh};
+  w.engine.proxy_refused = 7;  // described engine counters: listed when not zero
+  w.engine.would_drop[static_cast<std::size_t>(engine::VerdictReason::kSourceRate)] = 2;
+  w.engine.would_drop[static_cast<std::size_t>(engine::VerdictReason::kDenied)] = 3;
   ReloadCounters reloads;
   reloads.success = 3;
   std::ostringstream os;
@@ -48,6 +51,9 @@ TEST(Status, RendersTheDaemonsOwnExposition) {
   EXPECT_NE(view.find("web COOKIE 1200 1500 48.0k 0 250.0k 220 0"), std::string::npos) << view;
   EXPECT_NE(view.find("ssh normal 34 0 0 0 0 0 0"), std::string::npos) << view;
   EXPECT_NE(view.find("reloads ok/failed 3/0"), std::string::npos) << view;
+  EXPECT_NE(view.find("\n proxy_refused 7\n"), std::string::npos) << view;
+  EXPECT_NE(view.find("\n would_drop 5\n"), std::string::npos) << view;
+  EXPECT_EQ(view.find("proxy_syns_resent"), std::string::npos) << view;  // zero: not listed
 }
 
 TEST(Status, SaysWhenNoDaemonListens) {
