@@ -33,6 +33,7 @@
 #include "daemon/route_lookup.h"
 #include "daemon/system_clock.h"
 #include "daemon/worker_snapshot.h"
+#include "engine/limits.h"
 
 namespace synguard::daemon {
 
@@ -125,9 +126,7 @@ struct Worker {
 
 std::atomic<bool> g_stop{false};
 
-/// Services a daemon can protect (the per-worker load slots are sized for them at start, so a
-/// reload may add services up to this many).
-constexpr std::size_t kMaxServices = 256;
+using engine::kMaxServices;
 
 /// A new engine configuration for the workers (SIGHUP): published by the main thread, taken by
 /// each worker between two batches (engines are single-threaded).
@@ -525,7 +524,7 @@ int runDaemon(const RunOptions& in) {
   RunOptions opts = in;
   if (opts.queues == 0) {
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, 64));
+    opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, engine::kMaxQueues));
   }
   RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
   ropts.bypass = opts.bypass;
