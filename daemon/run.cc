@@ -404,9 +404,9 @@ Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, Spoofe
     return Unexpected{loaded.error()};
   }
   RunOptions next = std::move(*loaded);
+  // The key file is not read again: the engines keep the secrets they were created with (a new
+  // key_file is reported below as needing a restart).
   engine::EngineConfig cfg = next.engine;
-  cfg.protection.master_key = current.engine.protection.master_key;
-  cfg.hash_seed = current.engine.hash_seed;
   cfg.bypass_established = current.engine.bypass_established;
   if (cfg.protection.services.empty()) {
     return Unexpected{Error{"no service to protect"}};
@@ -562,10 +562,12 @@ int runDaemon(const RunOptions& in) {
   if (key->created) {
     logLine(5, "created a new SYN-cookie key in " + opts.key_file);
   }
-  opts.engine.protection.master_key = key->key;
-  std::array<std::uint8_t, 8> seed{};
+  engine::Secrets secrets;
+  secrets.master_key = key->key;
+  secrets.hash_seed = 0x9e3779b97f4a7c15ULL;  // EngineConfig's former default, if getentropy fails
+  std::array<std::uint8_t, sizeof secrets.hash_seed> seed{};
   if (::getentropy(seed.data(), seed.size()) == 0) {
-    std::memcpy(&opts.engine.hash_seed, seed.data(), sizeof opts.engine.hash_seed);
+    std::memcpy(&secrets.hash_seed, seed.data(), sizeof secrets.hash_seed);
   }
 
   // Signals are handled by the main thread only: block them before any thread starts.
@@ -609,7 +611,7 @@ int runDaemon(const RunOptions& in) {
     }
     w->sender = std::move(*s);
     w->logger = std::make_unique<ModeLogger>(w->queue);
-    auto e = engine::Engine::create(opts.engine, clock, *w->sender, w->logger.get());
+    auto e = engine::Engine::create(opts.engine, secrets, clock, *w->sender, w->logger.get());
     if (!e) {
       logLine(3, e.error().message);
       return 2;

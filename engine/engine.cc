@@ -131,8 +131,8 @@ Result<void> validate(const EngineConfig& cfg) {
 
 }  // namespace
 
-Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
-                              ConnectionObserver* observer) {
+Result<Engine> Engine::create(const EngineConfig& cfg, const Secrets& secrets, Clock& clock,
+                              PacketSink& sink, ConnectionObserver* observer) {
   if (auto ok = validate(cfg); !ok) {
     return Unexpected{ok.error()};
   }
@@ -149,18 +149,19 @@ Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink&
     }
     runtime.emplace_back(*mode);
   }
-  return Engine(cfg, clock, sink, observer, std::move(*services), std::move(runtime));
+  return Engine(cfg, secrets, clock, sink, observer, std::move(*services), std::move(runtime));
 }
 
-Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+Engine::Engine(const EngineConfig& cfg, const Secrets& secrets, Clock& clock, PacketSink& sink,
                ConnectionObserver* observer, ServiceMap services,
                std::vector<ServiceRuntime> runtime)
     : cfg_(cfg),
+      secrets_(secrets),
       clock_(&clock),
       sink_(&sink),
       observer_(observer),
-      table_(std::make_unique<ConnectionTable>(cfg.table_capacity, cfg.hash_seed)),
-      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, cfg.hash_seed)),
+      table_(std::make_unique<ConnectionTable>(cfg.table_capacity, secrets.hash_seed)),
+      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, secrets.hash_seed)),
       services_(std::move(services)),
       runtime_(std::move(runtime)),
       proxies_(std::make_unique<ProxyTable>(
@@ -194,8 +195,6 @@ EngineConfig Engine::keptOnReload(const EngineConfig& next, const EngineConfig& 
   EngineConfig cfg = next;
   cfg.table_capacity = running.table_capacity;
   cfg.half_open = running.half_open;
-  cfg.hash_seed = running.hash_seed;
-  cfg.protection.master_key = running.protection.master_key;
   cfg.protection.cookies = running.protection.cookies;
   cfg.protection.key_rotation = running.protection.key_rotation;
   cfg.protection.proxy.capacity = running.protection.proxy.capacity;
