@@ -564,11 +564,14 @@ int runDaemon(const RunOptions& in) {
   }
   engine::Secrets secrets;
   secrets.master_key = key->key;
-  secrets.hash_seed = 0x9e3779b97f4a7c15ULL;  // EngineConfig's former default, if getentropy fails
+  // A guessable seed would let a flood aim spoofed tuples at one hash bucket: no fallback.
   std::array<std::uint8_t, sizeof secrets.hash_seed> seed{};
-  if (::getentropy(seed.data(), seed.size()) == 0) {
-    std::memcpy(&secrets.hash_seed, seed.data(), sizeof secrets.hash_seed);
+  if (::getentropy(seed.data(), seed.size()) != 0) {
+    logLine(3, std::string("cannot draw the connection table's hash seed: getentropy: ") +
+                   std::strerror(errno));
+    return 1;
   }
+  std::memcpy(&secrets.hash_seed, seed.data(), sizeof secrets.hash_seed);
 
   // Signals are handled by the main thread only: block them before any thread starts.
   sigset_t sigs;
