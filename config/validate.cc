@@ -19,26 +19,28 @@
 #include <utility>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/packet/ip_address.h"
 #include "engine/protect/protection.h"
+#include "engine/track/window.h"
 
 namespace synguard::config {
 namespace {
 
 using std::chrono::milliseconds;
 
-/// The daemon refuses more services (daemon/run.cc, kMaxServices); checked here as well so
-/// that the message points at the list and `synguard check-config` catches it.
-constexpr std::size_t kMaxServices = 256;
-/// The engine's ticks are wrapping milliseconds compared by signed difference, so timeouts stay
-/// well under 2^31 ms (engine/engine.cc, validate()).
-constexpr milliseconds kMaxTimeout = std::chrono::hours(24 * 20);
-/// A cookie's MSS index has 3 bits (engine/protect/syn_cookie.h): at most 8 values a table.
-constexpr std::size_t kMaxMssValues = 8;
-/// A cookie keeps 5 bits of its time counter (engine/protect/syn_cookie.h): ages up to 31 windows.
-constexpr std::uint64_t kMaxCookieAge = 31;
-/// RFC 7323 §2.3: the largest window scale shift.
-constexpr std::uint64_t kMaxWscale = 14;
+using engine::kMaxCookieAgeWindows;
+using engine::kMaxMssValues;
+using engine::kMaxProxyCapacity;
+using engine::kMaxQueues;
+using engine::kMaxServices;
+using engine::kMaxTimeout;
+/// RFC 7323 §2.3: the largest window scale shift (the engine's kMaxWindowScale).
+constexpr std::uint64_t kMaxWscale = engine::kMaxWindowScale;
+/// At 128 bytes a slot, 2^28 slots are 32 GiB a queue: beyond that it is a typo. Stricter than
+/// what the engine can index (engine::kMaxTableCapacity).
+constexpr std::uint64_t kMaxConfiguredTableCapacity = std::uint64_t{1} << 28;
+static_assert(kMaxConfiguredTableCapacity <= engine::kMaxTableCapacity);
 /// The smallest MSS we announce or accept in a table: Linux's TCP_MIN_MSS is 88, and anything
 /// smaller than 64 is certainly a typo.
 constexpr std::uint64_t kMinMss = 64;
@@ -743,13 +745,12 @@ class Checker {
     if (!map(q, "queues", {"count", "first"})) {
       return;
     }
-    // 64 queues: more than any gateway's cores need; the queue range must fit in 16 bits.
     if (q["count"]) {
-      integer(q["count"], "queues.count", 0, 64, out_.queues);
+      integer(q["count"], "queues.count", 0, kMaxQueues, out_.queues);
     }
     if (q["first"]) {
-      // Two ranges of `count` queues each (regular, then SYN queues), count at most 64.
-      integer(q["first"], "queues.first", 0, 65535 - 127, out_.first_queue);
+      // Two ranges of `count` queues each (regular, then SYN queues), count at most kMaxQueues.
+      integer(q["first"], "queues.first", 0, 65535 - (2 * kMaxQueues - 1), out_.first_queue);
     }
   }
 
@@ -814,9 +815,8 @@ class Checker {
     if (!map(t, "table", {"capacity", "pickup_midstream", "assured_reserve"})) {
       return;
     }
-    // At 128 bytes a slot, 2^28 slots are 32 GiB a queue: beyond that it is a typo.
     if (t["capacity"]) {
-      integer(t["capacity"], "table.capacity", 1024, std::uint64_t{1} << 28,
+      integer(t["capacity"], "table.capacity", 1024, kMaxConfiguredTableCapacity,
               out_.engine.table_capacity);
     }
     if (t["pickup_midstream"]) {
@@ -877,8 +877,8 @@ class Checker {
                        lifetime_known;
     }
     if (k["max_age_windows"]) {
-      lifetime_known = integer(k["max_age_windows"], "cookies.max_age_windows", 1, kMaxCookieAge,
-                               p.cookies.max_age_windows) &&
+      lifetime_known = integer(k["max_age_windows"], "cookies.max_age_windows", 1,
+                               kMaxCookieAgeWindows, p.cookies.max_age_windows) &&
                        lifetime_known;
     }
     // Only the previous key is kept after a rotation: a cookie must not outlive two periods.
@@ -913,11 +913,10 @@ class Checker {
     }
     engine::ProxyConfig& px = out_.engine.protection.proxy;
     if (x["capacity"]) {
-      integer(x["capacity"], "proxy.capacity", 1, std::uint64_t{1} << 26, px.capacity);
+      integer(x["capacity"], "proxy.capacity", 1, kMaxProxyCapacity, px.capacity);
     }
     if (x["max_per_source"]) {
-      integer(x["max_per_source"], "proxy.max_per_source", 0, std::uint64_t{1} << 26,
-              px.max_per_source);
+      integer(x["max_per_source"], "proxy.max_per_source", 0, kMaxProxyCapacity, px.max_per_source);
     }
     const auto minute = std::chrono::minutes(1);
     milliseconds delay = px.max_ack_delay;

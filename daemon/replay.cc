@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -14,6 +15,10 @@
 namespace synguard::daemon {
 
 namespace {
+
+/// Replay's connection-table hash seed: fixed, so two runs over a capture evict alike and report
+/// the same (2^64 / φ, the seed replay has always used).
+constexpr std::uint64_t kReplayHashSeed = 0x9e3779b97f4a7c15ULL;
 
 class ReplayClock : public engine::Clock {
  public:
@@ -146,7 +151,10 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   if (opts.attempt_timeout) {
     cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
   }
-  auto created = engine::Engine::create(cfg, clock, sink, &conn_log);
+  // Replay answers nothing (every service in monitor mode, a discarding sink) and reports the
+  // same for the same capture: a zero cookie master key and a fixed hash seed, as it always had.
+  const engine::Secrets secrets{.master_key = engine::SipKey{}, .hash_seed = kReplayHashSeed};
+  auto created = engine::Engine::create(cfg, secrets, clock, sink, &conn_log);
   if (!created) {
     err << "synguard: " << created.error().message << "\n";
     return 2;

@@ -33,6 +33,7 @@
 #include "daemon/route_lookup.h"
 #include "daemon/system_clock.h"
 #include "daemon/worker_snapshot.h"
+#include "engine/limits.h"
 
 namespace synguard::daemon {
 
@@ -125,9 +126,7 @@ struct Worker {
 
 std::atomic<bool> g_stop{false};
 
-/// Services a daemon can protect (the per-worker load slots are sized for them at start, so a
-/// reload may add services up to this many).
-constexpr std::size_t kMaxServices = 256;
+using engine::kMaxServices;
 
 /// A new engine configuration for the workers (SIGHUP): published by the main thread, taken by
 /// each worker between two batches (engines are single-threaded).
@@ -407,9 +406,9 @@ Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, Spoofe
     return Unexpected{loaded.error()};
   }
   RunOptions next = std::move(*loaded);
+  // The key file is not read again: the engines keep the secrets they were created with (a new
+  // key_file is reported below as needing a restart).
   engine::EngineConfig cfg = next.engine;
-  cfg.protection.master_key = current.engine.protection.master_key;
-  cfg.hash_seed = current.engine.hash_seed;
   cfg.bypass_established = current.engine.bypass_established;
   if (cfg.protection.services.empty()) {
     return Unexpected{Error{"no service to protect"}};
@@ -527,7 +526,7 @@ int runDaemon(const RunOptions& in) {
   RunOptions opts = in;
   if (opts.queues == 0) {
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, 64));
+    opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, engine::kMaxQueues));
   }
   RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
   ropts.bypass = opts.bypass;
@@ -565,11 +564,16 @@ int runDaemon(const RunOptions& in) {
   if (key->created) {
     logLine(5, "created a new SYN-cookie key in " + opts.key_file);
   }
-  opts.engine.protection.master_key = key->key;
-  std::array<std::uint8_t, 8> seed{};
-  if (::getentropy(seed.data(), seed.size()) == 0) {
-    std::memcpy(&opts.engine.hash_seed, seed.data(), sizeof opts.engine.hash_seed);
+  engine::Secrets secrets;
+  secrets.master_key = key->key;
+  // A guessable seed would let a flood aim spoofed tuples at one hash bucket: no fallback.
+  std::array<std::uint8_t, sizeof secrets.hash_seed> seed{};
+  if (::getentropy(seed.data(), seed.size()) != 0) {
+    logLine(3, std::string("cannot draw the connection table's hash seed: getentropy: ") +
+                   std::strerror(errno));
+    return 1;
   }
+  std::memcpy(&secrets.hash_seed, seed.data(), sizeof secrets.hash_seed);
 
   // Signals are handled by the main thread only: block them before any thread starts.
   sigset_t sigs;
@@ -612,7 +616,7 @@ int runDaemon(const RunOptions& in) {
     }
     w->sender = std::move(*s);
     w->logger = std::make_unique<ModeLogger>(w->queue);
-    auto e = engine::Engine::create(opts.engine, clock, *w->sender, w->logger.get());
+    auto e = engine::Engine::create(opts.engine, secrets, clock, *w->sender, w->logger.get());
     if (!e) {
       logLine(3, e.error().message);
       return 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "engine/limits.h"
 #include "engine/packet/checksum.h"
 #include "engine/track/outcome.h"
 #include "engine/track/window.h"
@@ -79,16 +80,13 @@ namespace {
 
 /// What create() and reconfigure() both require of a configuration.
 Result<void> validate(const EngineConfig& cfg) {
-  if (cfg.table_capacity == 0 || cfg.table_capacity > (std::size_t{1} << 31)) {
+  if (cfg.table_capacity == 0 || cfg.table_capacity > kMaxTableCapacity) {
     return Unexpected{Error{"table capacity must be between 1 and 2^31"}};
   }
   if (!(cfg.emergency.leave_fill < cfg.emergency.enter_fill) || cfg.emergency.enter_fill > 1.0 ||
       cfg.emergency.leave_fill < 0.0) {
     return Unexpected{Error{"emergency fill marks need 0 <= leave < enter <= 1"}};
   }
-  // Ticks are wrapping milliseconds compared by signed difference: timeouts must stay well
-  // under 2^31 ms (24.8 days).
-  constexpr auto kMaxTimeout = std::chrono::hours(24 * 20);
   for (const Timeouts* t : {&cfg.timeouts, &cfg.emergency.timeouts}) {
     for (auto s : {TcpState::kSynSent, TcpState::kSynReceived, TcpState::kEstablished,
                    TcpState::kFinWait1, TcpState::kCloseWait, TcpState::kClosing,
@@ -115,12 +113,12 @@ Result<void> validate(const EngineConfig& cfg) {
     return Unexpected{Error{"cookie window and key rotation period must be positive"}};
   }
   for (const MssTable* t : {&pc.cookies.v4, &pc.cookies.v6}) {
-    if (t->size == 0 || t->size > 8 ||
+    if (t->size == 0 || t->size > kMaxMssValues ||
         !std::is_sorted(t->values.begin(), t->values.begin() + t->size)) {
       return Unexpected{Error{"MSS tables need 1 to 8 ascending entries"}};
     }
   }
-  if (pc.proxy.capacity == 0 || pc.proxy.capacity > (std::size_t{1} << 26)) {
+  if (pc.proxy.capacity == 0 || pc.proxy.capacity > kMaxProxyCapacity) {
     return Unexpected{Error{"proxy capacity must be between 1 and 2^26"}};
   }
   if (pc.proxy.server_timeout <= std::chrono::milliseconds(0) ||
@@ -133,8 +131,8 @@ Result<void> validate(const EngineConfig& cfg) {
 
 }  // namespace
 
-Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
-                              ConnectionObserver* observer) {
+Result<Engine> Engine::create(const EngineConfig& cfg, const Secrets& secrets, Clock& clock,
+                              PacketSink& sink, ConnectionObserver* observer) {
   if (auto ok = validate(cfg); !ok) {
     return Unexpected{ok.error()};
   }
@@ -151,18 +149,19 @@ Result<Engine> Engine::create(const EngineConfig& cfg, Clock& clock, PacketSink&
     }
     runtime.emplace_back(*mode);
   }
-  return Engine(cfg, clock, sink, observer, std::move(*services), std::move(runtime));
+  return Engine(cfg, secrets, clock, sink, observer, std::move(*services), std::move(runtime));
 }
 
-Engine::Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
+Engine::Engine(const EngineConfig& cfg, const Secrets& secrets, Clock& clock, PacketSink& sink,
                ConnectionObserver* observer, ServiceMap services,
                std::vector<ServiceRuntime> runtime)
     : cfg_(cfg),
+      secrets_(secrets),
       clock_(&clock),
       sink_(&sink),
       observer_(observer),
-      table_(std::make_unique<ConnectionTable>(cfg.table_capacity, cfg.hash_seed)),
-      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, cfg.hash_seed)),
+      table_(std::make_unique<ConnectionTable>(cfg.table_capacity, secrets.hash_seed)),
+      half_open_(std::make_unique<HalfOpenAccounting>(cfg.half_open, secrets.hash_seed)),
       services_(std::move(services)),
       runtime_(std::move(runtime)),
       proxies_(std::make_unique<ProxyTable>(
@@ -196,8 +195,6 @@ EngineConfig Engine::keptOnReload(const EngineConfig& next, const EngineConfig& 
   EngineConfig cfg = next;
   cfg.table_capacity = running.table_capacity;
   cfg.half_open = running.half_open;
-  cfg.hash_seed = running.hash_seed;
-  cfg.protection.master_key = running.protection.master_key;
   cfg.protection.cookies = running.protection.cookies;
   cfg.protection.key_rotation = running.protection.key_rotation;
   cfg.protection.proxy.capacity = running.protection.proxy.capacity;

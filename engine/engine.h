@@ -15,6 +15,7 @@
 #include "engine/protect/protection.h"
 #include "engine/protect/proxy_table.h"
 #include "engine/result.h"
+#include "engine/secrets.h"
 #include "engine/stats.h"
 #include "engine/track/connection_table.h"
 #include "engine/track/half_open.h"
@@ -89,7 +90,8 @@ struct EngineConfig {
   ParseOptions parse;
   /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (issue #3).
   ProtectionConfig protection;
-  std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
+  // The master key and the hash seed are not configuration: Engine::create() takes them apart
+  // (Secrets).
 };
 
 /// Told about every connection that leaves the table, before its slot is reused.
@@ -130,8 +132,9 @@ struct PacketMeta {
 /// Not thread-safe; one per worker.
 class Engine {
  public:
-  static Result<Engine> create(const EngineConfig& cfg, Clock& clock, PacketSink& sink,
-                               ConnectionObserver* observer = nullptr);
+  /// `secrets` (the cookie master key, the hash seed) are kept for the engine's life.
+  static Result<Engine> create(const EngineConfig& cfg, const Secrets& secrets, Clock& clock,
+                               PacketSink& sink, ConnectionObserver* observer = nullptr);
 
   /// One IP packet. `wire_length` is the datagram's length on the wire when the buffer was
   /// truncated by a capture (0: the buffer is the whole packet).
@@ -179,12 +182,12 @@ class Engine {
   const EngineConfig& config() const noexcept { return cfg_; }
   /// A configuration reload, keeping the connection table, the proxied connections and the
   /// counters. Services are matched by name (a kept one keeps its mode, rates and learned
-  /// profile). Sizes fixed at start (table, proxy, accounting capacities), the hash seed, the
-  /// master key and the cookie MSS tables and key period are kept from the running configuration.
-  /// Nothing changes if the new configuration is invalid.
+  /// profile). Sizes fixed at start (table, proxy, accounting capacities) and the cookie MSS
+  /// tables and key period are kept from the running configuration; the secrets given to
+  /// create() stay. Nothing changes if the new configuration is invalid.
   Result<void> reconfigure(const EngineConfig& next);
   /// `next` with what reconfigure() keeps from the `running` configuration (the sizes fixed at
-  /// start, the hash seed, the master key, the cookie layout and key period).
+  /// start, the cookie layout and key period).
   static EngineConfig keptOnReload(const EngineConfig& next, const EngineConfig& running);
   /// Everything create() checks of a configuration, without building an engine (a reload is
   /// checked once before any worker applies it).
@@ -198,8 +201,8 @@ class Engine {
   std::chrono::milliseconds timeoutFor(TcpState s) const noexcept;
 
  private:
-  Engine(const EngineConfig& cfg, Clock& clock, PacketSink& sink, ConnectionObserver* observer,
-         ServiceMap services, std::vector<ServiceRuntime> runtime);
+  Engine(const EngineConfig& cfg, const Secrets& secrets, Clock& clock, PacketSink& sink,
+         ConnectionObserver* observer, ServiceMap services, std::vector<ServiceRuntime> runtime);
 
   MonotonicTime advanceClock() noexcept;
   void expireUntil(std::uint32_t tick) noexcept;
@@ -279,6 +282,7 @@ class Engine {
                     std::uint32_t tick) noexcept;
 
   EngineConfig cfg_;
+  Secrets secrets_;
   Clock* clock_;
   PacketSink* sink_;
   ConnectionObserver* observer_;

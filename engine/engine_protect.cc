@@ -95,7 +95,7 @@ void Engine::readWall() noexcept {
       ++stats_.key_rotations;
     }
     key_period_ = period;
-    const SipKey& master = cfg_.protection.master_key;
+    const SipKey& master = secrets_.master_key;
     cookies_.setKeys(CookieKeys{deriveCookieKey(master, static_cast<std::uint64_t>(period)),
                                 deriveCookieKey(master, static_cast<std::uint64_t>(period - 1)),
                                 true});

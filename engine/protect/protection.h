@@ -94,10 +94,10 @@ struct ProtectionConfig {
   PrefixSet deny;        ///< sources whose segments to a service are dropped
   bool dry_run = false;  ///< every service in monitor mode
   SynCookies::Config cookies;
-  /// The cookie keys are derived from the master key per rotation period, so gateways sharing
-  /// the key file rotate together without talking; the previous period's key stays valid.
+  /// The cookie keys are derived from the master key (Secrets, given to Engine::create) per
+  /// rotation period, so gateways sharing the key file rotate together without talking; the
+  /// previous period's key stays valid.
   std::chrono::seconds key_rotation{std::chrono::hours(1)};
-  SipKey master_key;  ///< the daemon loads it from the key file
   ProxyConfig proxy;
   /// While a service is in cookie mode, half-open connections to it that have waited this long
   /// for the client's ACK are reset at the server (a RST with the client's next sequence

@@ -85,7 +85,7 @@ SynCookies::Checked SynCookies::check(const FlowKey& tuple, SeqNum client_isn, S
   // The full counter is the newest one within the accepted age whose low 5 bits match.
   std::uint32_t counter = 0;
   bool found = false;
-  for (std::uint32_t age = 0; age <= cfg_.max_age_windows && age < 32; ++age) {
+  for (std::uint32_t age = 0; age <= cfg_.max_age_windows && age <= kMaxCookieAgeWindows; ++age) {
     if (((now - age) & 0x1f) == t5) {
       counter = now - age;
       found = true;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "engine/limits.h"
 #include "engine/packet/flow_key.h"
 #include "engine/packet/seq_num.h"
 #include "engine/protect/siphash.h"
@@ -17,7 +18,7 @@ namespace synguard::engine {
 /// 1440 (PPPoE and similar), 1460 (Ethernet) for IPv4; 1220 (IPv6 minimum MTU 1280 less 60),
 /// 1420, 1440 (Ethernet), 8940 (jumbo) for IPv6.
 struct MssTable {
-  std::array<std::uint16_t, 8> values{};
+  std::array<std::uint16_t, kMaxMssValues> values{};
   std::uint8_t size = 0;
 
   static MssTable defaultV4() noexcept { return MssTable{{536, 1300, 1440, 1460}, 4}; }
@@ -60,7 +61,7 @@ class SynCookies {
  public:
   struct Config {
     std::chrono::seconds window{64};
-    std::uint32_t max_age_windows = 1;
+    std::uint32_t max_age_windows = 1;  ///< at most kMaxCookieAgeWindows (5 bits of t)
     MssTable v4 = MssTable::defaultV4();
     MssTable v6 = MssTable::defaultV6();
   };

@@ -6,6 +6,7 @@
 
 #include "engine/engine.h"
 #include "tests/bench/packets.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::bench {
 namespace {
@@ -22,7 +23,7 @@ void runFlood(benchmark::State& state, std::size_t capacity) {
   NullSink sink;
   engine::EngineConfig cfg;
   cfg.table_capacity = capacity;
-  auto eng = engine::Engine::create(cfg, clock, sink);
+  auto eng = engine::Engine::create(cfg, testing::testSecrets(), clock, sink);
   std::size_t i = 0;
   std::uint64_t n = 0;
   const bool lookahead = state.range(1) != 0;
@@ -126,7 +127,7 @@ void BM_FullConnections(benchmark::State& state) {
   NullSink sink;
   engine::EngineConfig cfg;
   cfg.table_capacity = 1 << 16;
-  auto eng = engine::Engine::create(cfg, clock, sink);
+  auto eng = engine::Engine::create(cfg, testing::testSecrets(), clock, sink);
   std::size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(eng->process(s.at(order[i])));

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "tests/bench/packets.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::bench {
 namespace {
@@ -18,6 +19,7 @@ using engine::EngineConfig;
 
 /// Wall-clock-like time: cookie counters and keys as on a live gateway.
 constexpr std::chrono::seconds kWall{1'800'000'000};
+constexpr engine::Secrets kSecrets = testing::testSecrets(engine::SipKey{0x1234, 0x5678});
 
 /// Counts what the engine emits; keeps the last packet (for the cookie ISN).
 class CountingSink : public engine::PacketSink {
@@ -52,7 +54,6 @@ EngineConfig protectedConfig(std::size_t capacity, engine::ProtectionMode mode) 
   s.ports = {{80, 80}};
   s.mode = mode;
   cfg.protection.services.push_back(s);
-  cfg.protection.master_key = engine::SipKey{0x1234, 0x5678};
   cfg.protection.proxy.max_ack_delay = std::chrono::milliseconds(0);
   return cfg;
 }
@@ -65,7 +66,7 @@ void BM_CookieSynAckFlood(benchmark::State& state) {
   CountingSink sink;
   auto eng = Engine::create(
       protectedConfig(static_cast<std::size_t>(state.range(0)), engine::ProtectionMode::kAlways),
-      clock, sink);
+      kSecrets, clock, sink);
   std::size_t i = 0;
   std::uint64_t n = 0;
   const bool lookahead = state.range(1) != 0;
@@ -158,7 +159,7 @@ void BM_CookieAckValidation(benchmark::State& state) {
     if (i == kBatch) {
       state.PauseTiming();
       eng.reset();
-      eng.emplace(std::move(Engine::create(cfg, clock, sink).value()));
+      eng.emplace(std::move(Engine::create(cfg, kSecrets, clock, sink).value()));
       acks = PacketSet{};
       for (std::size_t k = 0; k < kBatch; ++k) {
         (void)eng->process(syns.at(k));
@@ -272,7 +273,7 @@ std::unique_ptr<Established> establish(bool proxied) {
   auto e = std::make_unique<Established>();
   EngineConfig cfg = protectedConfig(
       1 << 16, proxied ? engine::ProtectionMode::kAlways : engine::ProtectionMode::kOff);
-  e->eng.emplace(std::move(Engine::create(cfg, e->clock, e->sink).value()));
+  e->eng.emplace(std::move(Engine::create(cfg, kSecrets, e->clock, e->sink).value()));
   for (std::size_t k = 0; k < kConns; ++k) {
     const std::uint32_t client = 0xc0000200U + static_cast<std::uint32_t>(k);
     const auto port = static_cast<std::uint16_t>(20000 + k);

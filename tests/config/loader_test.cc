@@ -89,7 +89,6 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(engine.parse.wire_length);
   SYNGUARD_SAME(engine.parse.allow_zero_ip_length);
   SYNGUARD_SAME(engine.parse.verify_checksum);
-  SYNGUARD_SAME(engine.hash_seed);
   SYNGUARD_SAME(engine.protection.allow.cidrs(true));
   SYNGUARD_SAME(engine.protection.allow.cidrs(false));
   SYNGUARD_SAME(engine.protection.deny.cidrs(true));

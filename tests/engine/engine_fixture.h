@@ -13,6 +13,7 @@
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 
@@ -48,7 +49,7 @@ class EngineTest : public ::testing::Test {
   void start(const EngineConfig& cfg) {
     observer_.ended.clear();
     clock_.set(MonotonicTime{std::chrono::seconds(1000)});
-    auto r = Engine::create(cfg, clock_, sink_, &observer_);
+    auto r = Engine::create(cfg, testing::testSecrets(), clock_, sink_, &observer_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());

@@ -459,16 +459,16 @@ TEST_F(EngineTest, EmergencyModeShortensHalfOpenTimeoutsUnderPressure) {
 TEST_F(EngineTest, CreateRejectsImpossibleConfigurations) {
   EngineConfig cfg;
   cfg.table_capacity = 0;
-  EXPECT_FALSE(Engine::create(cfg, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(cfg, testing::testSecrets(), clock_, sink_).has_value());
   cfg = EngineConfig{};
   cfg.emergency.leave_fill = 0.95;
-  EXPECT_FALSE(Engine::create(cfg, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(cfg, testing::testSecrets(), clock_, sink_).has_value());
   cfg = EngineConfig{};
   cfg.timeouts.established = std::chrono::hours(24 * 30);
-  EXPECT_FALSE(Engine::create(cfg, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(cfg, testing::testSecrets(), clock_, sink_).has_value());
   cfg = EngineConfig{};
   cfg.half_open.source_prefix_v4 = 33;
-  EXPECT_FALSE(Engine::create(cfg, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(cfg, testing::testSecrets(), clock_, sink_).has_value());
 }
 
 TEST_F(EngineTest, ClockSteppingBackwardsDoesNotExpireOrCrash) {

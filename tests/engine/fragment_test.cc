@@ -13,6 +13,7 @@
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -46,12 +47,11 @@ class FragmentTest : public ::testing::Test {
     EngineConfig cfg;
     cfg.table_capacity = 1 << 14;
     cfg.protection.services.push_back(s);
-    cfg.protection.master_key = SipKey{1, 2};
     return cfg;
   }
   void start(const EngineConfig& cfg) {
     clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, clock_, sink_);
+    auto r = Engine::create(cfg, secrets_, clock_, sink_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());
@@ -94,6 +94,7 @@ class FragmentTest : public ::testing::Test {
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
+  const Secrets secrets_ = testing::testSecrets(SipKey{1, 2});
   std::optional<Engine> engine_;
 };
 

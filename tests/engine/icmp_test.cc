@@ -18,6 +18,7 @@
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -71,7 +72,6 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
     s.ports = {{443, 443}};
     s.mode = mode;
     cfg.protection.services.push_back(s);
-    cfg.protection.master_key = SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
     cfg.protection.proxy.capacity = 64;
     cfg.protection.proxy.early_segment_buffers = 16;
     return cfg;
@@ -81,7 +81,7 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
 
   void start(const EngineConfig& cfg) {
     clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, clock_, sink_);
+    auto r = Engine::create(cfg, secrets_, clock_, sink_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());
@@ -175,6 +175,8 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
+  const Secrets secrets_ =
+      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
   std::optional<Engine> engine_;
   std::uint32_t cookie_ = 0;
   std::uint32_t cookie_ts_ = 0;

@@ -33,8 +33,9 @@ namespace {
 
 TEST_F(EngineTest, ThePacketPathDoesNotAllocate) {
   EngineConfig cfg;
-  cfg.table_capacity = 256;                                    // small: the loop below evicts
-  auto created = Engine::create(cfg, clock_, sink_, nullptr);  // the test observer allocates
+  cfg.table_capacity = 256;  // small: the loop below evicts
+  auto created = Engine::create(cfg, testing::testSecrets(), clock_, sink_,
+                                nullptr);  // the test observer allocates
   ASSERT_TRUE(created.has_value());
   engine_.reset();
   engine_.emplace(std::move(created).value());
@@ -92,7 +93,6 @@ void tenMillionSources(ProtectionMode mode) {
   CountingSink sink;
   EngineConfig cfg;
   cfg.table_capacity = 1U << 16;
-  cfg.protection.master_key = SipKey{3, 4};
   ServiceConfig web;
   web.name = "web";
   ASSERT_TRUE(web.addresses.add("198.51.100.10").has_value());
@@ -102,7 +102,7 @@ void tenMillionSources(ProtectionMode mode) {
   cfg.protection.proxy.capacity = 2048;
   cfg.protection.allow = PrefixSet{};
   ASSERT_TRUE(cfg.protection.allow.add("192.0.2.0/24").has_value());  // the real clients
-  auto created = Engine::create(cfg, clock, sink, nullptr);
+  auto created = Engine::create(cfg, testing::testSecrets(SipKey{3, 4}), clock, sink, nullptr);
   ASSERT_TRUE(created.has_value());
   Engine& e = *created;
   constexpr std::uint32_t kEstablished = 1000;

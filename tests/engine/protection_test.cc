@@ -11,6 +11,7 @@
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -50,13 +51,12 @@ class ProtectionTest : public ::testing::Test {
     EngineConfig cfg;
     cfg.table_capacity = 1 << 16;
     cfg.protection.services.push_back(s);
-    cfg.protection.master_key = SipKey{1, 2};
     return cfg;
   }
 
   void start(const EngineConfig& cfg) {
     clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, clock_, sink_, &log_);
+    auto r = Engine::create(cfg, secrets_, clock_, sink_, &log_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());
@@ -101,6 +101,7 @@ class ProtectionTest : public ::testing::Test {
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
+  const Secrets secrets_ = testing::testSecrets(SipKey{1, 2});
   ModeLog log_;
   std::optional<Engine> engine_;
 };
@@ -576,26 +577,27 @@ TEST_F(ProtectionTest, ConfigurationMistakesAreRejected) {
   other.addresses = PrefixSet{};
   ASSERT_TRUE(other.addresses.add("198.51.100.128/25").has_value());
   cfg.protection.services.push_back(other);
-  auto r = Engine::create(cfg, clock_, sink_);
+  auto r = Engine::create(cfg, secrets_, clock_, sink_);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("overlap"), std::string::npos);
 
   cfg.protection.services[1].ports = {{8080, 8080}};
-  EXPECT_TRUE(Engine::create(cfg, clock_, sink_).has_value()) << "same prefix, other port";
+  EXPECT_TRUE(Engine::create(cfg, secrets_, clock_, sink_).has_value())
+      << "same prefix, other port";
 
   EngineConfig bad = config(service());
   bad.protection.services[0].thresholds.half_open_off = 100;
-  auto r2 = Engine::create(bad, clock_, sink_);
+  auto r2 = Engine::create(bad, secrets_, clock_, sink_);
   ASSERT_FALSE(r2.has_value());
   EXPECT_NE(r2.error().message.find("web"), std::string::npos);
 
   EngineConfig noports = config(service());
   noports.protection.services[0].ports.clear();
-  EXPECT_FALSE(Engine::create(noports, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(noports, secrets_, clock_, sink_).has_value());
 
   EngineConfig delay = config(service());
   delay.protection.proxy.max_ack_delay = seconds(10);
-  EXPECT_FALSE(Engine::create(delay, clock_, sink_).has_value());
+  EXPECT_FALSE(Engine::create(delay, secrets_, clock_, sink_).has_value());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -80,7 +81,6 @@ class ProxyTest : public ::testing::Test {
     s.thresholds.syn_rate_off = 100;
     s.thresholds.hold = seconds(10);
     cfg.protection.services.push_back(s);
-    cfg.protection.master_key = SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
     cfg.protection.proxy.capacity = 64;
     cfg.protection.proxy.early_segment_buffers = 16;
     return cfg;
@@ -90,7 +90,7 @@ class ProxyTest : public ::testing::Test {
 
   void start(const EngineConfig& cfg) {
     clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, clock_, sink_);
+    auto r = Engine::create(cfg, secrets_, clock_, sink_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());
@@ -224,6 +224,8 @@ class ProxyTest : public ::testing::Test {
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
+  const Secrets secrets_ =
+      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
   std::optional<Engine> engine_;
 };
 
@@ -754,7 +756,7 @@ TEST_F(ProxyTest, RandomAcksFromAFloodOpenNothing) {
 TEST_F(ProxyTest, GatewaysSharingTheKeyFileValidateEachOthersCookies) {
   // Two engines (gateways behind ECMP) with the same master key: B completes what A began.
   testing::CapturingSink sink_b;
-  auto b = Engine::create(config(), clock_, sink_b);
+  auto b = Engine::create(config(), secrets_, clock_, sink_b);
   ASSERT_TRUE(b.has_value());
   const Options o;
   const Parsed sa = cookieSynAck(o);  // answered by A
@@ -763,10 +765,10 @@ TEST_F(ProxyTest, GatewaysSharingTheKeyFileValidateEachOthersCookies) {
   ASSERT_EQ(sink_b.packets().size(), 1U);
   EXPECT_EQ(parseChecked(sink_b.packets()[0]).seg.seq.raw(), kClientIsn);
   // A third gateway with another key does not.
-  EngineConfig other = config();
-  other.protection.master_key.k0 ^= 1;
+  Secrets other = secrets_;
+  other.master_key.k0 ^= 1;
   testing::CapturingSink sink_c;
-  auto c = Engine::create(other, clock_, sink_c);
+  auto c = Engine::create(config(), other, clock_, sink_c);
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->process(ack), Verdict::drop(VerdictReason::kCookieInvalid));
 }
@@ -933,7 +935,7 @@ TEST(ProxyStress, RandomSegmentsKeepTheInvariants) {
   cfg.protection.proxy.capacity = 8;
   cfg.protection.proxy.early_segment_buffers = 6;
   cfg.protection.proxy.hold_with_zero_window = false;
-  auto r = Engine::create(cfg, clock, sink);
+  auto r = Engine::create(cfg, testing::testSecrets(), clock, sink);
   ASSERT_TRUE(r.has_value());
   Engine& e = *r;
   std::mt19937_64 rng(424242);

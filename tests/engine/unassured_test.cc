@@ -15,6 +15,7 @@
 #include "tests/support/invariants.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -48,7 +49,6 @@ class UnassuredTest : public ::testing::Test {
     s.thresholds.syn_rate_on = 1e6;
     s.thresholds.syn_rate_off = 1e5;
     cfg.protection.services.push_back(s);
-    cfg.protection.master_key = SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
     cfg.protection.proxy.capacity = 4096;
     cfg.protection.proxy.early_segment_buffers = 16;
     cfg.protection.reap_half_open_after = milliseconds(0);
@@ -57,7 +57,7 @@ class UnassuredTest : public ::testing::Test {
 
   void start(const EngineConfig& cfg) {
     clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, clock_, sink_);
+    auto r = Engine::create(cfg, secrets_, clock_, sink_);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     engine_.reset();
     engine_.emplace(std::move(r).value());
@@ -103,6 +103,8 @@ class UnassuredTest : public ::testing::Test {
 
   testing::ManualClock clock_;
   testing::CapturingSink sink_;
+  const Secrets secrets_ =
+      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
   std::optional<Engine> engine_;
 };
 

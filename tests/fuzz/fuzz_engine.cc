@@ -17,6 +17,7 @@
 #include "tests/support/invariants.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/packet_builder.h"
+#include "tests/support/test_secrets.h"
 
 namespace {
 
@@ -31,7 +32,6 @@ eng::EngineConfig config(bool always, std::uint32_t on) {
   c.table_capacity = 64;              // small: eviction and emergency timeouts get exercised too
   c.half_open.service_capacity = 32;  // small: counter recycling and overflow too
   c.half_open.source_capacity = 32;
-  c.protection.master_key = eng::SipKey{7, 9};
   c.protection.proxy.capacity = 8;
   c.protection.proxy.early_segment_buffers = 8;
   eng::ServiceConfig s;
@@ -69,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   synguard::testing::ManualClock clock;
   clock.set(eng::MonotonicTime{std::chrono::seconds(1'800'000'000)});
   synguard::testing::CapturingSink sink;
-  auto created = eng::Engine::create(config(false, 4), clock, sink);
+  auto created = eng::Engine::create(
+      config(false, 4), synguard::testing::testSecrets(eng::SipKey{7, 9}), clock, sink);
   if (!created) {
     __builtin_trap();
   }

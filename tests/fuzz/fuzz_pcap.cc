@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/test_secrets.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string path = "/tmp/synguard-fuzz-pcap." + std::to_string(::getpid());
@@ -30,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.table_capacity = 256;
   cfg.half_open.service_capacity = 64;
   cfg.half_open.source_capacity = 64;
-  auto eng = synguard::engine::Engine::create(cfg, clock, sink);
+  auto eng = synguard::engine::Engine::create(cfg, synguard::testing::testSecrets(), clock, sink);
   if (!eng) {
     __builtin_trap();
   }
