@@ -428,7 +428,7 @@ Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, Spoofe
   keep(next.queues != 0 && next.queues != current.queues, "queues");
   keep(next.first_queue != current.first_queue, "first queue");
   keep(next.rule_mode != current.rule_mode, "rule mode");
-  keep(next.table != current.table, "nftables table");
+  keep(next.nft_table != current.nft_table, "nftables table");
   keep(next.bypass != current.bypass, "bypass");
   keep(next.key_file != current.key_file, "key file");
   keep(next.user != current.user, "user");
@@ -528,7 +528,7 @@ int runDaemon(const RunOptions& in) {
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, 64));
   }
-  RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
+  RuleOptions ropts{opts.nft_table, opts.first_queue, opts.queues, opts.rule_mode};
   ropts.bypass = opts.bypass;
   ropts.anti_spoofing = opts.anti_spoofing;
   ropts.sides = opts.sides;
@@ -769,7 +769,8 @@ int runDaemon(const RunOptions& in) {
   }
   std::ostringstream started;
   started << "protecting " << opts.engine.protection.services.size() << " service(s) on "
-          << opts.queues << " queue(s) from " << opts.first_queue << ", table inet " << opts.table;
+          << opts.queues << " queue(s) from " << opts.first_queue << ", table inet "
+          << opts.nft_table;
   logLine(LogLevel::kNotice, started.str());
   sd_notify(0, "READY=1");
 
