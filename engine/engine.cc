@@ -11,8 +11,6 @@ namespace synguard::engine {
 
 namespace {
 
-constexpr std::uint8_t listOf(TcpState s) noexcept { return static_cast<std::uint8_t>(s); }
-
 /// Flag combinations no conforming TCP sends (conntrack's tcp_valid_flags, RFC 9293 §3.10.7):
 /// SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), and segments with none of
 /// SYN/ACK/RST (NULL scans). RST may come with or without ACK.
@@ -260,7 +258,7 @@ Result<void> Engine::reconfigure(const EngineConfig& next) {
       }
     }
     if ((c.flags & kConnProxied) != 0) {
-      ProxyEntry& p = proxies_->at(c.source_idx);
+      ProxyEntry& p = proxies_->at(c.proxyEntry());
       p.service = p.service < old_to_new.size() ? old_to_new[p.service] : kNoIndex;
     }
   }
@@ -300,7 +298,8 @@ std::chrono::milliseconds Engine::unassuredTimeout() const noexcept {
 std::uint8_t Engine::listFor(const Connection& c) const noexcept {
   // Half-open entries stay on their state's list (its timeout, capped by the unassured one,
   // applies to the whole list: all of it is unassured but for a proxied connection's moment).
-  return c.assured() || isHalfOpen(c.state) ? listOf(c.state) : ConnectionTable::kUnassuredList;
+  return c.assured() || isHalfOpen(c.state) ? ConnectionTable::listOf(c.state)
+                                            : ConnectionTable::kUnassuredList;
 }
 
 void Engine::assure(Connection& c) noexcept {
@@ -373,9 +372,9 @@ void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
   Connection& c = table_->at(idx);
   leaveHalfOpen(c);
   if ((c.flags & kConnProxied) != 0) {
-    releaseProxy(c.source_idx);
+    releaseProxy(c.proxyEntry());
     c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
-    c.source_idx = kNoIndex;
+    c.setProxyEntry(kNoIndex);
   }
   if (!c.assured()) {
     --stats_.unassured;
@@ -405,11 +404,13 @@ std::uint32_t Engine::oldestEvictable(bool closing) const noexcept {
   // are never evicted for a newcomer, so a flood cannot push out working connections. A few
   // list heads, O(1).
   static constexpr std::array<std::uint8_t, 3> kUnassuredLists = {
-      ConnectionTable::kUnassuredList, listOf(TcpState::kSynSent), listOf(TcpState::kSynReceived)};
+      ConnectionTable::kUnassuredList, ConnectionTable::listOf(TcpState::kSynSent),
+      ConnectionTable::listOf(TcpState::kSynReceived)};
   static constexpr std::array<std::uint8_t, 8> kClosingLists = {
-      listOf(TcpState::kClosed),   listOf(TcpState::kListen),    listOf(TcpState::kFinWait1),
-      listOf(TcpState::kFinWait2), listOf(TcpState::kCloseWait), listOf(TcpState::kClosing),
-      listOf(TcpState::kLastAck),  listOf(TcpState::kTimeWait)};
+      ConnectionTable::listOf(TcpState::kClosed),    ConnectionTable::listOf(TcpState::kListen),
+      ConnectionTable::listOf(TcpState::kFinWait1),  ConnectionTable::listOf(TcpState::kFinWait2),
+      ConnectionTable::listOf(TcpState::kCloseWait), ConnectionTable::listOf(TcpState::kClosing),
+      ConnectionTable::listOf(TcpState::kLastAck),   ConnectionTable::listOf(TcpState::kTimeWait)};
   std::uint32_t victim = kNoIndex;
   std::int32_t oldest_age = -1;
   const std::uint32_t now_tick = tickOf(latest_);

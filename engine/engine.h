@@ -169,7 +169,7 @@ class Engine {
   const ProxyTable& proxies() const noexcept { return *proxies_; }
   /// A proxied connection's translation state, or nullptr.
   const ProxyEntry* proxyOf(const Connection& c) const noexcept {
-    return (c.flags & kConnProxied) != 0 ? &proxies_->at(c.source_idx) : nullptr;
+    return (c.flags & kConnProxied) != 0 ? &proxies_->at(c.proxyEntry()) : nullptr;
   }
 
   const EngineStats& stats() const noexcept { return stats_; }

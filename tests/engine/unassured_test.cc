@@ -243,7 +243,7 @@ TEST_F(AssuranceTest, AHandshakeSeenToItsEndIsAssured) {
   EXPECT_FALSE(conn(1)->assured());
   ASSERT_EQ(send(up(1).seq(1001).ack(5001)), Verdict::accept(VerdictReason::kTracked));
   EXPECT_TRUE(conn(1)->assured());
-  EXPECT_EQ(conn(1)->list, static_cast<std::uint8_t>(TcpState::kEstablished));
+  EXPECT_EQ(conn(1)->list, ConnectionTable::listOf(TcpState::kEstablished));
   EXPECT_EQ(st().unassured, 0U);
   EXPECT_EQ(st().connections_assured, 1U);
   // Assured: it lives the established timeout, and a SYN on it is left to the endpoint.
@@ -274,7 +274,7 @@ TEST_F(AssuranceTest, APickupIsAssuredWhenTheResponderAcknowledgesWhatWasSeen) {
   EXPECT_FALSE(conn(1)->assured());
   ASSERT_EQ(send(down(1).seq(5000).ack(1010)), Verdict::accept(VerdictReason::kTracked));
   EXPECT_TRUE(conn(1)->assured());
-  EXPECT_EQ(conn(1)->list, static_cast<std::uint8_t>(TcpState::kEstablished));
+  EXPECT_EQ(conn(1)->list, ConnectionTable::listOf(TcpState::kEstablished));
   clock_.advance(seconds(3600));
   eng().expire();
   EXPECT_NE(conn(1), nullptr);

@@ -28,9 +28,8 @@ std::string engineInvariantProblems(const Engine& e) {
     unassured += c.assured() ? 0 : 1;
     // Unassured entries that are not half-open share one timer list; the rest are on their
     // state's (proxied ones are assured from their creation).
-    const std::uint8_t want = c.assured() || isHalfOpen(c.state)
-                                  ? static_cast<std::uint8_t>(c.state)
-                                  : ConnectionTable::kUnassuredList;
+    const std::uint8_t want = c.assured() || isHalfOpen(c.state) ? ConnectionTable::listOf(c.state)
+                                                                 : ConnectionTable::kUnassuredList;
     if (c.list != want) {
       problem += "slot " + std::to_string(idx) + " on list " + std::to_string(c.list) + ", want " +
                  std::to_string(want) + "; ";
@@ -47,9 +46,13 @@ std::string engineInvariantProblems(const Engine& e) {
     if (!counted) {
       return;
     }
+    if ((c.flags & kConnProxied) != 0) {
+      // Connection keeps the source reference and the proxy entry in one word.
+      problem += "slot " + std::to_string(idx) + " both half-open counted and proxied; ";
+    }
     ++global;
     ++svc[c.service_idx];
-    ++src[c.source_idx];
+    ++src[c.halfOpenSource()];
     for (std::size_t s = 0; s < e.serviceCount(); ++s) {
       const ServiceConfig& sc = e.serviceConfig(s);
       bool port = false;
@@ -66,8 +69,9 @@ std::string engineInvariantProblems(const Engine& e) {
         (se.addr != c.key.resp_addr || se.port != c.key.resp_port)) {
       problem += "service entry of slot " + std::to_string(idx) + " has another key; ";
     }
-    const CounterEntry& pe = ho.sources().at(c.source_idx);
-    if (c.source_idx != CounterTable::kOverflow && pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
+    const CounterEntry& pe = ho.sources().at(c.halfOpenSource());
+    if (c.halfOpenSource() != CounterTable::kOverflow &&
+        pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
       problem += "source entry of slot " + std::to_string(idx) + " has another prefix; ";
     }
   });
