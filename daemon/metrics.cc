@@ -230,12 +230,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                   {{"reason", std::string(engine::toString(r))}});
   }
   auto& conns = f.family("synguard_connections", "Tracked connections by TCP state", G);
-  for (const auto s :
-       {engine::TcpState::kClosed, engine::TcpState::kListen, engine::TcpState::kSynSent,
-        engine::TcpState::kSynReceived, engine::TcpState::kEstablished, engine::TcpState::kFinWait1,
-        engine::TcpState::kFinWait2, engine::TcpState::kCloseWait, engine::TcpState::kClosing,
-        engine::TcpState::kLastAck, engine::TcpState::kTimeWait}) {
-    Families::add(conns, static_cast<double>(t.connections_by_state[static_cast<std::size_t>(s)]),
+  for (const engine::TcpState s : engine::kTcpStates) {
+    Families::add(conns, static_cast<double>(t.connections_by_state[engine::index(s)]),
                   {{"state", lower(engine::toString(s))}});
   }
   f.one("synguard_proxied_connections", "Connections proxied now", G,

@@ -362,8 +362,7 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   }
   std::ostringstream os;
   os << "packets " << t.engine.packets << ", half-open " << t.half_open << ", table " << t.table
-     << " (time-wait "
-     << t.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kTimeWait)]
+     << " (time-wait " << t.engine.connections_by_state[engine::index(engine::TcpState::kTimeWait)]
      << "), bypassed " << t.engine.bypass_started << ", cookies sent " << t.engine.cookies_sent
      << " validated " << t.engine.cookies_validated << " rejected " << rejected << ", proxied "
      << t.proxied_now << " (joined " << t.engine.proxy_completed << "), dropped " << dropped

@@ -339,7 +339,7 @@ void Engine::expireUntil(std::uint32_t tick) noexcept {
     const auto list = static_cast<std::uint8_t>(l);
     std::int64_t timeout = unassured;
     if (list != ConnectionTable::kUnassuredList) {
-      const auto state = static_cast<TcpState>(l);
+      const TcpState state = kTcpStates[l];
       timeout = static_cast<std::int64_t>(timeoutFor(state).count());
       if (isHalfOpen(state)) {
         timeout = std::min(timeout, unassured);
@@ -379,7 +379,7 @@ void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
   if (!c.assured()) {
     --stats_.unassured;
   }
-  --stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  --stats_.connections_by_state[index(c.state)];
   ++stats_.connections_ended[static_cast<std::size_t>(cause)];
   if (observer_ != nullptr) {
     observer_->onConnectionEnd(c, cause);
@@ -476,7 +476,7 @@ std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash, bool assu
   } else {
     ++stats_.unassured;
   }
-  ++stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  ++stats_.connections_by_state[index(c.state)];
   // On a timer list from the start, so an entry whose first segment changes nothing still
   // expires (the caller's track() moves it to its state's list).
   table_->touch(idx, listFor(c), tickOf(latest_));
@@ -489,8 +489,8 @@ void Engine::setState(Connection& c, TcpState next) noexcept {
     return;
   }
   const TcpState prev = c.state;
-  --stats_.connections_by_state[static_cast<std::size_t>(prev)];
-  ++stats_.connections_by_state[static_cast<std::size_t>(next)];
+  --stats_.connections_by_state[index(prev)];
+  ++stats_.connections_by_state[index(next)];
   c.state = next;
   // Side effects of the (old, new) pair.
   const bool was_half_open = isHalfOpen(prev) && (c.flags & kConnSynSeen) != 0;

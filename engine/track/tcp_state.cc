@@ -27,7 +27,7 @@ using EventRows = std::array<Row, kTcpEventCount>;
 // state diagram of §3.3.2. Guards (sequence window, SYN-ACK ack == ISS+1, RST acceptability) have
 // already run: an event reaching this table passed them. Written out cell by cell, as Linux
 // conntrack's tcp_conntracks is; every cell is walked by tcp_state_test.
-constexpr std::array<EventRows, 2> kTransitions = {{
+constexpr std::array<EventRows, kRoleCount> kTransitions = {{
     // ---------------------------------------------------------------- Role::kSender
     {{
         //        CL   LI   SS   SR   ES   F1   F2   CW   CG   LA   TW
@@ -104,8 +104,7 @@ TcpState nextState(Role role, TcpEvent event, TcpState current) noexcept {
   if (!isRealState(current)) {
     return TcpState::kInvalid;
   }
-  return kTransitions[static_cast<std::size_t>(role)][static_cast<std::size_t>(event)]
-                     [static_cast<std::size_t>(current)];
+  return kTransitions[index(role)][index(event)][index(current)];
 }
 
 bool isRealState(TcpState s) noexcept {

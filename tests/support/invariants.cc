@@ -20,7 +20,7 @@ std::string engineInvariantProblems(const Engine& e) {
   std::string problem;
   const auto& ho = e.halfOpen();
   e.table().forEach([&](std::uint32_t idx, const Connection& c) {
-    ++by_state[static_cast<std::size_t>(c.state)];
+    ++by_state[index(c.state)];
     proxied += (c.flags & kConnProxied) != 0 ? 1 : 0;
     if (const ProxyEntry* p = e.proxyOf(c); p != nullptr && p->source != kNoIndex) {
       ++proxied_by_source[p->source];
@@ -101,11 +101,11 @@ std::string engineInvariantProblems(const Engine& e) {
                  std::to_string(per_service[s]) + "; ";
     }
   }
-  for (std::size_t s = 0; s < kTcpStateCount; ++s) {
-    if (by_state[s] != e.stats().connections_by_state[s]) {
-      problem += std::string("by_state ") + std::string(toString(static_cast<TcpState>(s))) +
-                 " gauge " + std::to_string(e.stats().connections_by_state[s]) +
-                 " != " + std::to_string(by_state[s]) + "; ";
+  for (const TcpState s : kTcpStates) {
+    const std::uint64_t gauge = e.stats().connections_by_state[index(s)];
+    if (by_state[index(s)] != gauge) {
+      problem += std::string("by_state ") + std::string(toString(s)) + " gauge " +
+                 std::to_string(gauge) + " != " + std::to_string(by_state[index(s)]) + "; ";
     }
   }
   if (unassured != e.stats().unassured) {
