@@ -24,7 +24,8 @@ class ReplayClock : public engine::Clock {
   engine::MonotonicTime t_{};
 };
 
-/// Replay originates no packets (the engine emits only in protection modes of later issues).
+/// A capture cannot be answered: replay runs every service in monitor mode (dry_run below),
+/// where the engine emits nothing. Anything it did emit is counted and dropped.
 class DiscardSink : public engine::PacketSink {
  public:
   void emit(engine::Direction /*dir*/, std::span<const std::byte> /*pkt*/) noexcept override {

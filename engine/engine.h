@@ -87,7 +87,8 @@ struct EngineConfig {
   /// connection lives for its SYN-SENT timeout.
   std::chrono::milliseconds attempt_timeout{0};
   ParseOptions parse;
-  /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (issue #3).
+  /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (engine/protect/,
+  /// docs/PROTECTION.md).
   ProtectionConfig protection;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  ///< the daemon injects a random one
 };

@@ -1,4 +1,4 @@
-// The protection half of the engine (issue #3): per-service adaptive modes, SYN cookies, deny
+// The protection half of the engine: per-service adaptive modes, SYN cookies, deny
 // and allow lists, per-source limits, and the proxy that joins a client who returned a valid
 // cookie to the real server, translating every segment of the connection afterwards.
 

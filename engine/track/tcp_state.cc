@@ -34,7 +34,8 @@ constexpr std::array<EventRows, kRoleCount> kTransitions = {{
         /*Syn*/ {sSS, sSS, sSS, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG},
         // CLOSED/LISTEN: active open. SYN-SENT: retransmission. SYN-RCVD: simultaneous open, our
         // SYN retransmitted. Synchronized: a SYN there is the endpoint's own business (reuse of
-        // a TIME-WAIT/CLOSED tuple is handled before the table, see Engine::reopen).
+        // a TIME-WAIT/CLOSED tuple is handled before the table: Engine::processImpl ends the
+        // old connection, EndCause::kReopened, and the SYN starts a new one).
         /*SynAck*/ {sIV, sSR, sIV, sSR, sES, sIG, sIG, sIG, sIG, sIG, sIG},
         // LISTEN: the answer to a SYN we did not see. SYN-SENT cannot send SYN-ACK before it has
         // received a SYN (then it is SYN-RCVD). SYN-RCVD: the answer or its retransmission.

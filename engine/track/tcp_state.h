@@ -90,7 +90,7 @@ bool isClosing(TcpState connection_state) noexcept;
 /// A state that may be stored (not a sentinel).
 bool isRealState(TcpState s) noexcept;
 
-/// The explicit (role, event, state) -> state table (transition_table in tcp_state.cc).
+/// The explicit (role, event, state) -> state table (kTransitions in tcp_state.cc).
 TcpState nextState(Role role, TcpEvent event, TcpState current) noexcept;
 
 }  // namespace synguard::engine

@@ -1,8 +1,8 @@
-// Unassured entries (issue #14, attacks 1 and 2 at the engine): spoofed segments "from the
-// protected service" must neither open the door for a later SYN nor fill the table for good;
-// entries become assured only when the other side answers consistently, unassured ones are
-// short-lived and evictable within their share of the table; one source cannot hold the whole
-// proxy table; the accounting's overflow entry does not limit everyone.
+// Unassured entries (the `spoofed_server` and `server_side` attacks at the engine): spoofed
+// segments "from the protected service" must neither open the door for a later SYN nor fill the
+// table for good; entries become assured only when the other side answers consistently, unassured
+// ones are short-lived and evictable within their share of the table; one source cannot hold the
+// whole proxy table; the accounting's overflow entry does not limit everyone.
 
 #include <gtest/gtest.h>
 
