@@ -23,13 +23,13 @@ struct ServiceSide {
 /// own settings. Plain data; config/synguard.yaml documents every key and its default, and
 /// docs/CONFIG.md maps each key to its field.
 struct DaemonConfig {
-  engine::EngineConfig engine;     ///< services, thresholds, timeouts, cookies, proxy
-  std::uint16_t queues = 0;        ///< queues.count; 0: one per online CPU
-  std::uint16_t first_queue = 0;   ///< queues.first
-  bool local_mode = false;         ///< rules.mode: gateway (false) or local (true)
-  std::string table = "synguard";  ///< rules.table: the nftables table (family inet)
-  bool bypass_established = true;  ///< rules.bypass_established
-  bool anti_spoofing = true;       ///< rules.anti_spoofing: auto (true) or off (every service)
+  engine::EngineConfig engine;         ///< services, thresholds, timeouts, cookies, proxy
+  std::uint16_t queues = 0;            ///< queues.count; 0: one per online CPU
+  std::uint16_t first_queue = 0;       ///< queues.first
+  bool local_mode = false;             ///< rules.mode: gateway (false) or local (true)
+  std::string nft_table = "synguard";  ///< rules.nft_table: the nftables table (family inet)
+  bool bypass_established = true;      ///< rules.bypass_established
+  bool anti_spoofing = true;           ///< rules.anti_spoofing: auto (true) or off (every service)
   /// Per service name, what differs from the default ServiceSide (absent: check by the routes).
   std::map<std::string, ServiceSide> service_sides;
   std::string key_file = "/var/lib/synguard/cookie.key";  ///< cookies.key_file

@@ -102,7 +102,8 @@ class DocumentStarts : public YAML::EventHandler {
 };
 
 /// Parses and validates; every problem becomes a diagnostic (yaml-cpp's exceptions included).
-std::vector<Diagnostic> parse(const std::string& text, const std::string& file, DaemonConfig& c) {
+std::vector<Diagnostic> parse(const std::string& text, const std::string& file, DaemonConfig& c,
+                              std::vector<Diagnostic>& warnings) {
   const auto at = [&file](const YAML::Mark& m, std::string message) {
     // yaml-cpp's marks are 0-based (its own what() adds 1; we keep only its text).
     return Diagnostic{file, m.line + 1, m.column + 1, std::move(message)};
@@ -121,7 +122,7 @@ std::vector<Diagnostic> parse(const std::string& text, const std::string& file, 
       }
     }
     // Second pass: the first document as nodes (YAML::Load ignores any other).
-    std::vector<Diagnostic> errors = validateDocument(YAML::Load(text), file, c);
+    std::vector<Diagnostic> errors = validateDocument(YAML::Load(text), file, c, warnings);
     if (starts.marks.size() > 1) {
       errors.push_back(
           at(starts.marks[1], "a second YAML document ('---'): the configuration is one document"));
@@ -141,7 +142,8 @@ LoadResult loadConfigString(std::string_view yaml, std::string_view name) {
   const std::string file(name);
   DaemonConfig c = defaultConfig();
   c.source_path = file;
-  std::vector<Diagnostic> errors = parse(std::string(yaml), file, c);
+  std::vector<Diagnostic> warnings;
+  std::vector<Diagnostic> errors = parse(std::string(yaml), file, c, warnings);
   if (errors.empty()) {
     // What the schema accepts the engine must accept too (the daemon relies on it). A refusal
     // here means the schema missed a rule: say so rather than fail at start or reload.
@@ -155,6 +157,7 @@ LoadResult loadConfigString(std::string_view yaml, std::string_view name) {
     r.config = std::move(c);
   }
   r.errors = std::move(errors);
+  r.warnings = std::move(warnings);
   return r;
 }
 

@@ -26,6 +26,9 @@ struct Diagnostic {
 struct LoadResult {
   std::optional<DaemonConfig> config;
   std::vector<Diagnostic> errors;  ///< sorted by line and column
+  /// Deprecated spellings the file uses (`rules.table`): it loads as the new spelling would,
+  /// but should be changed. Sorted by line and column; may come with or without errors.
+  std::vector<Diagnostic> warnings;
   bool ok() const noexcept { return config.has_value(); }
 };
 

@@ -170,15 +170,18 @@ std::optional<std::uint16_t> sharedPort(const std::vector<engine::PortRange>& a,
 
 class Checker {
  public:
-  Checker(const std::string& file, DaemonConfig& out) : file_(file), out_(out) {}
+  Checker(const std::string& file, DaemonConfig& out, std::vector<Diagnostic>& warnings)
+      : file_(file), out_(out), warnings_(warnings) {}
 
   std::vector<Diagnostic> run(const YAML::Node& root) {
     if (root.IsDefined() && !root.IsNull()) {
       document(root);
     }
-    std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    const auto by_place = [](const Diagnostic& a, const Diagnostic& b) {
       return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
+    };
+    std::stable_sort(errors_.begin(), errors_.end(), by_place);
+    std::stable_sort(warnings_.begin(), warnings_.end(), by_place);
     return std::move(errors_);
   }
 
@@ -190,6 +193,11 @@ class Checker {
     errors_.push_back({file_, m.line + 1, m.column + 1, message});
   }
   void error(const YAML::Node& at, const std::string& message) { errorAt(locate(at), message); }
+  /// Something that loads but should change (a deprecated spelling).
+  void warn(const YAML::Node& at, const std::string& message) {
+    const YAML::Mark m = locate(at);
+    warnings_.push_back({file_, m.line + 1, m.column + 1, message});
+  }
 
   /// Where a node is. A key with nothing after it (`hold:`) has a null value whose mark is the
   /// next token, often on the next line: point at the key instead.
@@ -755,7 +763,7 @@ class Checker {
   }
 
   void rules(const YAML::Node& r) {
-    if (!map(r, "rules", {"mode", "table", "bypass_established", "anti_spoofing"})) {
+    if (!map(r, "rules", {"mode", "nft_table", "table", "bypass_established", "anti_spoofing"})) {
       return;
     }
     if (r["mode"]) {
@@ -763,16 +771,26 @@ class Checker {
         out_.local_mode = *m == 1;
       }
     }
-    if (std::string t; r["table"] && string(r["table"], "rules.table", t)) {
+    // `rules.table` is nft_table's old spelling: it read like the connection table (the
+    // top-level `table:` section), so it was renamed. It still loads, with a warning.
+    if (r["table"] && r["nft_table"]) {
+      error(r["table"],
+            "rules.table: the deprecated spelling of rules.nft_table, which is given too: keep "
+            "only nft_table");
+    } else if (r["table"]) {
+      warn(r["table"], "rules.table is deprecated: use rules.nft_table (the same setting)");
+    }
+    const std::string key = r["nft_table"] || !r["table"] ? "nft_table" : "table";
+    if (std::string t; r[key] && string(r[key], "rules." + key, t)) {
       const bool good = !t.empty() && t.size() <= 32 && std::all_of(t.begin(), t.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '_';
       });
       if (good) {
-        out_.table = t;
+        out_.nft_table = t;
       } else {
-        error(r["table"],
-              "rules.table: '" + t + "' is not a table name: 1 to 32 letters, " + "digits or '_'");
+        error(r[key], "rules." + key + ": '" + t + "' is not a table name: 1 to 32 letters, " +
+                          "digits or '_'");
       }
     }
     if (r["bypass_established"]) {
@@ -1082,6 +1100,7 @@ class Checker {
   std::string file_;
   DaemonConfig& out_;
   std::vector<Diagnostic> errors_;
+  std::vector<Diagnostic>& warnings_;
   /// Null values and the marks of their keys (see locate()).
   std::vector<std::pair<YAML::Node, YAML::Mark>> null_values_;
 };
@@ -1089,8 +1108,8 @@ class Checker {
 }  // namespace
 
 std::vector<Diagnostic> validateDocument(const YAML::Node& root, const std::string& file,
-                                         DaemonConfig& out) {
-  return Checker(file, out).run(root);
+                                         DaemonConfig& out, std::vector<Diagnostic>& warnings) {
+  return Checker(file, out, warnings).run(root);
 }
 
 }  // namespace synguard::config

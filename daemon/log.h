@@ -49,8 +49,8 @@ class Logger {
 
 /// The process's logger.
 Logger& logger();
-inline void logLine(int priority, const std::string& msg) {
-  logger().log(static_cast<LogLevel>(priority), msg);
-}
+/// One line at `level` on the process's logger. Takes the enum, not a number, so every call
+/// says its level by name.
+inline void logLine(LogLevel level, const std::string& msg) { logger().log(level, msg); }
 
 }  // namespace synguard::daemon

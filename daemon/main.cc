@@ -8,6 +8,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -71,7 +72,8 @@ constexpr const char* kUsage =
     "      --no-bypass               queue every segment of the services (default: established\n"
     "                                untranslated connections bypass the queue, closes do not)\n"
     "      --max-ack-delay MS        bound on the RTT delay of the server ACK (default 200)\n"
-    "      --table NAME              nftables table name (family inet; default synguard)\n"
+    "      --nft-table NAME          nftables table name (family inet; default synguard);\n"
+    "                                --table NAME is its deprecated spelling\n"
     "      --print-rules             print the nftables ruleset and exit (dry run)\n"
     "      --stats-interval SECONDS  a stats line on stderr this often (default: none)\n"
     "      --user NAME               drop to this user after setup (keeps CAP_NET_ADMIN/RAW)\n"
@@ -328,7 +330,7 @@ RunOptions fromConfig(const synguard::config::DaemonConfig& c) {
   o.first_queue = c.first_queue;
   o.rule_mode =
       c.local_mode ? synguard::daemon::RuleMode::kLocal : synguard::daemon::RuleMode::kGateway;
-  o.table = c.table;
+  o.nft_table = c.nft_table;
   o.bypass = c.bypass_established;
   o.anti_spoofing = c.anti_spoofing;
   o.sides = c.service_sides;
@@ -355,7 +357,8 @@ enum RunOpt : int {
   kProxyCapacity,
   kNoZeroWindow,
   kMaxAckDelay,
-  kTableName,
+  kNftTable,
+  kDeprecatedTable,  // --table: --nft-table's old spelling, which read like --table-size's table
   kPrintRules,
   kStats,
   kUser,
@@ -405,8 +408,9 @@ void applyOverrides(RunOptions& o, const RunOptions& cli, const std::set<int>& g
       case kMaxAckDelay:
         o.engine.protection.proxy.max_ack_delay = cli.engine.protection.proxy.max_ack_delay;
         break;
-      case kTableName:
-        o.table = cli.table;
+      case kNftTable:
+      case kDeprecatedTable:
+        o.nft_table = cli.nft_table;
         break;
       case kPrintRules:
         o.print_rules = true;
@@ -431,6 +435,7 @@ int cmdRun(int argc, char** argv) {
   synguard::daemon::RunOptions opts;
   ProtectArgs protect;
   std::set<int> given;  // the options on the command line: they override the file
+  bool table_warned = false;
   std::string config_path;
   const std::vector<option> kLong = withProtect({
       {"half-open-timeout", required_argument, nullptr, kHalfOpenTimeout},
@@ -447,7 +452,8 @@ int cmdRun(int argc, char** argv) {
       {"metrics", required_argument, nullptr, kMetrics},
       {"config", required_argument, nullptr, kConfig},
       {"max-ack-delay", required_argument, nullptr, kMaxAckDelay},
-      {"table", required_argument, nullptr, kTableName},
+      {"nft-table", required_argument, nullptr, kNftTable},
+      {"table", required_argument, nullptr, kDeprecatedTable},
       {"print-rules", no_argument, nullptr, kPrintRules},
       {"stats-interval", required_argument, nullptr, kStats},
       {"user", required_argument, nullptr, kUser},
@@ -526,8 +532,16 @@ int cmdRun(int argc, char** argv) {
         }
         opts.engine.protection.proxy.max_ack_delay = std::chrono::milliseconds(v);
         break;
-      case kTableName:
-        opts.table = optarg;
+      case kDeprecatedTable:
+        if (!table_warned) {
+          synguard::daemon::logLine(synguard::daemon::LogLevel::kWarning,
+                                    "--table is deprecated: use --nft-table (the same option)");
+          table_warned = true;
+        }
+        opts.nft_table = optarg;
+        break;
+      case kNftTable:
+        opts.nft_table = optarg;
         break;
       case kPrintRules:
         opts.print_rules = true;
@@ -579,8 +593,15 @@ int cmdRun(int argc, char** argv) {
     }
     // The file, then the command line's options on top (also on every reload).
     const synguard::daemon::RunOptions cli = opts;
-    const auto build = [config_path, cli, given]() -> synguard::Result<RunOptions> {
+    // Each deprecation is logged once, at the start or the first reload that meets it.
+    const auto warned = std::make_shared<std::set<std::string>>();
+    const auto build = [config_path, cli, given, warned]() -> synguard::Result<RunOptions> {
       const auto loaded = synguard::config::loadConfigFile(config_path);
+      for (const auto& d : loaded.warnings) {
+        if (warned->insert(d.message).second) {
+          synguard::daemon::logLine(synguard::daemon::LogLevel::kWarning, d.toString());
+        }
+      }
       if (!loaded.ok()) {
         std::string all;
         for (const auto& d : loaded.errors) {
@@ -637,6 +658,9 @@ int main(int argc, char** argv) {
     }
     const std::string file = argc == 3 ? argv[2] : kDefaultConfig;
     const auto loaded = synguard::config::loadConfigFile(file);
+    for (const auto& d : loaded.warnings) {
+      std::cerr << d.toString() << "\n";
+    }
     if (!loaded.ok()) {
       for (const auto& d : loaded.errors) {
         std::cerr << d.toString() << "\n";

@@ -180,7 +180,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     }
   }
   std::ostringstream r;
-  r << "table inet " << opts.table << " {\n";
+  r << "table inet " << opts.nft_table << " {\n";
   r << renderAntiSpoof(services, opts);
   if (opts.bypass) {
     // Both directions of every bypassed connection, added from the packet path (dynset) when
@@ -434,7 +434,7 @@ Result<NftRules> NftRules::install(const std::vector<engine::ServiceConfig>& ser
   NftRules r(opts);
   // One transaction: declare (so delete cannot fail), delete a stale copy, create ours.
   const auto attempt = [&](const RuleOptions& o) {
-    return runNft("table inet " + o.table + "\ndelete table inet " + o.table + "\n" +
+    return runNft("table inet " + o.nft_table + "\ndelete table inet " + o.nft_table + "\n" +
                   renderRules(services, o));
   };
   auto ok = attempt(opts);
@@ -450,12 +450,12 @@ Result<NftRules> NftRules::install(const std::vector<engine::ServiceConfig>& ser
       removeXt(false, opts.mode);  // a stale copy from a killed instance
       removeXt(true, opts.mode);
       if (auto x4 = runRestore(false, renderXtRules(services, r.opts_, false)); !x4) {
-        (void)runNft("delete table inet " + opts.table + "\n");
+        (void)runNft("delete table inet " + opts.nft_table + "\n");
         return Unexpected{x4.error()};
       }
       if (auto x6 = runRestore(true, renderXtRules(services, r.opts_, true)); !x6) {
         removeXt(false, opts.mode);
-        (void)runNft("delete table inet " + opts.table + "\n");
+        (void)runNft("delete table inet " + opts.nft_table + "\n");
         return Unexpected{x6.error()};
       }
       r.xt_ = true;
@@ -489,7 +489,7 @@ Result<void> NftRules::remove() {
     }
     xt_ = false;
   }
-  return runNft("delete table inet " + opts_.table + "\n");
+  return runNft("delete table inet " + opts_.nft_table + "\n");
 }
 
 NftRules::~NftRules() { (void)remove(); }
@@ -525,7 +525,7 @@ void parseRuleCounters(const std::string& listing, QueueRuleReading& into) {
 Result<QueueRuleReading> readQueueRules(const RuleOptions& opts, bool xt) {
   // Our table first: in the fallback it holds no queue rule but the marks and notrack rules
   // the proxy needs, and listing it fails once it is gone.
-  std::vector<std::string> lists{"list table inet " + opts.table + "\n"};
+  std::vector<std::string> lists{"list table inet " + opts.nft_table + "\n"};
   if (xt) {
     for (const char* fam : {"ip", "ip6"}) {
       lists.push_back(std::string("list chain ") + fam + " raw SYNGUARD\n");

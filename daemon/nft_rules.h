@@ -28,7 +28,7 @@ enum class RuleMode : std::uint8_t {
 };
 
 struct RuleOptions {
-  std::string table = "synguard";  ///< always family inet
+  std::string nft_table = "synguard";  ///< always family inet
   std::uint16_t first_queue = 0;
   std::uint16_t queues = 1;
   RuleMode mode = RuleMode::kGateway;

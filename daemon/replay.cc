@@ -29,7 +29,8 @@ class ReplayClock : public engine::Clock {
   engine::MonotonicTime t_{};
 };
 
-/// Replay originates no packets (the engine emits only in protection modes of later issues).
+/// A capture cannot be answered: replay runs every service in monitor mode (dry_run below),
+/// where the engine emits nothing. Anything it did emit is counted and dropped.
 class DiscardSink : public engine::PacketSink {
  public:
   void emit(engine::Direction /*dir*/, std::span<const std::byte> /*pkt*/) noexcept override {
@@ -72,7 +73,7 @@ class ConnLog : public engine::ConnectionObserver {
     // Tallied by pointer identity of the static code strings (a flood ends millions of
     // connections; string-keyed maps here cost more than the tracking).
     ++outcome_counts_[outcome.data()];
-    ++state_counts_[static_cast<std::size_t>(c.state)];
+    ++state_counts_[engine::index(c.state)];
     ++cause_counts_[static_cast<std::size_t>(cause)];
     if (log_ == nullptr) {
       return;
@@ -100,10 +101,9 @@ class ConnLog : public engine::ConnectionObserver {
     for (const auto& [code, n] : outcome_counts_) {
       summary_.by_outcome[code] += n;
     }
-    for (std::size_t i = 0; i < state_counts_.size(); ++i) {
-      if (state_counts_[i] != 0) {
-        summary_.by_state[std::string(engine::toString(static_cast<engine::TcpState>(i)))] +=
-            state_counts_[i];
+    for (const engine::TcpState s : engine::kTcpStates) {
+      if (const std::uint64_t n = state_counts_[engine::index(s)]; n != 0) {
+        summary_.by_state[std::string(engine::toString(s))] += n;
       }
     }
     for (std::size_t i = 0; i < cause_counts_.size(); ++i) {

@@ -226,7 +226,7 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
                                     const RuleOptions& opts) {
   std::vector<SideLine> out;
   if (!opts.anti_spoofing) {
-    out.push_back({4,
+    out.push_back({LogLevel::kWarning,
                    "anti-spoofing is off (rules.anti_spoofing: off): segments forged with a "
                    "service's source address reach the engine from any side"});
     return out;
@@ -239,7 +239,8 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
     const config::ServiceSide side = sideOf(s, opts);
     const std::string who = "anti-spoofing: service " + s.name + ": ";
     if (!side.check) {
-      out.push_back({4, who + "off (anti_spoofing: off): its source addresses are not checked"});
+      out.push_back({LogLevel::kWarning,
+                     who + "off (anti_spoofing: off): its source addresses are not checked"});
       continue;
     }
     if (!side.server_interfaces.empty()) {
@@ -249,12 +250,14 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
           missing += (missing.empty() ? "" : ", ") + i;
         }
       }
-      out.push_back({6, who + "its segments are accepted only from " +
-                            list(side.server_interfaces) + " (server_interfaces) and lo"});
+      out.push_back({LogLevel::kInfo, who + "its segments are accepted only from " +
+                                          list(side.server_interfaces) +
+                                          " (server_interfaces) and lo"});
       if (!missing.empty()) {
-        out.push_back({4, who + "no interface " + missing +
-                              " here (yet): its segments arriving there would pass once it "
-                              "exists, and are dropped everywhere else"});
+        out.push_back(
+            {LogLevel::kWarning, who + "no interface " + missing +
+                                     " here (yet): its segments arriving there would pass once it "
+                                     "exists, and are dropped everywhere else"});
       }
       continue;
     }
@@ -290,17 +293,18 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
         }
         const std::string p = who + cidr + ": ";
         if (types.empty() || (types.size() == 1 && types[0] != "unicast" && types[0] != "local")) {
-          out.push_back(
-              {4, p + (types.empty() ? "no route" : "no usable route (" + types[0] + ")") +
-                      (error.empty() || error == "no route" ? "" : " (" + error + ")") +
-                      ": its segments are dropped from every side until there is one"});
+          out.push_back({LogLevel::kWarning,
+                         p + (types.empty() ? "no route" : "no usable route (" + types[0] + ")") +
+                             (error.empty() || error == "no route" ? "" : " (" + error + ")") +
+                             ": its segments are dropped from every side until there is one"});
           continue;
         }
         if (std::find(types.begin(), types.end(), "local") != types.end()) {
-          out.push_back({6, p + "on this host (local): its segments are accepted only on lo" +
-                                (ifs.empty() || (ifs.size() == 1 && ifs[0] == "lo")
-                                     ? std::string()
-                                     : ", and from " + list(ifs))});
+          out.push_back(
+              {LogLevel::kInfo, p + "on this host (local): its segments are accepted only on lo" +
+                                    (ifs.empty() || (ifs.size() == 1 && ifs[0] == "lo")
+                                         ? std::string()
+                                         : ", and from " + list(ifs))});
           continue;
         }
         const auto& dflt = v4 ? default4 : default6;
@@ -309,14 +313,16 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
         });
         if (by_default || shares) {
           out.push_back(
-              {4, p + "routed through " + list(ifs) +
-                      (by_default ? " by the default route" : ", the default route's interface") +
-                      ": clients arrive there too, so the check cannot tell a forged "
-                      "segment from a real one (set server_interfaces if the service "
-                      "is elsewhere)"});
+              {LogLevel::kWarning,
+               p + "routed through " + list(ifs) +
+                   (by_default ? " by the default route" : ", the default route's interface") +
+                   ": clients arrive there too, so the check cannot tell a forged "
+                   "segment from a real one (set server_interfaces if the service "
+                   "is elsewhere)"});
         } else {
-          out.push_back({6, p + "routed through " + list(ifs) +
-                                ": its segments arriving on any other interface are dropped"});
+          out.push_back(
+              {LogLevel::kInfo, p + "routed through " + list(ifs) +
+                                    ": its segments arriving on any other interface are dropped"});
         }
       }
     }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/log.h"
 #include "daemon/nft_rules.h"
 #include "engine/protect/protection.h"
 #include "engine/result.h"
@@ -21,9 +22,9 @@ struct RouteMatch {
 /// (an IPv4 or IPv6 literal). An error if the address does not parse or nothing routes it.
 Result<RouteMatch> lookupRoute(const std::string& address);
 
-/// One line of the derived topology, with the syslog level to log it at.
+/// One line of the derived topology, with the level to log it at.
 struct SideLine {
-  int level = 6;
+  LogLevel level = LogLevel::kInfo;
   std::string text;
 };
 

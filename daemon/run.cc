@@ -93,7 +93,7 @@ class ModeLogger : public engine::ConnectionObserver {
     os << "queue " << queue_ << ": service " << eng_->config().protection.services[service].name
        << ": " << engine::toString(c.from) << " -> " << engine::toString(c.to) << " (half-open "
        << c.half_open << ", SYN rate " << static_cast<long long>(c.syn_rate) << "/s)";
-    logLine(5, os.str());
+    logLine(LogLevel::kNotice, os.str());
   }
 
  private:
@@ -254,10 +254,11 @@ void workerLoop(Worker& w, SharedLoad& shared, ReloadSlot& reload, const SystemC
     if (const bool drop = synQueueMustDrop(eng); drop == w.syn_q->failOpen()) {
       w.syn_q->setFailOpen(!drop);
       if (w.syn_q->failOpen() != drop) {
-        logLine(6, "queue " + std::to_string(w.syn_queue) +
-                       (drop ? ": SYNs to cookie-mode services are dropped while the queue is full"
-                             : ": SYNs pass while the queue is full (no drop_syn service in "
-                               "cookie mode)"));
+        logLine(LogLevel::kInfo,
+                "queue " + std::to_string(w.syn_queue) +
+                    (drop ? ": SYNs to cookie-mode services are dropped while the queue is full"
+                          : ": SYNs pass while the queue is full (no drop_syn service in "
+                            "cookie mode)"));
       }
     }
     const bool stopping = g_stop.load(std::memory_order_relaxed);
@@ -362,8 +363,7 @@ std::string statusLine(std::vector<std::unique_ptr<Worker>>& workers) {
   }
   std::ostringstream os;
   os << "packets " << t.engine.packets << ", half-open " << t.half_open << ", table " << t.table
-     << " (time-wait "
-     << t.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kTimeWait)]
+     << " (time-wait " << t.engine.connections_by_state[engine::index(engine::TcpState::kTimeWait)]
      << "), bypassed " << t.engine.bypass_started << ", cookies sent " << t.engine.cookies_sent
      << " validated " << t.engine.cookies_validated << " rejected " << rejected << ", proxied "
      << t.proxied_now << " (joined " << t.engine.proxy_completed << "), dropped " << dropped
@@ -428,7 +428,7 @@ Result<std::string> reloadConfig(RunOptions& current, RuleOptions& ropts, Spoofe
   keep(next.queues != 0 && next.queues != current.queues, "queues");
   keep(next.first_queue != current.first_queue, "first queue");
   keep(next.rule_mode != current.rule_mode, "rule mode");
-  keep(next.table != current.table, "nftables table");
+  keep(next.nft_table != current.nft_table, "nftables table");
   keep(next.bypass != current.bypass, "bypass");
   keep(next.key_file != current.key_file, "key file");
   keep(next.user != current.user, "user");
@@ -528,7 +528,7 @@ int runDaemon(const RunOptions& in) {
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     opts.queues = static_cast<std::uint16_t>(std::clamp<long>(cpus, 1, engine::kMaxQueues));
   }
-  RuleOptions ropts{opts.table, opts.first_queue, opts.queues, opts.rule_mode};
+  RuleOptions ropts{opts.nft_table, opts.first_queue, opts.queues, opts.rule_mode};
   ropts.bypass = opts.bypass;
   ropts.anti_spoofing = opts.anti_spoofing;
   ropts.sides = opts.sides;
@@ -549,28 +549,30 @@ int runDaemon(const RunOptions& in) {
     logger().configure(*opts.log);
   }
   if (opts.engine.protection.services.empty()) {
-    logLine(3, "no service to protect (--protect or services: in the configuration)");
+    logLine(LogLevel::kError,
+            "no service to protect (--protect or services: in the configuration)");
     return 2;
   }
   if (opts.engine.protection.services.size() > kMaxServices) {
-    logLine(3, "more than " + std::to_string(kMaxServices) + " services");
+    logLine(LogLevel::kError, "more than " + std::to_string(kMaxServices) + " services");
     return 2;
   }
   auto key = loadOrCreateCookieKey(opts.key_file);
   if (!key) {
-    logLine(3, key.error().message);
+    logLine(LogLevel::kError, key.error().message);
     return 1;
   }
   if (key->created) {
-    logLine(5, "created a new SYN-cookie key in " + opts.key_file);
+    logLine(LogLevel::kNotice, "created a new SYN-cookie key in " + opts.key_file);
   }
   engine::Secrets secrets;
   secrets.master_key = key->key;
   // A guessable seed would let a flood aim spoofed tuples at one hash bucket: no fallback.
   std::array<std::uint8_t, sizeof secrets.hash_seed> seed{};
   if (::getentropy(seed.data(), seed.size()) != 0) {
-    logLine(3, std::string("cannot draw the connection table's hash seed: getentropy: ") +
-                   std::strerror(errno));
+    logLine(LogLevel::kError,
+            std::string("cannot draw the connection table's hash seed: getentropy: ") +
+                std::strerror(errno));
     return 1;
   }
   std::memcpy(&secrets.hash_seed, seed.data(), sizeof secrets.hash_seed);
@@ -595,7 +597,7 @@ int runDaemon(const RunOptions& in) {
     qo.queue = w->queue;
     auto q = NfQueue::open(qo);
     if (!q) {
-      logLine(3, q.error().message);
+      logLine(LogLevel::kError, q.error().message);
       return 1;
     }
     w->q = std::move(*q);
@@ -605,20 +607,20 @@ int runDaemon(const RunOptions& in) {
     qo.queue = w->syn_queue;
     auto sq = NfQueue::open(qo);
     if (!sq) {
-      logLine(3, sq.error().message);
+      logLine(LogLevel::kError, sq.error().message);
       return 1;
     }
     w->syn_q = std::move(*sq);
     auto s = RawSender::open(kMarkInjected);
     if (!s) {
-      logLine(3, s.error().message);
+      logLine(LogLevel::kError, s.error().message);
       return 1;
     }
     w->sender = std::move(*s);
     w->logger = std::make_unique<ModeLogger>(w->queue);
     auto e = engine::Engine::create(opts.engine, secrets, clock, *w->sender, w->logger.get());
     if (!e) {
-      logLine(3, e.error().message);
+      logLine(LogLevel::kError, e.error().message);
       return 2;
     }
     w->eng.emplace(std::move(*e));
@@ -633,16 +635,16 @@ int runDaemon(const RunOptions& in) {
   std::string rules_note;
   auto installed = NftRules::install(opts.engine.protection.services, ropts, &rules_note);
   if (!installed) {
-    logLine(3, installed.error().message);
+    logLine(LogLevel::kError, installed.error().message);
     return 1;
   }
   std::optional<NftRules> rules(std::move(*installed));
   if (!rules_note.empty()) {
-    logLine(4, rules_note);
+    logLine(LogLevel::kWarning, rules_note);
   }
   logSides(opts.engine.protection.services, ropts);
   if (auto r = dropPrivileges(opts.user); !r) {
-    logLine(3, r.error().message);
+    logLine(LogLevel::kError, r.error().message);
     return 1;
   }
   for (auto& w : workers) {
@@ -676,8 +678,9 @@ int runDaemon(const RunOptions& in) {
     auto fresh = NftRules::install(opts.engine.protection.services, ropts);
     if (!fresh) {
       next_restore = now + std::chrono::seconds(5);
-      logLine(3, "the queue rules are gone (" + why + ") and re-installing them failed: " +
-                     fresh.error().message + "; retrying in 5 s");
+      logLine(LogLevel::kError, "the queue rules are gone (" + why +
+                                    ") and re-installing them failed: " + fresh.error().message +
+                                    "; retrying in 5 s");
       return;
     }
     rules->disown();  // whatever is left of them was replaced in place
@@ -689,8 +692,8 @@ int runDaemon(const RunOptions& in) {
     rules_missing = 0;
     rules_expected = 0;
     reloads.rules_restored.fetch_add(1);
-    logLine(4, "the queue rules were removed from outside (" + why +
-                   "): re-installed; meanwhile the traffic passed unprotected");
+    logLine(LogLevel::kWarning, "the queue rules were removed from outside (" + why +
+                                    "): re-installed; meanwhile the traffic passed unprotected");
   };
   const auto estimateUnprotected = [&] {
     auto reading = readQueueRules(ropts, rules->usesXt());
@@ -727,8 +730,9 @@ int runDaemon(const RunOptions& in) {
     unprotected.store(estimator.update(reading->hits, waiting, verdicts, dropped));
     rule_hits.store(estimator.ruleHits());
     if (unprotected.load() > unprotected_logged) {
-      logLine(4, std::to_string(unprotected.load() - unprotected_logged) +
-                     " packets passed without a verdict (the queues overflowed: fail-open)");
+      logLine(LogLevel::kWarning,
+              std::to_string(unprotected.load() - unprotected_logged) +
+                  " packets passed without a verdict (the queues overflowed: fail-open)");
       unprotected_logged = unprotected.load();
     }
   };
@@ -758,7 +762,7 @@ int runDaemon(const RunOptions& in) {
     if (!m) {
       // Started after the workers (capabilities are per thread: every thread is created after
       // the drop), so stop them cleanly before leaving.
-      logLine(3, m.error().message);
+      logLine(LogLevel::kError, m.error().message);
       (void)rules->remove();
       g_stop.store(true);
       for (auto& w : workers) {
@@ -767,12 +771,13 @@ int runDaemon(const RunOptions& in) {
       return 1;
     }
     metrics = std::move(*m);
-    logLine(6, "metrics on http://" + opts.metrics_listen + "/metrics");
+    logLine(LogLevel::kInfo, "metrics on http://" + opts.metrics_listen + "/metrics");
   }
   std::ostringstream started;
   started << "protecting " << opts.engine.protection.services.size() << " service(s) on "
-          << opts.queues << " queue(s) from " << opts.first_queue << ", table inet " << opts.table;
-  logLine(5, started.str());
+          << opts.queues << " queue(s) from " << opts.first_queue << ", table inet "
+          << opts.nft_table;
+  logLine(LogLevel::kNotice, started.str());
   sd_notify(0, "READY=1");
 
   std::uint64_t watchdog_us = 0;
@@ -785,7 +790,8 @@ int runDaemon(const RunOptions& in) {
     siginfo_t info{};
     const int sig = sigtimedwait(&sigs, &info, &wait);
     if (sig == SIGTERM || sig == SIGINT) {
-      logLine(5, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      logLine(LogLevel::kNotice,
+              std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
       break;
     }
     if (sig == SIGHUP) {
@@ -793,8 +799,9 @@ int runDaemon(const RunOptions& in) {
       rules_expected = 0;  // the rules may have changed: the next reading is the baseline
       (r ? reloads.success : reloads.failure).fetch_add(1);
       reloads.last_ok.store(r.has_value());
-      logLine(r ? 5 : 3, r ? "configuration reloaded: " + *r
-                           : "configuration reload failed, nothing changed: " + r.error().message);
+      logLine(r ? LogLevel::kNotice : LogLevel::kError,
+              r ? "configuration reloaded: " + *r
+                : "configuration reload failed, nothing changed: " + r.error().message);
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_estimate >= std::chrono::milliseconds(500)) {
@@ -820,14 +827,14 @@ int runDaemon(const RunOptions& in) {
     if (opts.stats_interval > 0 &&
         now - last_stats >= std::chrono::duration<double>(opts.stats_interval)) {
       last_stats = now;
-      logLine(6, "stats: " + statusLine(workers));
+      logLine(LogLevel::kInfo, "stats: " + statusLine(workers));
     }
   }
   sd_notify(0, "STOPPING=1");
   // Stop taking packets first: with the rules gone nothing new is queued; the workers then
   // drain what is already queued and stop.
   if (auto r = rules->remove(); !r) {
-    logLine(3, "removing the rules: " + r.error().message);
+    logLine(LogLevel::kError, "removing the rules: " + r.error().message);
     exit_code = 1;
   }
   g_stop.store(true);
@@ -837,7 +844,7 @@ int runDaemon(const RunOptions& in) {
   for (auto& w : workers) {
     takeSnapshot(*w);  // the threads have stopped: the final figures
   }
-  logLine(5, "stopped: " + statusLine(workers));
+  logLine(LogLevel::kNotice, "stopped: " + statusLine(workers));
   // civetweb's shutdown waits up to 2 s for its listener's poll to time out; the process is
   // exiting anyway, so the exporter is left to exit with it (its snapshot source is gone:
   // nothing may scrape past this point, and nothing will — main returns next).

@@ -17,7 +17,7 @@ struct RunOptions {
   std::uint16_t queues = 0;     ///< 0: one per online CPU
   std::uint16_t first_queue = 0;
   RuleMode rule_mode = RuleMode::kGateway;
-  std::string table = "synguard";
+  std::string nft_table = "synguard";  ///< rules.nft_table / --nft-table (family inet)
   bool bypass = true;         ///< established untranslated connections skip the queue (RuleOptions)
   bool anti_spoofing = true;  ///< rules.anti_spoofing (RuleOptions)
   std::map<std::string, config::ServiceSide> sides;  ///< per service (RuleOptions::sides)

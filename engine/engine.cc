@@ -12,8 +12,6 @@ namespace synguard::engine {
 
 namespace {
 
-constexpr std::uint8_t listOf(TcpState s) noexcept { return static_cast<std::uint8_t>(s); }
-
 /// Flag combinations no conforming TCP sends (conntrack's tcp_valid_flags, RFC 9293 §3.10.7):
 /// SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), and segments with none of
 /// SYN/ACK/RST (NULL scans). RST may come with or without ACK.
@@ -257,7 +255,7 @@ Result<void> Engine::reconfigure(const EngineConfig& next) {
       }
     }
     if ((c.flags & kConnProxied) != 0) {
-      ProxyEntry& p = proxies_->at(c.source_idx);
+      ProxyEntry& p = proxies_->at(c.proxyEntry());
       p.service = p.service < old_to_new.size() ? old_to_new[p.service] : kNoIndex;
     }
   }
@@ -297,7 +295,8 @@ std::chrono::milliseconds Engine::unassuredTimeout() const noexcept {
 std::uint8_t Engine::listFor(const Connection& c) const noexcept {
   // Half-open entries stay on their state's list (its timeout, capped by the unassured one,
   // applies to the whole list: all of it is unassured but for a proxied connection's moment).
-  return c.assured() || isHalfOpen(c.state) ? listOf(c.state) : ConnectionTable::kUnassuredList;
+  return c.assured() || isHalfOpen(c.state) ? ConnectionTable::listOf(c.state)
+                                            : ConnectionTable::kUnassuredList;
 }
 
 void Engine::assure(Connection& c) noexcept {
@@ -337,7 +336,7 @@ void Engine::expireUntil(std::uint32_t tick) noexcept {
     const auto list = static_cast<std::uint8_t>(l);
     std::int64_t timeout = unassured;
     if (list != ConnectionTable::kUnassuredList) {
-      const auto state = static_cast<TcpState>(l);
+      const TcpState state = kTcpStates[l];
       timeout = static_cast<std::int64_t>(timeoutFor(state).count());
       if (isHalfOpen(state)) {
         timeout = std::min(timeout, unassured);
@@ -370,14 +369,14 @@ void Engine::endConnection(std::uint32_t idx, EndCause cause) noexcept {
   Connection& c = table_->at(idx);
   leaveHalfOpen(c);
   if ((c.flags & kConnProxied) != 0) {
-    releaseProxy(c.source_idx);
+    releaseProxy(c.proxyEntry());
     c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
-    c.source_idx = kNoIndex;
+    c.setProxyEntry(kNoIndex);
   }
   if (!c.assured()) {
     --stats_.unassured;
   }
-  --stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  --stats_.connections_by_state[index(c.state)];
   ++stats_.connections_ended[static_cast<std::size_t>(cause)];
   if (observer_ != nullptr) {
     observer_->onConnectionEnd(c, cause);
@@ -402,11 +401,13 @@ std::uint32_t Engine::oldestEvictable(bool closing) const noexcept {
   // are never evicted for a newcomer, so a flood cannot push out working connections. A few
   // list heads, O(1).
   static constexpr std::array<std::uint8_t, 3> kUnassuredLists = {
-      ConnectionTable::kUnassuredList, listOf(TcpState::kSynSent), listOf(TcpState::kSynReceived)};
+      ConnectionTable::kUnassuredList, ConnectionTable::listOf(TcpState::kSynSent),
+      ConnectionTable::listOf(TcpState::kSynReceived)};
   static constexpr std::array<std::uint8_t, 8> kClosingLists = {
-      listOf(TcpState::kClosed),   listOf(TcpState::kListen),    listOf(TcpState::kFinWait1),
-      listOf(TcpState::kFinWait2), listOf(TcpState::kCloseWait), listOf(TcpState::kClosing),
-      listOf(TcpState::kLastAck),  listOf(TcpState::kTimeWait)};
+      ConnectionTable::listOf(TcpState::kClosed),    ConnectionTable::listOf(TcpState::kListen),
+      ConnectionTable::listOf(TcpState::kFinWait1),  ConnectionTable::listOf(TcpState::kFinWait2),
+      ConnectionTable::listOf(TcpState::kCloseWait), ConnectionTable::listOf(TcpState::kClosing),
+      ConnectionTable::listOf(TcpState::kLastAck),   ConnectionTable::listOf(TcpState::kTimeWait)};
   std::uint32_t victim = kNoIndex;
   std::int32_t oldest_age = -1;
   const std::uint32_t now_tick = tickOf(latest_);
@@ -472,7 +473,7 @@ std::uint32_t Engine::allocate(const FlowKey& key, std::uint64_t hash, bool assu
   } else {
     ++stats_.unassured;
   }
-  ++stats_.connections_by_state[static_cast<std::size_t>(c.state)];
+  ++stats_.connections_by_state[index(c.state)];
   // On a timer list from the start, so an entry whose first segment changes nothing still
   // expires (the caller's track() moves it to its state's list).
   table_->touch(idx, listFor(c), tickOf(latest_));
@@ -485,8 +486,8 @@ void Engine::setState(Connection& c, TcpState next) noexcept {
     return;
   }
   const TcpState prev = c.state;
-  --stats_.connections_by_state[static_cast<std::size_t>(prev)];
-  ++stats_.connections_by_state[static_cast<std::size_t>(next)];
+  --stats_.connections_by_state[index(prev)];
+  ++stats_.connections_by_state[index(next)];
   c.state = next;
   // Side effects of the (old, new) pair.
   const bool was_half_open = isHalfOpen(prev) && (c.flags & kConnSynSeen) != 0;

@@ -88,7 +88,8 @@ struct EngineConfig {
   /// connection lives for its SYN-SENT timeout.
   std::chrono::milliseconds attempt_timeout{0};
   ParseOptions parse;
-  /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (issue #3).
+  /// Services, SYN cookies, adaptive modes, per-source limits and the proxy (engine/protect/,
+  /// docs/PROTECTION.md).
   ProtectionConfig protection;
   // The master key and the hash seed are not configuration: Engine::create() takes them apart
   // (Secrets).
@@ -172,7 +173,7 @@ class Engine {
   const ProxyTable& proxies() const noexcept { return *proxies_; }
   /// A proxied connection's translation state, or nullptr.
   const ProxyEntry* proxyOf(const Connection& c) const noexcept {
-    return (c.flags & kConnProxied) != 0 ? &proxies_->at(c.source_idx) : nullptr;
+    return (c.flags & kConnProxied) != 0 ? &proxies_->at(c.proxyEntry()) : nullptr;
   }
 
   const EngineStats& stats() const noexcept { return stats_; }

@@ -60,7 +60,7 @@ std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
   if ((c.flags & kConnProxied) == 0) {
     return untouched(IcmpOutcome::kNotProxied);
   }
-  const ProxyEntry& p = proxies_->at(c.source_idx);
+  const ProxyEntry& p = proxies_->at(c.proxyEntry());
   // The connection's originator is the client: a quote in the reply direction is a server
   // segment, and the error goes to the server.
   const bool to_server = found.reply;

@@ -1,4 +1,4 @@
-// The protection half of the engine (issue #3): per-service adaptive modes, SYN cookies, deny
+// The protection half of the engine: per-service adaptive modes, SYN cookies, deny
 // and allow lists, per-source limits, and the proxy that joins a client who returned a valid
 // cookie to the real server, translating every segment of the connection afterwards.
 
@@ -13,8 +13,6 @@ namespace synguard::engine {
 namespace {
 
 constexpr std::uint8_t kProtoTcpNumber = 6;
-
-constexpr std::uint8_t listOf(TcpState s) noexcept { return static_cast<std::uint8_t>(s); }
 
 /// RFC 9293 §3.7.1: without an MSS option the peer assumes 536 (IPv4) / 1220 (IPv6, RFC 8200).
 constexpr std::uint16_t kDefaultMssV4 = 536;
@@ -378,7 +376,7 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   ProxyEntry& p = proxies_->at(pidx);
   Connection& c = table_->at(idx);
   c.flags = kConnProxied;
-  c.source_idx = pidx;
+  c.setProxyEntry(pidx);
   if (source != kNoIndex) {
     half_open_->sources().addProxied(source);
     p.source = source;
@@ -572,7 +570,7 @@ void Engine::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
   setState(c, TcpState::kClosed);
   table_->touch(idx, listFor(c), tick);
   c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
-  c.source_idx = kNoIndex;
+  c.setProxyEntry(kNoIndex);
   releaseProxy(pidx);
 }
 
@@ -602,7 +600,7 @@ void Engine::reapHalfOpen(std::uint32_t tick) noexcept {
   std::size_t budget = cfg_.protection.reap_per_tick;
   {
     // SYN-RECEIVED only: the server answered, so it holds the connection in its SYN queue.
-    std::uint32_t idx = table_->head(static_cast<std::uint8_t>(TcpState::kSynReceived));
+    std::uint32_t idx = table_->head(ConnectionTable::listOf(TcpState::kSynReceived));
     std::size_t scanned = 0;
     while (idx != kNoIndex && budget > 0 && scanned < 4 * cfg_.protection.reap_per_tick) {
       ++scanned;
@@ -666,7 +664,7 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
                         std::span<const std::byte> packet, std::byte* writable,
                         const PacketMeta& meta, std::uint32_t tick) noexcept {
   Connection& c = table_->at(idx);
-  const std::uint32_t pidx = c.source_idx;
+  const std::uint32_t pidx = c.proxyEntry();
   ProxyEntry& p = proxies_->at(pidx);
   const std::span<std::byte> bytes =
       writable != nullptr ? std::span<std::byte>(writable, packet.size()) : std::span<std::byte>();

@@ -100,7 +100,7 @@ struct EngineStats {
   /// below covers the whole struct (CounterDescription test).
   std::uint64_t emergency = 0;
 
-  // SYN cookies and the proxy (issue #3).
+  // SYN cookies and the proxy (engine/protect/).
   std::uint64_t cookies_sent = 0;
   std::uint64_t cookies_validated = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(CookieReject::kCount)> cookies_rejected{};

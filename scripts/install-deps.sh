@@ -7,12 +7,12 @@ packages=(
   build-essential cmake pkg-config clang-format
   libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables iptables python3 procps
-  # The daemon (NFQUEUE, nftables, capabilities, sd_notify) and later milestones:
+  # The daemon: YAML configuration, metrics, NFQUEUE, nftables, capabilities, sd_notify.
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
   libnftables-dev libcap-dev
-  # Operations (issue #5): the Prometheus server and promtool for the metrics tests, curl.
+  # The metrics tests (tests/monitoring, live_ops): the Prometheus server and promtool, curl.
   prometheus curl
-  # Proof (issue #6): libFuzzer targets are built with clang.
+  # The fuzz targets (scripts/fuzz.sh) need clang's libFuzzer; the plots need matplotlib.
   clang libclang-rt-14-dev python3-matplotlib
   # Wall-clock jumps under the live daemon (tests/integration/live_faults.sh clock).
   faketime conntrack

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side lab benchmark (issues #4 and #6), all in one run: the same namespace lab and the
+# Side-by-side lab benchmark (docs/BENCHMARKS.md), all in one run: the same namespace lab and the
 # same unthrottled trafgen floods against (1) no protection, (2) the kernel's SYNPROXY (the
 # iptables recipe, without timestamps), (3) synguard with one queue, (4) synguard with two.
 # Floods: SYN, ACK with random cookies, RST, and unsolicited SYN-ACKs (what a reflection attack

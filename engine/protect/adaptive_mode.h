@@ -10,7 +10,7 @@
 
 namespace synguard::engine {
 
-/// How a service is protected (issue #3): kOff tracks only, kAdaptive switches to SYN cookies
+/// How a service is protected: kOff tracks only, kAdaptive switches to SYN cookies
 /// under a flood, kAlways answers every SYN with a cookie.
 enum class ProtectionMode : std::uint8_t { kOff, kAdaptive, kAlways };
 /// What a service is doing now.

@@ -11,7 +11,7 @@
 
 namespace synguard::engine {
 
-/// A set of IPv4 and IPv6 prefixes (allow and deny lists, issue #3). Built once at
+/// A set of IPv4 and IPv6 prefixes (the allow and deny lists). Built once at
 /// configuration time; membership tests allocate nothing: one binary search per distinct prefix
 /// length present (a handful in practice).
 class PrefixSet {

@@ -7,7 +7,7 @@
 
 namespace synguard::engine {
 
-/// A token bucket for per-source SYN-rate limits (issue #3): `rate` tokens a second up to
+/// A token bucket for per-source SYN-rate limits: `rate` tokens a second up to
 /// `burst`. Integer arithmetic in micro-tokens so refills never drift; 16 bytes of state.
 class TokenBucket {
  public:

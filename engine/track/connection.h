@@ -52,7 +52,7 @@ enum ConnFlag : std::uint8_t {
   kConnSynSeen = 0x02,          ///< created by (or has seen) the originator's SYN
   kConnPickedUp = 0x04,         ///< picked up mid-stream: window checks are liberal
   kConnWindowLiberal = 0x08,    ///< skip sequence-window checks (pickup; see window.h)
-  kConnProxied = 0x10,  ///< proxied after a valid cookie: source_idx is its ProxyTable entry
+  kConnProxied = 0x10,  ///< proxied after a valid cookie: proxyEntry() is its ProxyTable entry
   /// The kernel lets this connection's plain ACK/data segments bypass the queue (its verdict
   /// carried Verdict::bypass); SYN, FIN and RST segments still reach us, and a FIN or RST ends
   /// the bypass in the kernel too.
@@ -77,23 +77,38 @@ enum SlotFlag : std::uint8_t {
 /// A tracked connection. Packed to keep a table slot, overhead included, at or under 128 bytes
 /// (checked by connection_table_test).
 struct Connection {
-  FlowKey key;                 // 36
-  EndpointView ep[2];          // 40: [0] originator, [1] responder
-  std::uint32_t last_seen;     // 4: engine ticks (ms, wrapping) of the last packet
-  std::int64_t first_seen_ns;  // 8: absolute engine time of the first packet
-  std::uint32_t pkts[2];       // 8
-  std::uint32_t lru_prev;      // 4: neighbours in its timer list
-  std::uint32_t lru_next;      // 4
-  std::uint32_t hash_next;     // 4: next slot in the same bucket (free-list link when free)
-  std::uint32_t service_idx;   // 4: HalfOpen service entry holding a reference, or kNoIndex
-  std::uint32_t source_idx;    // 4: HalfOpen source entry holding a reference, or kNoIndex;
-                               //    for kConnProxied (never half-open counted) its ProxyTable entry
-  TcpState state;              // 1: connectionState(ep[0].state, ep[1].state)
-  std::uint8_t flags;          // 1: ConnFlag bits
-  std::uint8_t list;           // 1: which timer list it is on (a TcpState), or kNoList
-  std::uint8_t in_use;         // 1: SlotFlag bits; 0 when the slot is free
+  FlowKey key;                    // 36
+  EndpointView ep[2];             // 40: [0] originator, [1] responder
+  std::uint32_t last_seen;        // 4: engine ticks (ms, wrapping) of the last packet
+  std::int64_t first_seen_ns;     // 8: absolute engine time of the first packet
+  std::uint32_t pkts[2];          // 8
+  std::uint32_t lru_prev;         // 4: neighbours in its timer list
+  std::uint32_t lru_next;         // 4
+  std::uint32_t hash_next;        // 4: next slot in the same bucket (free-list link when free)
+  std::uint32_t service_idx;      // 4: HalfOpen service entry holding a reference, or kNoIndex
+  std::uint32_t source_or_proxy;  // 4: halfOpenSource() or proxyEntry(), by the flags
+  TcpState state;                 // 1: connectionState(ep[0].state, ep[1].state)
+  std::uint8_t flags;             // 1: ConnFlag bits
+  std::uint8_t list;              // 1: which timer list it is on (a TcpState), or kNoList
+  std::uint8_t in_use;            // 1: SlotFlag bits; 0 when the slot is free
 
   bool assured() const noexcept { return (in_use & kSlotAssured) != 0; }
+
+  // One word, two meanings: a connection is never half-open counted and proxied at once (the
+  // proxy starts from a cookie, which holds no half-open state), so the HalfOpen source
+  // reference and the ProxyTable entry share `source_or_proxy` and a slot stays within 128
+  // bytes. Name the one the flags say is there.
+
+  /// With kConnHalfOpenCounted: the HalfOpen source entry it holds a reference on; otherwise
+  /// kNoIndex (or, when proxied, not a source at all).
+  std::uint32_t halfOpenSource() const noexcept { return source_or_proxy; }
+  void setHalfOpenSource(std::uint32_t idx) noexcept { source_or_proxy = idx; }
+  /// With kConnProxied: its ProxyTable entry.
+  std::uint32_t proxyEntry() const noexcept { return source_or_proxy; }
+  void setProxyEntry(std::uint32_t idx) noexcept { source_or_proxy = idx; }
 };
+// A table slot plus its two bucket words (ConnectionTable) within 128 bytes, two cache lines;
+// connection_table_test measures the whole table.
+static_assert(sizeof(Connection) + 2 * sizeof(std::uint32_t) <= 128);
 
 }  // namespace synguard::engine

@@ -100,7 +100,8 @@ std::uint32_t ConnectionTable::insert(const FlowKey& key, std::uint64_t hash) no
   c.in_use = kSlotInUse;
   c.list = kNoList;
   c.lru_prev = c.lru_next = kNoIndex;
-  c.service_idx = c.source_idx = kNoIndex;
+  c.service_idx = kNoIndex;
+  c.source_or_proxy = kNoIndex;  // neither a half-open source nor a proxy entry
   // Append: chains stay in insertion order, so the oldest entry — the one expiry and eviction
   // remove — sits at the head and unlinks without walking past others. The walk here runs over
   // lines the caller's find() (a miss, before every insert) has just loaded.

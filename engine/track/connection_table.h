@@ -25,6 +25,11 @@ class ConnectionTable {
   /// other list is a TcpState's.
   static constexpr std::uint8_t kUnassuredList = kTcpStateCount;
   static constexpr std::size_t kListCount = kTcpStateCount + 1;
+  /// The timer list of the connections in state `s`: one list per real state, in the enum's
+  /// order, before kUnassuredList.
+  static constexpr std::uint8_t listOf(TcpState s) noexcept {
+    return static_cast<std::uint8_t>(index(s));
+  }
 
   /// `capacity` is rounded up to a power of two (so is the bucket count).
   ConnectionTable(std::size_t capacity, std::uint64_t hash_seed);

@@ -174,9 +174,9 @@ void HalfOpenAccounting::enter(Connection& c, SynRefs refs) noexcept {
   }
   c.flags = static_cast<std::uint8_t>(c.flags | kConnHalfOpenCounted);
   c.service_idx = refs.service;
-  c.source_idx = refs.source;
+  c.setHalfOpenSource(refs.source);
   services_.addHalfOpen(c.service_idx);
-  sources_.addHalfOpen(c.source_idx);
+  sources_.addHalfOpen(c.halfOpenSource());
   if (++global_ > peak_) {
     peak_ = global_;
     peak_dirty_ = true;
@@ -196,8 +196,9 @@ void HalfOpenAccounting::leave(Connection& c) noexcept {
   }
   c.flags = static_cast<std::uint8_t>(c.flags & ~kConnHalfOpenCounted);
   services_.removeHalfOpen(c.service_idx);
-  sources_.removeHalfOpen(c.source_idx);
-  c.service_idx = c.source_idx = kNoIndex;
+  sources_.removeHalfOpen(c.halfOpenSource());
+  c.service_idx = kNoIndex;
+  c.setHalfOpenSource(kNoIndex);
   --global_;
 }
 

@@ -27,14 +27,15 @@ using EventRows = std::array<Row, kTcpEventCount>;
 // state diagram of §3.3.2. Guards (sequence window, SYN-ACK ack == ISS+1, RST acceptability) have
 // already run: an event reaching this table passed them. Written out cell by cell, as Linux
 // conntrack's tcp_conntracks is; every cell is walked by tcp_state_test.
-constexpr std::array<EventRows, 2> kTransitions = {{
+constexpr std::array<EventRows, kRoleCount> kTransitions = {{
     // ---------------------------------------------------------------- Role::kSender
     {{
         //        CL   LI   SS   SR   ES   F1   F2   CW   CG   LA   TW
         /*Syn*/ {sSS, sSS, sSS, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG},
         // CLOSED/LISTEN: active open. SYN-SENT: retransmission. SYN-RCVD: simultaneous open, our
         // SYN retransmitted. Synchronized: a SYN there is the endpoint's own business (reuse of
-        // a TIME-WAIT/CLOSED tuple is handled before the table, see Engine::reopen).
+        // a TIME-WAIT/CLOSED tuple is handled before the table: Engine::processImpl ends the
+        // old connection, EndCause::kReopened, and the SYN starts a new one).
         /*SynAck*/ {sIV, sSR, sIV, sSR, sES, sIG, sIG, sIG, sIG, sIG, sIG},
         // LISTEN: the answer to a SYN we did not see. SYN-SENT cannot send SYN-ACK before it has
         // received a SYN (then it is SYN-RCVD). SYN-RCVD: the answer or its retransmission.
@@ -104,8 +105,7 @@ TcpState nextState(Role role, TcpEvent event, TcpState current) noexcept {
   if (!isRealState(current)) {
     return TcpState::kInvalid;
   }
-  return kTransitions[static_cast<std::size_t>(role)][static_cast<std::size_t>(event)]
-                     [static_cast<std::size_t>(current)];
+  return kTransitions[index(role)][index(event)][index(current)];
 }
 
 bool isRealState(TcpState s) noexcept {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Issue #14, attack 1: segments forged with a protected service's source address, sent from
-the client side, each followed by the SYN they would let in.
+"""spoofed_server (docs/RELIABILITY.md): segments forged with a protected service's source
+address, sent from the client side, each followed by the SYN they would let in.
 
 For each of COUNT spoofed clients C:p (C in 203.0.113.0/24): a SYN-ACK S:port -> C:p with
 ack = x+1, a plain ACK S:port -> C:p, then the SYN C:p -> S:port with sequence number x. An

@@ -41,7 +41,7 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(queues);
   SYNGUARD_SAME(first_queue);
   SYNGUARD_SAME(local_mode);
-  SYNGUARD_SAME(table);
+  SYNGUARD_SAME(nft_table);
   SYNGUARD_SAME(bypass_established);
   SYNGUARD_SAME(anti_spoofing);
   SYNGUARD_SAME(service_sides);
@@ -156,7 +156,8 @@ std::vector<KeyCase> everyKey() {
       {"queues.count", "queues: {count: 4}", [](C c) { return c.queues == 4; }},
       {"queues.first", "queues: {first: 10}", [](C c) { return c.first_queue == 10; }},
       {"rules.mode", "rules: {mode: local}", [](C c) { return c.local_mode; }},
-      {"rules.table", "rules: {table: sg_test}", [](C c) { return c.table == "sg_test"; }},
+      {"rules.nft_table", "rules: {nft_table: sg_test}",
+       [](C c) { return c.nft_table == "sg_test"; }},
       {"rules.bypass_established", "rules: {bypass_established: false}",
        [](C c) { return !c.bypass_established; }},
       {"rules.anti_spoofing", "rules: {anti_spoofing: off}", [](C c) { return !c.anti_spoofing; }},
@@ -340,7 +341,7 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "    wscale: 3\n    overload: pass\n"
       "    server_interfaces: [eth1, bond0.7]\n"
       "queues: {count: 4, first: 10}\n"
-      "rules: {mode: local, table: sg_test, bypass_established: false, anti_spoofing: off}\n"
+      "rules: {mode: local, nft_table: sg_test, bypass_established: false, anti_spoofing: off}\n"
       "allow: [10.0.0.0/8, \"2001:db8::/32\"]\ndeny: [192.0.2.7]\ndry_run: yes\n"
       "timeouts: {syn_sent: 1001ms, syn_received: 1002ms, established: 1003ms, "
       "fin_wait: 1004ms, close_wait: 1005ms, closing: 1006ms, last_ack: 1007ms, "
@@ -431,6 +432,7 @@ TEST(ConfigLoader, TheShippedExampleLoadsToTheDefaults) {
   const std::string path = sourceDir() + "/config/synguard.yaml";
   const auto r = loadConfigFile(path);
   ASSERT_TRUE(r.ok()) << errors(r);
+  EXPECT_TRUE(r.warnings.empty()) << "the example uses a deprecated spelling";
   const DaemonConfig& c = *r.config;
   EXPECT_EQ(c.source_path, path);
   // Every value is the built-in default: the file documents the defaults...

@@ -82,7 +82,7 @@ TEST(ConfigValidation, WrongTypesSayWhatWasExpected) {
   const auto r = load(R"(queues: 4
 services: {name: web}
 timeouts: [1, 2]
-rules: {table: [a], bypass_established: [true]}
+rules: {nft_table: [a], bypass_established: [true]}
 user: {name: x}
 allow: 10.0.0.0/8
 cookies: {mss_v4: 1460}
@@ -91,8 +91,8 @@ cookies: {mss_v4: 1460}
             "1:9: queues: expected a map of keys, got '4'\n"
             "2:11: services: expected a list of services, got a map\n"
             "3:11: timeouts: expected a map of keys, got a list\n"
-            "4:16: rules.table: expected a string, got a list\n"
-            "4:41: rules.bypass_established: expected true or false, got a list\n"
+            "4:20: rules.nft_table: expected a string, got a list\n"
+            "4:45: rules.bypass_established: expected true or false, got a list\n"
             "5:7: user: expected a string, got a map\n"
             "6:8: allow: expected a list of addresses or prefixes, got '10.0.0.0/8'\n"
             "7:19: cookies.mss_v4: expected a list of 1 to 8 MSS values, got '1460'\n");
@@ -404,6 +404,45 @@ services:
   EXPECT_EQ(ok.config->service_sides.at("a").server_interfaces,
             (std::vector<std::string>{"eth1", "bond0"}));
   EXPECT_FALSE(ok.config->service_sides.at("b").check);
+}
+
+/// Every warning as "LINE:COL: message", one per line.
+std::string warnings(const LoadResult& r) {
+  std::string s;
+  for (const auto& d : r.warnings) {
+    s += std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message + "\n";
+  }
+  return s;
+}
+
+TEST(ConfigValidation, RulesTableIsTheDeprecatedSpellingOfNftTable) {
+  // The new spelling: loads, no warning.
+  const auto now = load("rules: {nft_table: sg_new}\n");
+  ASSERT_TRUE(now.ok()) << errors(now);
+  EXPECT_EQ(now.config->nft_table, "sg_new");
+  EXPECT_EQ(warnings(now), "");
+  // The old spelling: loads to the same field, with one warning that names the new key.
+  const auto old = load("queues: {count: 2}\nrules: {table: sg_old}\n");
+  ASSERT_TRUE(old.ok()) << errors(old);
+  EXPECT_EQ(old.config->nft_table, "sg_old");
+  EXPECT_EQ(warnings(old),
+            "2:16: rules.table is deprecated: use rules.nft_table (the same setting)\n");
+  // Its value is checked as nft_table's is, under the name the file uses.
+  const auto bad = load("rules: {table: \"a b\"}\n");
+  EXPECT_EQ(errors(bad),
+            "1:16: rules.table: 'a b' is not a table name: 1 to 32 letters, digits or '_'\n");
+  EXPECT_EQ(warnings(bad),
+            "1:16: rules.table is deprecated: use rules.nft_table (the same setting)\n");
+  // Both spellings at once: which one counts would be a guess.
+  const auto both = load("rules: {nft_table: a, table: b}\n");
+  EXPECT_EQ(errors(both),
+            "1:30: rules.table: the deprecated spelling of rules.nft_table, which is given too: "
+            "keep only nft_table\n");
+  // The top-level `table:` (the connection table) is not the nftables table: no warning.
+  const auto conn = load("table: {capacity: 4096}\n");
+  ASSERT_TRUE(conn.ok()) << errors(conn);
+  EXPECT_EQ(warnings(conn), "");
+  EXPECT_EQ(conn.config->nft_table, "synguard");
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ WorkerSnapshot worker(std::uint16_t queue, std::uint32_t half_open, engine::Serv
   w.engine.dropped[static_cast<std::size_t>(engine::VerdictReason::kCookieSent)] = 100;
   w.engine.accepted[static_cast<std::size_t>(engine::VerdictReason::kTracked)] = 7;
   w.engine.cookies_rejected[static_cast<std::size_t>(engine::CookieReject::kBadHash)] = 3;
-  w.engine.connections_by_state[static_cast<std::size_t>(engine::TcpState::kSynSent)] = half_open;
+  w.engine.connections_by_state[engine::index(engine::TcpState::kSynSent)] = half_open;
   w.queue_stats.packets = 500;
   w.queue_stats.failed_open = queue;
   ServiceFigures s;

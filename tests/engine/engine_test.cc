@@ -33,8 +33,7 @@ TEST_F(EngineTest, ThreeWayHandshakeCountsHalfOpenUntilTheFinalAck) {
   EXPECT_EQ(eng().halfOpen().global(), 0U);
   EXPECT_EQ(eng().halfOpen().peak(), 1U);
   EXPECT_EQ(eng().stats().handshakes_completed, 1U);
-  EXPECT_EQ(eng().stats().connections_by_state[static_cast<std::size_t>(TcpState::kEstablished)],
-            1U);
+  EXPECT_EQ(eng().stats().connections_by_state[index(TcpState::kEstablished)], 1U);
 }
 
 TEST_F(EngineTest, SynAckMustAcknowledgeIsnPlusOne) {

@@ -1,7 +1,8 @@
-// Fragments cannot evade counting (issue #14, attack 3): IPv6 atomic fragments are packets, a
-// first fragment holding the TCP header is the segment it carries (SYN rate, half-open, limits,
-// cookies), fragments that hide or overlap the TCP header never pass to a protected address,
-// and later fragments are dropped while a service on their address is in cookie mode.
+// Fragments cannot evade counting (the `fragments` attack, docs/RELIABILITY.md): IPv6 atomic
+// fragments are packets, a first fragment holding the TCP header is the segment it carries (SYN
+// rate, half-open, limits, cookies), fragments that hide or overlap the TCP header never pass to a
+// protected address, and later fragments are dropped while a service on their address is in cookie
+// mode.
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
-// ICMP errors about proxied connections (issue #14): a router (or the gateway itself) quotes a
-// segment as it left the gateway, i.e. translated; the engine moves the quote back into the
-// receiver's sequence space so path-MTU discovery (RFC 1191, RFC 8201) works through the proxy.
+// ICMP errors about proxied connections (the `icmp_pmtu` attack, docs/RELIABILITY.md): a router (or
+// the gateway itself) quotes a segment as it left the gateway, i.e. translated; the engine moves
+// the quote back into the receiver's sequence space so path-MTU discovery (RFC 1191, RFC 8201)
+// works through the proxy.
 
 #include "engine/protect/icmp.h"
 

@@ -116,8 +116,7 @@ void tenMillionSources(ProtectionMode mode) {
     (void)e.process(
         testing::PacketBuilder::ipv4(c, "198.51.100.10").tcp(port, 80).seq(2).ack(10).build());
   }
-  ASSERT_EQ(e.stats().connections_by_state[static_cast<std::size_t>(TcpState::kEstablished)],
-            kEstablished);
+  ASSERT_EQ(e.stats().connections_by_state[index(TcpState::kEstablished)], kEstablished);
   // One template SYN; each copy gets a new source address and port (the engine reads the
   // checksum only when told to verify it).
   std::vector<std::byte> syn =
@@ -144,8 +143,7 @@ void tenMillionSources(ProtectionMode mode) {
   e.expire();
   EXPECT_EQ(g_allocations.load() - before, 0U) << "the packet path allocated";
   EXPECT_LE(max_table, e.table().capacity());
-  EXPECT_EQ(e.stats().connections_by_state[static_cast<std::size_t>(TcpState::kEstablished)],
-            kEstablished)
+  EXPECT_EQ(e.stats().connections_by_state[index(TcpState::kEstablished)], kEstablished)
       << "established connections were lost";
   EXPECT_EQ(testing::engineInvariantProblems(e), "");
   if (mode == ProtectionMode::kOff) {

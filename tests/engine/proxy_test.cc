@@ -1012,8 +1012,8 @@ TEST(ProxyStress, RandomSegmentsKeepTheInvariants) {
       const Connection& c = e.table().at(k);
       if (c.in_use != 0 && (c.flags & kConnProxied) != 0) {
         ++proxied;
-        ASSERT_EQ(e.proxies().at(c.source_idx).conn, k);
-        ASSERT_NE(e.proxies().at(c.source_idx).phase, ProxyPhase::kFree);
+        ASSERT_EQ(e.proxies().at(c.proxyEntry()).conn, k);
+        ASSERT_NE(e.proxies().at(c.proxyEntry()).phase, ProxyPhase::kFree);
       }
     }
     ASSERT_EQ(proxied, e.proxies().size()) << i;

@@ -79,6 +79,22 @@ TEST(TransitionTable, EveryCellMatchesTheRfcWalk) {
   EXPECT_EQ(walked.size(), 2 * kTcpEventCount * kTcpStateCount);
 }
 
+TEST(TransitionTable, TheCountsFollowTheEnums) {
+  // The test's own lists are written by hand; the engine's counts and kTcpStates are derived.
+  EXPECT_EQ(kTcpStateCount, std::size(kAll));
+  EXPECT_EQ(kTcpEventCount, std::size(kEvents));
+  ASSERT_EQ(kTcpStates.size(), std::size(kAll));
+  for (std::size_t i = 0; i < kTcpStates.size(); ++i) {
+    EXPECT_EQ(kTcpStates[i], kAll[i]);
+    EXPECT_EQ(index(kAll[i]), i);
+    EXPECT_TRUE(isRealState(kTcpStates[i]));
+  }
+  EXPECT_FALSE(isRealState(TcpState::kInvalid));
+  EXPECT_FALSE(isRealState(TcpState::kIgnore));
+  EXPECT_GE(index(TcpState::kInvalid), kTcpStateCount);
+  EXPECT_GE(index(TcpState::kIgnore), kTcpStateCount);
+}
+
 TEST(TransitionTable, SentinelStatesHaveNoTransitions) {
   for (TcpEvent e : kEvents) {
     EXPECT_EQ(nextState(Role::kSender, e, TcpState::kInvalid), TcpState::kInvalid);

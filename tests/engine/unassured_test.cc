@@ -1,8 +1,8 @@
-// Unassured entries (issue #14, attacks 1 and 2 at the engine): spoofed segments "from the
-// protected service" must neither open the door for a later SYN nor fill the table for good;
-// entries become assured only when the other side answers consistently, unassured ones are
-// short-lived and evictable within their share of the table; one source cannot hold the whole
-// proxy table; the accounting's overflow entry does not limit everyone.
+// Unassured entries (the `spoofed_server` and `server_side` attacks at the engine): spoofed
+// segments "from the protected service" must neither open the door for a later SYN nor fill the
+// table for good; entries become assured only when the other side answers consistently, unassured
+// ones are short-lived and evictable within their share of the table; one source cannot hold the
+// whole proxy table; the accounting's overflow entry does not limit everyone.
 
 #include <gtest/gtest.h>
 
@@ -245,7 +245,7 @@ TEST_F(AssuranceTest, AHandshakeSeenToItsEndIsAssured) {
   EXPECT_FALSE(conn(1)->assured());
   ASSERT_EQ(send(up(1).seq(1001).ack(5001)), Verdict::accept(VerdictReason::kTracked));
   EXPECT_TRUE(conn(1)->assured());
-  EXPECT_EQ(conn(1)->list, static_cast<std::uint8_t>(TcpState::kEstablished));
+  EXPECT_EQ(conn(1)->list, ConnectionTable::listOf(TcpState::kEstablished));
   EXPECT_EQ(st().unassured, 0U);
   EXPECT_EQ(st().connections_assured, 1U);
   // Assured: it lives the established timeout, and a SYN on it is left to the endpoint.
@@ -276,7 +276,7 @@ TEST_F(AssuranceTest, APickupIsAssuredWhenTheResponderAcknowledgesWhatWasSeen) {
   EXPECT_FALSE(conn(1)->assured());
   ASSERT_EQ(send(down(1).seq(5000).ack(1010)), Verdict::accept(VerdictReason::kTracked));
   EXPECT_TRUE(conn(1)->assured());
-  EXPECT_EQ(conn(1)->list, static_cast<std::uint8_t>(TcpState::kEstablished));
+  EXPECT_EQ(conn(1)->list, ConnectionTable::listOf(TcpState::kEstablished));
   clock_.advance(seconds(3600));
   eng().expire();
   EXPECT_NE(conn(1), nullptr);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The attacks of issue #14, live: crafted from the attacker's (or client's) side of a namespace
+# The attacks of docs/RELIABILITY.md, live: crafted from the attacker's (or client's) side of a namespace
 # lab, through the gateway running `synguard run` from a YAML config, to a server with
 # tcp_syncookies=0 and a small SYN backlog. The server's namespace counts what arrives.
 #   live_attacks.sh SYNGUARD PART

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failure and abuse tests in the live lab (issue #6).
+# Failure and abuse tests in the live lab (docs/RELIABILITY.md).
 #   live_faults.sh SYNGUARD PART
 #   PART: hupstorm | overflow | soak | restart | clock | keyfile | abuse | flush
 # hupstorm  100 SIGHUPs in a second (good and broken files alternating) during legitimate

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The operations side of synguard in the live lab (issue #5).
+# The operations side of synguard in the live lab: metrics, reloads, the unit's way of starting.
 #   live_ops.sh SYNGUARD PART   PART: metrics | reload | service
 # metrics  the Debian prometheus server scrapes synguard every second during a bounded spoofed
 #          SYN flood; its HTTP API returns the cookie-mode, half-open and cookie series;

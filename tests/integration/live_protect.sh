@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# synguard run inline on a namespace gateway, against real traffic (issue #4's live lab).
+# synguard run inline on a namespace gateway, against real traffic.
 #   live_protect.sh SYNGUARD PART   PART: normal | flood | proxied | failopen | ipv6
 # normal    transfers each way through synguard in normal mode arrive intact (sha256)
 # flood     a bounded spoofed SYN flood from trafgen: the service switches to cookies, >= 99% of

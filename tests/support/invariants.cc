@@ -20,7 +20,7 @@ std::string engineInvariantProblems(const Engine& e) {
   std::string problem;
   const auto& ho = e.halfOpen();
   e.table().forEach([&](std::uint32_t idx, const Connection& c) {
-    ++by_state[static_cast<std::size_t>(c.state)];
+    ++by_state[index(c.state)];
     proxied += (c.flags & kConnProxied) != 0 ? 1 : 0;
     if (const ProxyEntry* p = e.proxyOf(c); p != nullptr && p->source != kNoIndex) {
       ++proxied_by_source[p->source];
@@ -28,9 +28,8 @@ std::string engineInvariantProblems(const Engine& e) {
     unassured += c.assured() ? 0 : 1;
     // Unassured entries that are not half-open share one timer list; the rest are on their
     // state's (proxied ones are assured from their creation).
-    const std::uint8_t want = c.assured() || isHalfOpen(c.state)
-                                  ? static_cast<std::uint8_t>(c.state)
-                                  : ConnectionTable::kUnassuredList;
+    const std::uint8_t want = c.assured() || isHalfOpen(c.state) ? ConnectionTable::listOf(c.state)
+                                                                 : ConnectionTable::kUnassuredList;
     if (c.list != want) {
       problem += "slot " + std::to_string(idx) + " on list " + std::to_string(c.list) + ", want " +
                  std::to_string(want) + "; ";
@@ -47,9 +46,13 @@ std::string engineInvariantProblems(const Engine& e) {
     if (!counted) {
       return;
     }
+    if ((c.flags & kConnProxied) != 0) {
+      // Connection keeps the source reference and the proxy entry in one word.
+      problem += "slot " + std::to_string(idx) + " both half-open counted and proxied; ";
+    }
     ++global;
     ++svc[c.service_idx];
-    ++src[c.source_idx];
+    ++src[c.halfOpenSource()];
     for (std::size_t s = 0; s < e.serviceCount(); ++s) {
       const ServiceConfig& sc = e.serviceConfig(s);
       bool port = false;
@@ -66,8 +69,9 @@ std::string engineInvariantProblems(const Engine& e) {
         (se.addr != c.key.resp_addr || se.port != c.key.resp_port)) {
       problem += "service entry of slot " + std::to_string(idx) + " has another key; ";
     }
-    const CounterEntry& pe = ho.sources().at(c.source_idx);
-    if (c.source_idx != CounterTable::kOverflow && pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
+    const CounterEntry& pe = ho.sources().at(c.halfOpenSource());
+    if (c.halfOpenSource() != CounterTable::kOverflow &&
+        pe.addr != ho.sourcePrefix(c.key.orig_addr)) {
       problem += "source entry of slot " + std::to_string(idx) + " has another prefix; ";
     }
   });
@@ -97,11 +101,11 @@ std::string engineInvariantProblems(const Engine& e) {
                  std::to_string(per_service[s]) + "; ";
     }
   }
-  for (std::size_t s = 0; s < kTcpStateCount; ++s) {
-    if (by_state[s] != e.stats().connections_by_state[s]) {
-      problem += std::string("by_state ") + std::string(toString(static_cast<TcpState>(s))) +
-                 " gauge " + std::to_string(e.stats().connections_by_state[s]) +
-                 " != " + std::to_string(by_state[s]) + "; ";
+  for (const TcpState s : kTcpStates) {
+    const std::uint64_t gauge = e.stats().connections_by_state[index(s)];
+    if (by_state[index(s)] != gauge) {
+      problem += std::string("by_state ") + std::string(toString(s)) + " gauge " +
+                 std::to_string(gauge) + " != " + std::to_string(by_state[index(s)]) + "; ";
     }
   }
   if (unassured != e.stats().unassured) {

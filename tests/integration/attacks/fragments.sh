@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# fragments (issue #14, attack 3): fragmented SYNs must be counted, not waved through. Sourced by
+# fragments: fragmented SYNs must be counted, not waved through. Sourced by
 # live_attacks.sh after lab_up. From the attacker's namespace (scripts/lab/abuse.py, raw
 # sockets, paced), spoofed sources in 203.0.113.0/24 and 2001:db8:66::/48:
 #   fragsyn  SYNs with 80 bytes of data, each as two IPv4 fragments: the whole TCP header and

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# icmp_pmtu: path-MTU discovery through the proxy (issue #14). The service is in `mode: always`,
+# icmp_pmtu: path-MTU discovery through the proxy. The service is in `mode: always`,
 # so every connection is proxied and the server's sequence numbers are shifted toward the
 # client. The gateway's client-side link gets MTU 1280 while the client keeps 1500 (it
 # announces MSS 1460, IPv6 1440): the server's full-sized segments cannot be forwarded and the

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154  # root, synguard, PORT, LAB_DIR: set by live_attacks.sh
-# Attacks 1 and 2 of issue #14 from *inside the server's network*, where a kernel anti-spoofing
-# rule cannot tell the spoofed segments from the service's own: the engine itself must hold.
+# server_side: spoofed_server's forgeries sent from *inside the server's network*, into a small
+# table, where a kernel anti-spoofing rule cannot tell the spoofed segments from the service's
+# own: the engine itself must hold.
 # Sourced by live_attacks.sh (lab up; $synguard, $PORT, fail, sg_stop).
 #
 # The gateway runs with a 1,024-entry table and the service in `mode: always`. From the

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Attack 1 of issue #14: segments forged with the protected service's source address, sent from
+# spoofed_server: segments forged with the protected service's source address, sent from
 # the client side. For each of 300 spoofed clients C:p (C in 203.0.113.0/24, and again over IPv6
 # from 2001:db8:66::/120), from the attacker's namespace: a SYN-ACK S:8080 -> C:p (ack = x+1), a
 # plain ACK S:8080 -> C:p, then the SYN C:p -> S:8080 with sequence number x
