@@ -56,14 +56,14 @@ sg_stop() {
   # and joining the workers wait for CPU). The cap is a hang guard, not a speed test: a stop
   # that waits on a timer (civetweb's 2 s listener poll, b6b946f) no longer fails here.
   python3 -c "import sys; sys.exit(0 if $dt < 10.0 else 1)" || fail "stop took ${dt}s"
-  if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+  if lab_ns "$NS_G" nft list tables | grep "inet synguard" >/dev/null; then
     fail "table inet synguard left behind"
   fi
-  if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep -q SYNGUARD; then
+  if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep SYNGUARD >/dev/null; then
     fail "iptables chain SYNGUARD left behind"
   fi
   # The lab's gateway has no raw tables of its own: ones created for our chains must go too.
-  if lab_ns "$NS_G" nft list tables | grep -qE "table ip6? raw"; then
+  if lab_ns "$NS_G" nft list tables | grep -E "table ip6? raw" >/dev/null; then
     fail "empty iptables raw table left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
   fi
 }
@@ -144,7 +144,7 @@ case "$part" in
     [ "$(stat_of bypassed)" -ge 22 ] || fail "connections were not handed to the kernel's bypass"
     # 22 connections closed by their endpoints: all seen closing, none forgotten as established.
     [ "$(stat_of "time-wait")" -ge 22 ] || fail "the tracker lost closes of bypassed connections"
-    lab_ns "$NS_G" nft list set inet synguard bypass4 | grep -q "elements" &&
+    lab_ns "$NS_G" nft list set inet synguard bypass4 | grep "elements" >/dev/null &&
       fail "closed connections left in the bypass set"
     sg_stop
     # The same without bypass: every data segment makes the trip through userspace.
@@ -295,7 +295,7 @@ NFT
       echo "the transfer running at the kill did not complete: $(cat "$LAB_DIR/during.log")"
     # The rules are still there (bypass lets traffic through); a restart takes them over.
     tables=$(lab_ns "$NS_G" nft list tables 2>&1) || tables="nft failed: $tables"
-    echo "$tables" | grep -q "inet synguard" || fail "rules vanished with the process: $tables"
+    echo "$tables" | grep "inet synguard" >/dev/null || fail "rules vanished with the process: $tables"
     sg_start --mode always
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
       fail "connections after the restart"
@@ -398,7 +398,7 @@ PY
     echo "bad thresholds: status $rc: $(cat "$LAB_DIR/bad.log")"
     [ "$rc" -ne 0 ] || fail "bad thresholds accepted"
     [ "$(wc -l <"$LAB_DIR/bad.log")" -eq 1 ] || fail "more than one line for one mistake"
-    if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+    if lab_ns "$NS_G" nft list tables | grep "inet synguard" >/dev/null; then
       fail "rules left behind by a refused start"
     fi
     ;;
