@@ -38,7 +38,7 @@ deb=$(ls "$out"/synguard_*.deb)
 echo "built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 dpkg-deb -f "$deb" Depends Section | sed 's/^/  /'
 for s in conffiles postinst prerm postrm; do
-  dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$s" || fail "no $s in the package"
+  dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -x "./$s" >/dev/null || fail "no $s in the package"
 done
 
 had_user=$(getent passwd synguard >/dev/null && echo yes || echo no)
@@ -55,11 +55,11 @@ getent passwd synguard >/dev/null || fail "the synguard user was not created"
 [ "$had_user" = yes ] || echo "postinst created the synguard user"
 grep -qx /etc/synguard/synguard.yaml /var/lib/dpkg/info/synguard.conffiles ||
   fail "the configuration is not a conffile"
-synguard --version | grep -q "^synguard " || fail "synguard --version"
+synguard --version | grep "^synguard " >/dev/null || fail "synguard --version"
 synguard check-config >/dev/null || fail "the installed configuration does not check"
 out_v=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
   /usr/lib/systemd/system/synguard.service 2>&1) || fail "systemd-analyze verify: $out_v"
-if echo "$out_v" | grep -q synguard; then
+if echo "$out_v" | grep synguard >/dev/null; then
   fail "systemd-analyze verify: $out_v"
 fi
 echo "installed: $(synguard --version), user $(getent passwd synguard | cut -d: -f1,3,6,7)"

@@ -48,7 +48,7 @@ lab_down() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
   for ns in "$NS_C" "$NS_A" "$NS_G" "$NS_S"; do
-    if ip netns list | grep -qw "$ns"; then
+    if ip netns list | grep -w "$ns" >/dev/null; then
       for pid in $(ip netns pids "$ns" 2>/dev/null); do
         kill "$pid" 2>/dev/null || true
       done

@@ -63,14 +63,14 @@ sg_stop() {
   # and joining the workers wait for CPU). The cap is a hang guard, not a speed test: a stop
   # that waits on a timer (civetweb's 2 s listener poll, b6b946f) no longer fails here.
   python3 -c "import sys; sys.exit(0 if $dt < 10.0 else 1)" || fail "stop took ${dt}s"
-  if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+  if lab_ns "$NS_G" nft list tables | grep "inet synguard" >/dev/null; then
     fail "table inet synguard left behind"
   fi
-  if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep -q SYNGUARD; then
+  if lab_ns "$NS_G" iptables-nft -t raw -S 2>/dev/null | grep SYNGUARD >/dev/null; then
     fail "iptables chain SYNGUARD left behind"
   fi
   # The lab's gateway has no raw tables of its own: ones created for our chains must go too.
-  if lab_ns "$NS_G" nft list tables | grep -qE "table ip6? raw"; then
+  if lab_ns "$NS_G" nft list tables | grep -E "table ip6? raw" >/dev/null; then
     fail "empty iptables raw table left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
   fi
 }

@@ -279,7 +279,7 @@ PY
       [ "$rc" -ne 0 ] || fail "$what: the daemon started"
       grep -qiE "$pattern" "$LAB_DIR/refused.log" || fail "$what: no clear reason"
       [ "$(grep -vc "^$" "$LAB_DIR/refused.log")" -le 2 ] || fail "$what: more than a line or two"
-      if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+      if lab_ns "$NS_G" nft list tables | grep "inet synguard" >/dev/null; then
         fail "$what: rules left behind"
       fi
     }

@@ -252,7 +252,7 @@ YML
       fail "key file: $(stat -c %U:%a "$state/cookie.key")"
     status=$(cat "/proc/$SG_PID/status")
     echo "$status" | grep -E "^(Uid|CapEff|CapAmb|NoNewPrivs)"
-    echo "$status" | grep -qE "^Uid:\s+65534" || fail "not running as nobody"
+    echo "$status" | grep -E "^Uid:\s+65534" >/dev/null || fail "not running as nobody"
     [ "$(echo "$status" | awk '/^CapEff/ {print $2}')" = 0000000000003000 ] ||
       fail "effective capabilities are not exactly NET_ADMIN + NET_RAW"
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 20 --bytes 1000 ||
@@ -267,7 +267,7 @@ YML
     rc=0
     wait "$SG_PID" || rc=$?
     [ "$rc" -eq 0 ] || fail "exit status $rc"
-    if lab_ns "$NS_G" nft list tables | grep -qE "synguard|raw"; then
+    if lab_ns "$NS_G" nft list tables | grep -E "synguard|raw" >/dev/null; then
       fail "rules left behind: $(lab_ns "$NS_G" nft list tables | tr '\n' ' ')"
     fi
     echo PASS live_ops service

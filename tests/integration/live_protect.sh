@@ -119,7 +119,7 @@ case "$part" in
     [ "$(stat_of bypassed)" -ge 22 ] || fail "connections were not handed to the kernel's bypass"
     # 22 connections closed by their endpoints: all seen closing, none forgotten as established.
     [ "$(stat_of "time-wait")" -ge 22 ] || fail "the tracker lost closes of bypassed connections"
-    lab_ns "$NS_G" nft list set inet synguard bypass4 | grep -q "elements" &&
+    lab_ns "$NS_G" nft list set inet synguard bypass4 | grep "elements" >/dev/null &&
       fail "closed connections left in the bypass set"
     sg_stop
     # The same without bypass: every data segment makes the trip through userspace.
@@ -270,7 +270,7 @@ NFT
       echo "the transfer running at the kill did not complete: $(cat "$LAB_DIR/during.log")"
     # The rules are still there (bypass lets traffic through); a restart takes them over.
     tables=$(lab_ns "$NS_G" nft list tables 2>&1) || tables="nft failed: $tables"
-    echo "$tables" | grep -q "inet synguard" || fail "rules vanished with the process: $tables"
+    echo "$tables" | grep "inet synguard" >/dev/null || fail "rules vanished with the process: $tables"
     sg_start --mode always
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 10 --bytes 1000 ||
       fail "connections after the restart"
@@ -373,7 +373,7 @@ PY
     echo "bad thresholds: status $rc: $(cat "$LAB_DIR/bad.log")"
     [ "$rc" -ne 0 ] || fail "bad thresholds accepted"
     [ "$(wc -l <"$LAB_DIR/bad.log")" -eq 1 ] || fail "more than one line for one mistake"
-    if lab_ns "$NS_G" nft list tables | grep -q "inet synguard"; then
+    if lab_ns "$NS_G" nft list tables | grep "inet synguard" >/dev/null; then
       fail "rules left behind by a refused start"
     fi
     ;;

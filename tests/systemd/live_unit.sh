@@ -213,7 +213,7 @@ t0=$(date +%s%N)
 ns systemctl stop synguard || fail "systemctl stop"
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$(show Result)" = success ] || fail "stopped with result $(show Result)"
-if ns nft list tables 2>/dev/null | grep -q synguard; then
+if ns nft list tables 2>/dev/null | grep synguard >/dev/null; then
   fail "table left after stop: $(ns nft list tables)"
 fi
 echo "stopped cleanly in $ms ms, no table left"

@@ -146,5 +146,5 @@ echo "off: the engine dropped $strays forged segments as server-side strays"
 [ "$strays" = 1200 ] || fail "off: $strays server-side strays dropped by the engine (1200 forged)"
 [ "$SYNS_REACHED" -eq 0 ] || fail "off: $SYNS_REACHED spoofed SYNs reached the server past the engine"
 sg_stop
-lab_ns "$NS_G" nft list tables | grep -q synguard && fail "our table is left after the stop"
+lab_ns "$NS_G" nft list tables | grep synguard >/dev/null && fail "our table is left after the stop"
 lab_ns "$NS_S" nft delete table inet spoofcount
