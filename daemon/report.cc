@@ -88,6 +88,17 @@ std::map<std::string, std::uint64_t> invalidReasons(const engine::EngineStats& s
   return byName<engine::InvalidReason>(st.invalid);
 }
 
+/// A described array counter's non-zero values, in index order, with their index names
+/// (indexes without a name, such as a `none` slot, are skipped).
+template <typename Fn>
+void forEachNamedIndex(const engine::CounterInfo& c, std::span<const std::uint64_t> v, Fn&& fn) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (const std::string_view name = c.index_name(i); !name.empty() && v[i] != 0) {
+      fn(name, v[i]);
+    }
+  }
+}
+
 /// One described engine counter's values by name (engine/stats.h, forEachCounter): a single
 /// figure under its field name, an array's non-zero values under "field.index".
 template <typename Fn>
@@ -96,11 +107,9 @@ void forEachNamedValue(const engine::CounterInfo& c, std::span<const std::uint64
     fn(std::string(c.field), v[0]);
     return;
   }
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (const std::string_view name = c.index_name(i); !name.empty() && v[i] != 0) {
-      fn(std::string(c.field) + "." + std::string(name), v[i]);
-    }
-  }
+  forEachNamedIndex(c, v, [&](std::string_view name, std::uint64_t n) {
+    fn(std::string(c.field) + "." + std::string(name), n);
+  });
 }
 
 /// The fields the human report's own sections show (verdicts, parse errors, invalid segments,
@@ -386,11 +395,8 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
       return;
     }
     std::map<std::string, std::uint64_t> m;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (const std::string_view name = c.index_name(i); !name.empty() && v[i] != 0) {
-        m[std::string(name)] = v[i];
-      }
-    }
+    forEachNamedIndex(c, v,
+                      [&m](std::string_view name, std::uint64_t n) { m[std::string(name)] = n; });
     os << jsonMap(m);
   });
   os << "}\n}\n";
