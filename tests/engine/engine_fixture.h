@@ -10,10 +10,7 @@
 
 #include "engine/engine.h"
 #include "engine/track/outcome.h"
-#include "tests/support/capturing_sink.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
+#include "tests/support/engine_harness.h"
 
 namespace synguard::engine {
 
@@ -37,7 +34,7 @@ class RecordingObserver : public ConnectionObserver {
 };
 
 /// An engine with a fake clock, a client 192.0.2.10:40000 and a server 198.51.100.1:80.
-class EngineTest : public ::testing::Test {
+class EngineTest : public ::testing::Test, protected testing::EngineHarness {
  protected:
   static constexpr const char* kClient = "192.0.2.10";
   static constexpr const char* kServer = "198.51.100.1";
@@ -48,14 +45,8 @@ class EngineTest : public ::testing::Test {
 
   void start(const EngineConfig& cfg) {
     observer_.ended.clear();
-    clock_.set(MonotonicTime{std::chrono::seconds(1000)});
-    auto r = Engine::create(cfg, testing::testSecrets(), clock_, sink_, &observer_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
+    EngineHarness::start(cfg, &observer_, MonotonicTime{std::chrono::seconds(1000)});
   }
-
-  Engine& eng() { return *engine_; }
 
   testing::PacketBuilder c2s() const {
     return testing::PacketBuilder::ipv4(kClient, kServer).tcp(kCport, kSport);
@@ -63,8 +54,6 @@ class EngineTest : public ::testing::Test {
   testing::PacketBuilder s2c() const {
     return testing::PacketBuilder::ipv4(kServer, kClient).tcp(kSport, kCport);
   }
-
-  Verdict send(const testing::PacketBuilder& b) { return eng().process(b.build()); }
 
   /// The connection between client and server, or nullptr.
   const Connection* conn(const char* a = kClient, std::uint16_t ap = kCport,
@@ -76,9 +65,6 @@ class EngineTest : public ::testing::Test {
   TcpState state() const {
     const Connection* c = conn();
     return c == nullptr ? TcpState::kInvalid : c->state;
-  }
-  std::uint64_t invalid(InvalidReason r) const {
-    return engine_->stats().invalid[static_cast<std::size_t>(r)];
   }
 
   /// Client ISN 1000, server ISN 5000: SYN, SYN-ACK, ACK.
@@ -92,10 +78,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_EQ(state(), TcpState::kEstablished);
   }
 
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
   RecordingObserver observer_;
-  std::optional<Engine> engine_;
 };
 
 }  // namespace synguard::engine

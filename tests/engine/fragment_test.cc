@@ -11,10 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "tests/support/capturing_sink.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
+#include "tests/support/engine_harness.h"
 
 namespace synguard::engine {
 namespace {
@@ -28,45 +25,18 @@ using testing::PacketBuilder;
 constexpr const char* kServer = "198.51.100.1";
 constexpr const char* kServer6 = "2001:db8:5::1";
 
-class FragmentTest : public ::testing::Test {
+class FragmentTest : public ::testing::Test, protected testing::EngineHarness {
  protected:
+  FragmentTest() : EngineHarness(testing::testSecrets(SipKey{1, 2})) {}
+
   static ServiceConfig service(ProtectionMode mode) {
-    ServiceConfig s;
-    s.name = "web";
-    EXPECT_TRUE(s.addresses.add("198.51.100.0/24").has_value());
-    EXPECT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
-    s.ports = {{80, 80}};
-    s.mode = mode;
-    s.thresholds.half_open_on = 100;
-    s.thresholds.half_open_off = 50;
-    s.thresholds.syn_rate_on = 1e9;
-    s.thresholds.syn_rate_off = 1e8;
-    s.thresholds.hold = seconds(10);
-    return s;
+    return testing::webService(mode, {{80, 80}});
   }
   static EngineConfig config(const ServiceConfig& s) {
     EngineConfig cfg;
     cfg.table_capacity = 1 << 14;
     cfg.protection.services.push_back(s);
     return cfg;
-  }
-  void start(const EngineConfig& cfg) {
-    clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, secrets_, clock_, sink_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
-    sink_.clear();
-  }
-  Engine& eng() { return *engine_; }
-  std::uint64_t dropped(VerdictReason r) const {
-    return engine_->stats().dropped[static_cast<std::size_t>(r)];
-  }
-  std::uint64_t accepted(VerdictReason r) const {
-    return engine_->stats().accepted[static_cast<std::size_t>(r)];
-  }
-  std::uint64_t parseErrors(ParseError e) const {
-    return engine_->stats().parse_errors[static_cast<std::size_t>(e)];
   }
   ServiceMode mode() const { return engine_->service(0).mode.mode(); }
 
@@ -92,11 +62,6 @@ class FragmentTest : public ::testing::Test {
   }
   /// The meta of a packet whose TCP checksum the kernel did not verify.
   static PacketMeta unverified() { return PacketMeta{0, false, true}; }
-
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
-  const Secrets secrets_ = testing::testSecrets(SipKey{1, 2});
-  std::optional<Engine> engine_;
 };
 
 TEST_F(FragmentTest, Ipv6AtomicFragmentSynsAreSynsInEveryMode) {

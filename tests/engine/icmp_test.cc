@@ -16,10 +16,7 @@
 
 #include "engine/engine.h"
 #include "engine/packet/checksum.h"
-#include "tests/support/capturing_sink.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
+#include "tests/support/engine_harness.h"
 
 namespace synguard::engine {
 namespace {
@@ -58,8 +55,11 @@ struct Addrs {
   std::string router;  ///< where the ICMP errors come from
 };
 
-class IcmpTest : public ::testing::TestWithParam<bool> {
+class IcmpTest : public ::testing::TestWithParam<bool>, protected testing::EngineHarness {
  protected:
+  IcmpTest()
+      : EngineHarness(testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL})) {}
+
   static constexpr std::uint16_t kCport = 40000;
   static constexpr std::uint16_t kSport = 443;
 
@@ -80,15 +80,6 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
 
   void SetUp() override { start(config()); }
 
-  void start(const EngineConfig& cfg) {
-    clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, secrets_, clock_, sink_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
-    sink_.clear();
-  }
-
   bool v6() const { return GetParam(); }
   Addrs addrs() const {
     return v6() ? Addrs{"2001:db8:c::10", "2001:db8:5::10", "2001:db8:c::1"}
@@ -102,7 +93,6 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
   std::uint8_t tooBigType() const { return v6() ? 2 : 3; }
   std::uint8_t tooBigCode() const { return v6() ? 0 : 4; }
 
-  Engine& eng() { return *engine_; }
   std::uint64_t icmp(IcmpOutcome o) const {
     return engine_->stats().icmp[static_cast<std::size_t>(o)];
   }
@@ -174,11 +164,6 @@ class IcmpTest : public ::testing::TestWithParam<bool> {
     return bytes;
   }
 
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
-  const Secrets secrets_ =
-      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
-  std::optional<Engine> engine_;
   std::uint32_t cookie_ = 0;
   std::uint32_t cookie_ts_ = 0;
 };

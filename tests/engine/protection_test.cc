@@ -8,10 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "tests/support/capturing_sink.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
+#include "tests/support/engine_harness.h"
 
 namespace synguard::engine {
 namespace {
@@ -29,8 +26,10 @@ class ModeLog : public ConnectionObserver {
   std::vector<std::pair<std::size_t, ModeChange>> changes;
 };
 
-class ProtectionTest : public ::testing::Test {
+class ProtectionTest : public ::testing::Test, protected testing::EngineHarness {
  protected:
+  ProtectionTest() : EngineHarness(testing::testSecrets(SipKey{1, 2})) {}
+
   static constexpr const char* kServer = "198.51.100.1";
 
   static ServiceConfig service(ProtectionMode mode = ProtectionMode::kAdaptive) {
@@ -54,16 +53,7 @@ class ProtectionTest : public ::testing::Test {
     return cfg;
   }
 
-  void start(const EngineConfig& cfg) {
-    clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, secrets_, clock_, sink_, &log_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
-    sink_.clear();
-  }
-
-  Engine& eng() { return *engine_; }
+  void start(const EngineConfig& cfg) { EngineHarness::start(cfg, &log_); }
 
   /// A SYN from a distinct spoofed source (one per /24 so per-source limits stay out of it).
   Verdict spoofedSyn(std::uint32_t n, const char* dst = kServer, std::uint16_t port = 80) {
@@ -77,12 +67,6 @@ class ProtectionTest : public ::testing::Test {
   }
   Verdict synFrom(const char* src, std::uint16_t sport, const char* dst = kServer) {
     return eng().process(PacketBuilder::ipv4(src, dst).tcp(sport, 80).syn().seq(sport).build());
-  }
-  std::uint64_t dropped(VerdictReason r) const {
-    return engine_->stats().dropped[static_cast<std::size_t>(r)];
-  }
-  std::uint64_t would(VerdictReason r) const {
-    return engine_->stats().would_drop[static_cast<std::size_t>(r)];
   }
   ServiceMode mode() const { return engine_->service(0).mode.mode(); }
   /// n spoofed SYNs (< 256) that the server answers: half-open, SYN-RECEIVED at the tracker.
@@ -99,11 +83,7 @@ class ProtectionTest : public ::testing::Test {
     }
   }
 
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
-  const Secrets secrets_ = testing::testSecrets(SipKey{1, 2});
   ModeLog log_;
-  std::optional<Engine> engine_;
 };
 
 TEST_F(ProtectionTest, HalfOpenThresholdSwitchesToCookiesAndSynsBeforeItAreTracked) {

@@ -14,10 +14,7 @@
 
 #include "engine/engine.h"
 #include "engine/packet/checksum.h"
-#include "tests/support/capturing_sink.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
+#include "tests/support/engine_harness.h"
 
 namespace synguard::engine {
 namespace {
@@ -59,8 +56,11 @@ std::string name(const Options& o) {
          (o.sack ? "_SACK" : "_noSACK");
 }
 
-class ProxyTest : public ::testing::Test {
+class ProxyTest : public ::testing::Test, protected testing::EngineHarness {
  protected:
+  ProxyTest()
+      : EngineHarness(testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL})) {}
+
   static constexpr const char* kClient = "192.0.2.10";
   static constexpr const char* kServer = "198.51.100.1";
   static constexpr std::uint16_t kCport = 40000;
@@ -69,17 +69,9 @@ class ProxyTest : public ::testing::Test {
   static EngineConfig config(ProtectionMode mode = ProtectionMode::kAlways) {
     EngineConfig cfg;
     cfg.table_capacity = 1024;
-    ServiceConfig s;
-    s.name = "web";
-    EXPECT_TRUE(s.addresses.add("198.51.100.0/24").has_value());
-    EXPECT_TRUE(s.addresses.add("2001:db8:5::/64").has_value());
-    s.ports = {{443, 443}, {8000, 8100}};
-    s.mode = mode;
-    s.thresholds.half_open_on = 100;
-    s.thresholds.half_open_off = 50;
+    ServiceConfig s = testing::webService(mode, {{443, 443}, {8000, 8100}});
     s.thresholds.syn_rate_on = 1000;
     s.thresholds.syn_rate_off = 100;
-    s.thresholds.hold = seconds(10);
     cfg.protection.services.push_back(s);
     cfg.protection.proxy.capacity = 64;
     cfg.protection.proxy.early_segment_buffers = 16;
@@ -88,26 +80,9 @@ class ProxyTest : public ::testing::Test {
 
   void SetUp() override { start(config()); }
 
-  void start(const EngineConfig& cfg) {
-    clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, secrets_, clock_, sink_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
-    sink_.clear();
-  }
-
-  Engine& eng() { return *engine_; }
   PacketBuilder c2s() const { return PacketBuilder::ipv4(kClient, kServer).tcp(kCport, kSport); }
   PacketBuilder s2c() const { return PacketBuilder::ipv4(kServer, kClient).tcp(kSport, kCport); }
 
-  Verdict send(const PacketBuilder& b) { return eng().process(b.build()); }
-  /// Sends through the rewriting entry point; returns the verdict and the bytes as passed on.
-  std::pair<Verdict, std::vector<std::byte>> pass(const PacketBuilder& b) {
-    auto bytes = b.build();
-    const Verdict v = eng().processMutable(bytes);
-    return {v, bytes};
-  }
   /// Pops the single packet emitted since the last call, checking its direction.
   Parsed emitted(Direction dir) {
     EXPECT_EQ(sink_.packets().size(), 1U);
@@ -119,9 +94,8 @@ class ProxyTest : public ::testing::Test {
     sink_.clear();
     return p;
   }
-  std::uint64_t stat(VerdictReason r, bool dropped = true) const {
-    return dropped ? engine_->stats().dropped[static_cast<std::size_t>(r)]
-                   : engine_->stats().accepted[static_cast<std::size_t>(r)];
+  std::uint64_t stat(VerdictReason r, bool was_dropped = true) const {
+    return was_dropped ? dropped(r) : accepted(r);
   }
 
   PacketBuilder clientSyn(const Options& o) const {
@@ -221,12 +195,6 @@ class ProxyTest : public ::testing::Test {
     sink_.clear();
     return j;
   }
-
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
-  const Secrets secrets_ =
-      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
-  std::optional<Engine> engine_;
 };
 
 class ProxyOptionsTest : public ProxyTest, public ::testing::WithParamInterface<Options> {};

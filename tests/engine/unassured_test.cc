@@ -11,11 +11,8 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "tests/support/capturing_sink.h"
+#include "tests/support/engine_harness.h"
 #include "tests/support/invariants.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/packet_builder.h"
-#include "tests/support/test_secrets.h"
 
 namespace synguard::engine {
 namespace {
@@ -33,8 +30,11 @@ std::string client(std::uint32_t i) {
 }
 std::uint16_t cport(std::uint32_t i) { return static_cast<std::uint16_t>(20000 + i % 30000); }
 
-class UnassuredTest : public ::testing::Test {
+class UnassuredTest : public ::testing::Test, protected testing::EngineHarness {
  protected:
+  UnassuredTest()
+      : EngineHarness(testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL})) {}
+
   static EngineConfig config(ProtectionMode mode) {
     EngineConfig cfg;
     cfg.table_capacity = 1024;
@@ -55,19 +55,8 @@ class UnassuredTest : public ::testing::Test {
     return cfg;
   }
 
-  void start(const EngineConfig& cfg) {
-    clock_.set(MonotonicTime{seconds(1'800'000'000)});
-    auto r = Engine::create(cfg, secrets_, clock_, sink_);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    engine_.reset();
-    engine_.emplace(std::move(r).value());
-    sink_.clear();
-  }
   void SetUp() override { start(config(ProtectionMode::kAlways)); }
 
-  Engine& eng() { return *engine_; }
-  const EngineStats& st() const { return engine_->stats(); }
-  Verdict send(const PacketBuilder& b) { return eng().process(b.build()); }
   static PacketBuilder up(std::uint32_t i, const char* srv = kServer, std::uint16_t sp = kSport) {
     return PacketBuilder::ipv4(client(i), srv).tcp(cport(i), sp);
   }
@@ -79,7 +68,6 @@ class UnassuredTest : public ::testing::Test {
     const auto f = engine_->table().find(k);
     return f.idx == kNoIndex ? nullptr : &engine_->table().at(f.idx);
   }
-  std::uint64_t dropped(VerdictReason r) const { return st().dropped[static_cast<std::size_t>(r)]; }
   std::uint64_t ended(EndCause c) const {
     return st().connections_ended[static_cast<std::size_t>(c)];
   }
@@ -100,12 +88,6 @@ class UnassuredTest : public ::testing::Test {
     return send(up(i).seq(1001).ack(sa.seq.raw() + 1));
   }
   void expectInvariants() { EXPECT_EQ(testing::engineInvariantProblems(eng()), ""); }
-
-  testing::ManualClock clock_;
-  testing::CapturingSink sink_;
-  const Secrets secrets_ =
-      testing::testSecrets(SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL});
-  std::optional<Engine> engine_;
 };
 
 // Attack 1, cookie mode: a SYN-ACK "from the service" to C:p, then C:p's SYN. The SYN-ACK
