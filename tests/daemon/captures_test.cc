@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 namespace synguard::daemon {
 namespace {

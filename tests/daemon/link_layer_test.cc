@@ -1,4 +1,4 @@
-#include "daemon/link_layer.h"
+#include "daemon/replay/link_layer.h"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>

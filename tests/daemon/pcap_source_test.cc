@@ -1,4 +1,4 @@
-#include "daemon/pcap_source.h"
+#include "daemon/replay/pcap_source.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

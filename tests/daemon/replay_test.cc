@@ -1,4 +1,4 @@
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/link_layer.h"
-#include "daemon/pcap_source.h"
+#include "daemon/replay/link_layer.h"
+#include "daemon/replay/pcap_source.h"
 #include "engine/packet/checksum.h"
 #include "engine/packet/segment.h"
 #include "tests/support/packet_builder.h"

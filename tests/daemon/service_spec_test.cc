@@ -1,4 +1,4 @@
-#include "daemon/service_spec.h"
+#include "daemon/cli/service_spec.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 namespace synguard::daemon {
 namespace {

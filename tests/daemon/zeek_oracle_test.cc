@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 namespace synguard::daemon {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "daemon/pcap_source.h"
+#include "daemon/replay/pcap_source.h"
 #include "engine/engine.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"

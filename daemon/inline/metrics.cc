@@ -1,4 +1,4 @@
-#include "daemon/metrics.h"
+#include "daemon/inline/metrics.h"
 
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>

@@ -1,7 +1,7 @@
 // synguard run: the inline daemon. One worker thread per NFQUEUE queue, each with its own
 // engine, queue socket and raw sockets; the main thread handles signals, sd_notify and the
 // status line. See docs/DAEMON.md.
-#include "daemon/run.h"
+#include "daemon/inline/run.h"
 
 #include <grp.h>
 #include <poll.h>
@@ -25,14 +25,14 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/cookie_key_file.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
-#include "daemon/nfqueue.h"
-#include "daemon/raw_sender.h"
-#include "daemon/route_lookup.h"
-#include "daemon/system_clock.h"
-#include "daemon/worker_snapshot.h"
+#include "daemon/inline/cookie_key_file.h"
+#include "daemon/inline/log.h"
+#include "daemon/inline/metrics.h"
+#include "daemon/inline/nfqueue.h"
+#include "daemon/inline/raw_sender.h"
+#include "daemon/inline/route_lookup.h"
+#include "daemon/inline/system_clock.h"
+#include "daemon/inline/worker_snapshot.h"
 #include "engine/limits.h"
 
 namespace synguard::daemon {

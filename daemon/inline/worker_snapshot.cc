@@ -1,4 +1,4 @@
-#include "daemon/worker_snapshot.h"
+#include "daemon/inline/worker_snapshot.h"
 
 #include <algorithm>
 #include <span>

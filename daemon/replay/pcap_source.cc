@@ -1,4 +1,4 @@
-#include "daemon/pcap_source.h"
+#include "daemon/replay/pcap_source.h"
 
 #include <sys/stat.h>
 
@@ -9,7 +9,7 @@
 #include <limits>
 #include <utility>
 
-#include "daemon/link_layer.h"
+#include "daemon/replay/link_layer.h"
 
 namespace synguard::daemon {
 

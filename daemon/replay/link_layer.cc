@@ -1,4 +1,4 @@
-#include "daemon/link_layer.h"
+#include "daemon/replay/link_layer.h"
 
 #include <pcap/pcap.h>
 

@@ -1,4 +1,4 @@
-#include "daemon/status.h"
+#include "daemon/cli/status.h"
 
 #include <netdb.h>
 #include <poll.h>

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/log.h"
-#include "daemon/nft_rules.h"
+#include "daemon/inline/log.h"
+#include "daemon/inline/nft_rules.h"
 #include "engine/protect/protection.h"
 #include "engine/result.h"
 

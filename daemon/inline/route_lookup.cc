@@ -2,7 +2,7 @@
 // the services' prefixes go through (RTM_GETROUTE over libmnl). Logged at start and on reload
 // so an operator sees what the `fib saddr . iif` rules follow (they follow route changes live;
 // this is what they mean at the time of the log line).
-#include "daemon/route_lookup.h"
+#include "daemon/inline/route_lookup.h"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>

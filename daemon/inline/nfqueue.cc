@@ -1,4 +1,4 @@
-#include "daemon/nfqueue.h"
+#include "daemon/inline/nfqueue.h"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>

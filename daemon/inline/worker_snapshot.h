@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/nfqueue.h"
-#include "daemon/raw_sender.h"
+#include "daemon/inline/nfqueue.h"
+#include "daemon/inline/raw_sender.h"
 #include "engine/protect/adaptive_mode.h"
 #include "engine/stats.h"
 

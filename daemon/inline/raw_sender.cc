@@ -1,4 +1,4 @@
-#include "daemon/raw_sender.h"
+#include "daemon/inline/raw_sender.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "daemon/log.h"
-#include "daemon/nft_rules.h"
+#include "daemon/inline/log.h"
+#include "daemon/inline/nft_rules.h"
 #include "engine/engine.h"
 
 namespace synguard::daemon {

@@ -1,4 +1,4 @@
-#include "daemon/nft_rules.h"
+#include "daemon/inline/nft_rules.h"
 
 #include <nftables/libnftables.h>
 

@@ -1,4 +1,4 @@
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 #include <array>
 #include <chrono>
@@ -8,8 +8,8 @@
 #include <map>
 #include <memory>
 
-#include "daemon/pcap_source.h"
-#include "daemon/report.h"
+#include "daemon/replay/pcap_source.h"
+#include "daemon/replay/report.h"
 #include "engine/track/outcome.h"
 
 namespace synguard::daemon {

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "config/loader.h"
-#include "daemon/cookie_key_file.h"
-#include "daemon/replay.h"
-#include "daemon/run.h"
-#include "daemon/service_spec.h"
-#include "daemon/status.h"
+#include "daemon/cli/service_spec.h"
+#include "daemon/cli/status.h"
+#include "daemon/inline/cookie_key_file.h"
+#include "daemon/inline/run.h"
+#include "daemon/replay/replay.h"
 
 namespace {
 

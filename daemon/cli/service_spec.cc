@@ -1,4 +1,4 @@
-#include "daemon/service_spec.h"
+#include "daemon/cli/service_spec.h"
 
 #include <charconv>
 #include <string>

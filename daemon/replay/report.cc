@@ -1,4 +1,4 @@
-#include "daemon/report.h"
+#include "daemon/replay/report.h"
 
 #include <algorithm>
 #include <cmath>
