@@ -87,7 +87,7 @@ struct ReloadCounters {
   std::atomic<std::uint64_t> success{0};
   std::atomic<std::uint64_t> failure{0};
   std::atomic<bool> last_ok{true};
-  /// Our rules were found removed by someone else and put back (daemon/inline/run.cc).
+  /// Our rules were found removed by someone else and put back (daemon/inline/rule_watcher.cc).
   std::atomic<std::uint64_t> rules_restored{0};
 };
 
