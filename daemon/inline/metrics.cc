@@ -169,55 +169,37 @@ RuleCounterTotals::Totals RuleCounterTotals::totals() const {
   return t;
 }
 
-std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
-                                         const std::vector<WorkerSnapshot>& workers,
-                                         const std::vector<KernelQueueStats>& kernel,
-                                         const ReloadCounters& reloads, std::uint64_t rule_hits,
-                                         std::uint64_t unprotected,
-                                         const RuleCounterTotals::Totals& spoofed) {
-  using engine::kVerdictReasonCount;
-  using engine::VerdictReason;
-  Families f;
-  const auto G = MetricType::Gauge;
-  const auto C = MetricType::Counter;
-  Families::add(f.family("synguard_build_info", "synguard build information (always 1)", G), 1,
-                {{"version", info.version}});
-  f.one("synguard_start_time_seconds", "Unix time the daemon started", G, info.start_time);
+namespace {
 
-  // Sums over the workers (each sees its share of every service's flows).
-  const WorkerSnapshot sum = sumSnapshots(workers);
-  const engine::EngineStats& t = sum.engine;
-  const std::uint64_t half_open = sum.half_open;
-  const std::uint64_t table = sum.table;
-  const std::uint64_t capacity = sum.table_capacity;
-  const std::uint64_t proxied_now = sum.proxied_now;
-  const std::uint64_t injected = sum.sender.sent;
-  const std::uint64_t inject_errors = sum.sender.errors;
-  const std::vector<ServiceFigures>& svc = sum.services;
-  const ProcessingHistogram& hist = sum.processing;
+constexpr auto kGauge = MetricType::Gauge;
+constexpr auto kCounter = MetricType::Counter;
 
-  f.one("synguard_half_open_connections", "Half-open connections now, all services", G,
-        static_cast<double>(half_open));
-  // Per service: from each engine's ServiceRuntime (ServiceFigures), not from EngineStats.
+/// Per service: from each engine's ServiceRuntime (ServiceFigures), not from EngineStats.
+void addServices(Families& f, const std::vector<ServiceFigures>& svc) {
   auto& sho = f.family("synguard_service_half_open_connections",
-                       "Half-open connections to the service now", G);
-  auto& speak = f.family("synguard_service_half_open_peak_connections",
-                         "Highest half-open count seen for the service (summed over queues)", G);
-  auto& srate = f.family("synguard_service_syn_rate", "Smoothed SYNs per second to the service", G);
-  auto& ssyn = f.family("synguard_service_syns_received_total", "SYNs to the service", C);
-  auto& csent = f.family("synguard_cookies_sent_total", "SYN-ACKs with a SYN cookie sent", C);
-  auto& cval = f.family("synguard_cookies_validated_total", "ACKs whose SYN cookie was valid", C);
-  auto& smode =
-      f.family("synguard_service_mode", "1 for the service's current mode (normal or cookie)", G);
-  auto& strans = f.family("synguard_service_mode_transitions_total", "Service mode changes", C);
+                       "Half-open connections to the service now", kGauge);
+  auto& speak =
+      f.family("synguard_service_half_open_peak_connections",
+               "Highest half-open count seen for the service (summed over queues)", kGauge);
+  auto& srate =
+      f.family("synguard_service_syn_rate", "Smoothed SYNs per second to the service", kGauge);
+  auto& ssyn = f.family("synguard_service_syns_received_total", "SYNs to the service", kCounter);
+  auto& csent =
+      f.family("synguard_cookies_sent_total", "SYN-ACKs with a SYN cookie sent", kCounter);
+  auto& cval =
+      f.family("synguard_cookies_validated_total", "ACKs whose SYN cookie was valid", kCounter);
+  auto& smode = f.family("synguard_service_mode",
+                         "1 for the service's current mode (normal or cookie)", kGauge);
+  auto& strans =
+      f.family("synguard_service_mode_transitions_total", "Service mode changes", kCounter);
   auto& swc = f.family("synguard_service_would_cookie_total",
                        "Monitor mode: SYNs to the service that would have been answered with a "
                        "cookie (they passed)",
-                       C);
+                       kCounter);
   auto& swd = f.family("synguard_service_would_drop_total",
                        "Monitor mode: segments of the service that would have been dropped (they "
                        "passed)",
-                       C);
+                       kCounter);
   for (const ServiceFigures& s : svc) {
     const std::vector<ClientMetric::Label> l = {{"service", s.name}};
     Families::add(sho, s.half_open, l);
@@ -234,8 +216,11 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                     {{"mode", std::string(engine::toString(m))}, {"service", s.name}});
     }
   }
-  // Every engine counter its description exports (engine/stats.h, forEachCounter): a new
-  // counter shows here without a line of its own. What follows are the special cases.
+}
+
+/// Every engine counter its description exports (engine/stats.h, forEachCounter): a new
+/// counter shows here without a line of its own.
+void addEngineCounters(Families& f, const engine::EngineStats& t) {
   engine::forEachCounter(t, [&f](const engine::CounterInfo& c, std::span<const std::uint64_t> v) {
     if (c.metric.empty()) {
       return;
@@ -254,13 +239,15 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
       }
     }
   });
+}
 
-  // Special: derived from other figures (snapshot fields, or one index of an engine array).
-  f.one("synguard_proxied_connections", "Connections proxied now", G,
-        static_cast<double>(proxied_now));
+/// Special: two arrays (accepted, dropped) in one family, and single reasons of them.
+void addVerdicts(Families& f, const engine::EngineStats& t) {
+  using engine::kVerdictReasonCount;
+  using engine::VerdictReason;
   // Special: two arrays (accepted, dropped) in one family, told apart by `verdict`; only the
   // reasons that occurred (22 reasons x 2 would be mostly zeros).
-  auto& verdicts = f.family("synguard_verdicts_total", "Verdicts by verdict and reason", C);
+  auto& verdicts = f.family("synguard_verdicts_total", "Verdicts by verdict and reason", kCounter);
   for (std::size_t i = 0; i < kVerdictReasonCount; ++i) {
     const std::string reason(engine::toString(static_cast<VerdictReason>(i)));
     if (t.accepted[i] != 0) {
@@ -275,7 +262,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   if (verdicts.metric.empty()) {  // keep the family visible before the first packet
     Families::add(verdicts, 0, {{"reason", "tracked"}, {"verdict", "accept"}});
   }
-  auto& lim = f.family("synguard_source_limit_drops_total", "SYNs dropped by per-source limits", C);
+  auto& lim =
+      f.family("synguard_source_limit_drops_total", "SYNs dropped by per-source limits", kCounter);
   Families::add(
       lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceRate)]),
       {{"limit", "syn_rate"}});
@@ -283,36 +271,36 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
       lim, static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kSourceHalfOpen)]),
       {{"limit", "half_open"}});
   f.one("synguard_proxy_source_limit_drops_total",
-        "Valid cookie ACKs dropped: the source prefix holds proxy.max_per_source", C,
+        "Valid cookie ACKs dropped: the source prefix holds proxy.max_per_source", kCounter,
         static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kProxySourceLimit)]));
   f.one("synguard_server_side_drops_total",
-        "Segments with no connection from a service in cookie mode, dropped", C,
+        "Segments with no connection from a service in cookie mode, dropped", kCounter,
         static_cast<double>(t.dropped[static_cast<std::size_t>(VerdictReason::kServerSide)]));
-  f.one("synguard_table_entries", "Connections in the tables", G, static_cast<double>(table));
-  f.one("synguard_table_capacity", "Connection table slots, all queues", G,
-        static_cast<double>(capacity));
-  f.one("synguard_table_evictions_total", "Connections evicted to make room", C,
-        static_cast<double>(
-            t.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]));
-  auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", C);
+}
+
+/// Each worker's regular queue and its SYN queue, with the kernel's view of them. Returns
+/// the SYNs the full SYN queues dropped (overload drop_syn).
+std::uint64_t addQueues(Families& f, const std::vector<WorkerSnapshot>& workers,
+                        const std::vector<KernelQueueStats>& kernel) {
+  auto& qpk = f.family("synguard_queue_packets_total", "Packets received from the queue", kCounter);
   auto& qkd = f.family("synguard_queue_kernel_drops_total",
                        "Kernel queue_dropped: the queue was full and dropped them (a SYN queue "
                        "without fail-open; with fail-open they pass uncounted)",
-                       C);
-  auto& qud =
-      f.family("synguard_queue_user_drops_total",
-               "Kernel user_dropped: the netlink socket was full and dropped them (as above)", C);
-  auto& qen = f.family("synguard_queue_enobufs_total", "ENOBUFS on receive (survived)", C);
+                       kCounter);
+  auto& qud = f.family(
+      "synguard_queue_user_drops_total",
+      "Kernel user_dropped: the netlink socket was full and dropped them (as above)", kCounter);
+  auto& qen = f.family("synguard_queue_enobufs_total", "ENOBUFS on receive (survived)", kCounter);
   auto& qfo = f.family("synguard_queue_failed_open_total",
-                       "Packets the kernel accepted without a verdict from us (id gaps)", C);
+                       "Packets the kernel accepted without a verdict from us (id gaps)", kCounter);
   auto& qrq = f.family("synguard_queue_requeued_at_setup_total",
                        "Packets already waiting while the queue was being bound (a restart under "
                        "traffic), handed back to the kernel to be queued again whole (NF_REPEAT)",
-                       C);
+                       kCounter);
   auto& sqd = f.family("synguard_syn_queue_drops_on_overflow",
                        "1 while the SYN queue drops on overflow (a drop_syn service is in cookie "
                        "mode), 0 while it fails open",
-                       G);
+                       kGauge);
   std::uint64_t overload_drops = 0;
   for (const WorkerSnapshot& w : workers) {
     // Each worker's regular queue and its SYN queue (overload drop_syn).
@@ -340,28 +328,10 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
       }
     }
   }
-  f.one("synguard_overload_syns_dropped_total",
-        "SYNs (and fragments) to drop_syn services the kernel dropped because the SYN queue was "
-        "full while a service was in cookie mode (overload: drop_syn)",
-        C, static_cast<double>(overload_drops));
-  f.one("synguard_queue_rule_packets_total",
-        "Packets the rules handed to the queues (their nft counters)", C,
-        static_cast<double>(rule_hits));
-  f.one("synguard_queue_unprotected_packets_total",
-        "Packets that passed without a verdict (fail-open: queue or socket full, no daemon)", C,
-        static_cast<double>(unprotected));
-  auto& sp = f.family("synguard_spoofed_service_source_dropped_total",
-                      "Segments with a service's source address and port that arrived on an "
-                      "interface they cannot come from, dropped before the queue (anti-spoofing)",
-                      C);
-  for (const auto& [name, n] : spoofed) {
-    Families::add(sp, static_cast<double>(n), {{"service", name}});
-  }
-  f.one("synguard_injected_packets_total", "Packets sent on raw sockets", C,
-        static_cast<double>(injected));
-  f.one("synguard_injection_errors_total", "Raw socket send errors", C,
-        static_cast<double>(inject_errors));
+  return overload_drops;
+}
 
+void addProcessingHistogram(Families& f, const ProcessingHistogram& hist) {
   auto& h = f.family("synguard_packet_processing_seconds",
                      "Engine time per packet (batch time / batch size)", MetricType::Histogram);
   ClientMetric hm;
@@ -374,15 +344,76 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   }
   hm.histogram.bucket.push_back({hist.count, std::numeric_limits<double>::infinity()});
   h.metric.push_back(std::move(hm));
+}
 
-  auto& rl = f.family("synguard_config_reloads_total", "Configuration reloads by result", C);
+void addReloads(Families& f, const ReloadCounters& reloads) {
+  auto& rl = f.family("synguard_config_reloads_total", "Configuration reloads by result", kCounter);
   Families::add(rl, static_cast<double>(reloads.success.load()), {{"result", "success"}});
   Families::add(rl, static_cast<double>(reloads.failure.load()), {{"result", "failure"}});
   f.one("synguard_rules_restored_total",
-        "Times the queue rules were found removed from outside and re-installed", C,
+        "Times the queue rules were found removed from outside and re-installed", kCounter,
         static_cast<double>(reloads.rules_restored.load()));
   f.one("synguard_config_last_reload_success", "1 if the last reload succeeded (or none happened)",
-        G, reloads.last_ok.load() ? 1 : 0);
+        kGauge, reloads.last_ok.load() ? 1 : 0);
+}
+
+}  // namespace
+
+std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
+                                         const std::vector<WorkerSnapshot>& workers,
+                                         const std::vector<KernelQueueStats>& kernel,
+                                         const ReloadCounters& reloads, std::uint64_t rule_hits,
+                                         std::uint64_t unprotected,
+                                         const RuleCounterTotals::Totals& spoofed) {
+  using engine::VerdictReason;
+  Families f;
+  Families::add(f.family("synguard_build_info", "synguard build information (always 1)", kGauge), 1,
+                {{"version", info.version}});
+  f.one("synguard_start_time_seconds", "Unix time the daemon started", kGauge, info.start_time);
+
+  // Sums over the workers (each sees its share of every service's flows).
+  const WorkerSnapshot sum = sumSnapshots(workers);
+  const engine::EngineStats& t = sum.engine;
+  f.one("synguard_half_open_connections", "Half-open connections now, all services", kGauge,
+        static_cast<double>(sum.half_open));
+  addServices(f, sum.services);
+  addEngineCounters(f, t);
+  // Special: derived from other figures (snapshot fields, or one index of an engine array).
+  f.one("synguard_proxied_connections", "Connections proxied now", kGauge,
+        static_cast<double>(sum.proxied_now));
+  addVerdicts(f, t);
+  f.one("synguard_table_entries", "Connections in the tables", kGauge,
+        static_cast<double>(sum.table));
+  f.one("synguard_table_capacity", "Connection table slots, all queues", kGauge,
+        static_cast<double>(sum.table_capacity));
+  f.one("synguard_table_evictions_total", "Connections evicted to make room", kCounter,
+        static_cast<double>(
+            t.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]));
+  const std::uint64_t overload_drops = addQueues(f, workers, kernel);
+  f.one("synguard_overload_syns_dropped_total",
+        "SYNs (and fragments) to drop_syn services the kernel dropped because the SYN queue was "
+        "full while a service was in cookie mode (overload: drop_syn)",
+        kCounter, static_cast<double>(overload_drops));
+  f.one("synguard_queue_rule_packets_total",
+        "Packets the rules handed to the queues (their nft counters)", kCounter,
+        static_cast<double>(rule_hits));
+  f.one("synguard_queue_unprotected_packets_total",
+        "Packets that passed without a verdict (fail-open: queue or socket full, no daemon)",
+        kCounter, static_cast<double>(unprotected));
+  auto& sp = f.family("synguard_spoofed_service_source_dropped_total",
+                      "Segments with a service's source address and port that arrived on an "
+                      "interface they cannot come from, dropped before the queue (anti-spoofing)",
+                      kCounter);
+  for (const auto& [name, n] : spoofed) {
+    Families::add(sp, static_cast<double>(n), {{"service", name}});
+  }
+  f.one("synguard_injected_packets_total", "Packets sent on raw sockets", kCounter,
+        static_cast<double>(sum.sender.sent));
+  f.one("synguard_injection_errors_total", "Raw socket send errors", kCounter,
+        static_cast<double>(sum.sender.errors));
+
+  addProcessingHistogram(f, sum.processing);
+  addReloads(f, reloads);
   return f.take();
 }
 
