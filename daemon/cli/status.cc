@@ -144,37 +144,37 @@ Result<std::string> fetchMetrics(const std::string& listen) {
   return body.substr(head_end + 4);
 }
 
-std::string renderStatus(const std::string& exposition) {
-  const auto m = parseExposition(exposition);
+namespace {
+
+using Exposition = std::map<std::string, std::vector<Sample>>;
+
+/// The sum of a metric's samples that carry every label in `want`.
+double sumOf(const Exposition& m, const std::string& name,
+             const std::map<std::string, std::string>& want = {}) {
+  double sum = 0;
+  const auto it = m.find(name);
+  if (it == m.end()) {
+    return sum;
+  }
+  for (const Sample& s : it->second) {
+    bool match = true;
+    for (const auto& [k, v] : want) {
+      const auto l = s.labels.find(k);
+      match = match && l != s.labels.end() && l->second == v;
+    }
+    if (match) {
+      sum += s.value;
+    }
+  }
+  return sum;
+}
+
+/// One row per service: its mode, half-open count, rates and cookies.
+void statusServices(const Exposition& m, std::ostringstream& os) {
   const auto value = [&m](const std::string& name,
                           const std::map<std::string, std::string>& want = {}) {
-    double sum = 0;
-    const auto it = m.find(name);
-    if (it == m.end()) {
-      return sum;
-    }
-    for (const Sample& s : it->second) {
-      bool match = true;
-      for (const auto& [k, v] : want) {
-        const auto l = s.labels.find(k);
-        match = match && l != s.labels.end() && l->second == v;
-      }
-      if (match) {
-        sum += s.value;
-      }
-    }
-    return sum;
+    return sumOf(m, name, want);
   };
-  std::ostringstream os;
-  std::string version = "?";
-  if (const auto it = m.find("synguard_build_info"); it != m.end() && !it->second.empty()) {
-    version =
-        it->second.front().labels.count("version") ? it->second.front().labels.at("version") : "?";
-  }
-  os << "synguard " << version << "   half-open " << num(value("synguard_half_open_connections"))
-     << "   table " << num(value("synguard_table_entries")) << "/"
-     << num(value("synguard_table_capacity")) << "   proxied "
-     << num(value("synguard_proxied_connections")) << "\n\n";
   os << std::left << std::setw(20) << "SERVICE" << std::setw(8) << "MODE" << std::right
      << std::setw(10) << "HALF-OPEN" << std::setw(10) << "PEAK" << std::setw(10) << "SYN/s"
      << std::setw(10) << "SYNS" << std::setw(10) << "COOKIES" << std::setw(10) << "VALID"
@@ -199,6 +199,49 @@ std::string renderStatus(const std::string& exposition) {
          << num(value("synguard_service_mode_transitions_total", l)) << "\n";
     }
   }
+}
+
+/// Every engine counter the exporter takes from the description (engine/stats.h,
+/// forEachCounter) that is not zero, its labels summed: a new counter shows here by itself.
+void statusOtherCounters(const Exposition& m, std::ostringstream& os) {
+  std::ostringstream other;
+  const engine::EngineStats names_only;
+  engine::forEachCounter(
+      names_only, [&](const engine::CounterInfo& c, std::span<const std::uint64_t>) {
+        if (c.metric.empty() || c.kind != engine::CounterKind::kCounter) {
+          return;
+        }
+        if (const double v = sumOf(m, std::string(c.metric)); v > 0) {
+          std::string_view name = c.metric;
+          name.remove_prefix(std::string_view("synguard_").size());
+          name.remove_suffix(std::string_view("_total").size());
+          other << "  " << std::left << std::setw(36) << name << std::right << num(v) << "\n";
+        }
+      });
+  if (!other.str().empty()) {
+    os << "\nengine counters (not zero, all labels):\n" << other.str();
+  }
+}
+
+}  // namespace
+
+std::string renderStatus(const std::string& exposition) {
+  const auto m = parseExposition(exposition);
+  const auto value = [&m](const std::string& name,
+                          const std::map<std::string, std::string>& want = {}) {
+    return sumOf(m, name, want);
+  };
+  std::ostringstream os;
+  std::string version = "?";
+  if (const auto it = m.find("synguard_build_info"); it != m.end() && !it->second.empty()) {
+    version =
+        it->second.front().labels.count("version") ? it->second.front().labels.at("version") : "?";
+  }
+  os << "synguard " << version << "   half-open " << num(value("synguard_half_open_connections"))
+     << "   table " << num(value("synguard_table_entries")) << "/"
+     << num(value("synguard_table_capacity")) << "   proxied "
+     << num(value("synguard_proxied_connections")) << "\n\n";
+  statusServices(m, os);
   os << "\ncookies rejected " << num(value("synguard_cookies_rejected_total")) << "   dropped "
      << num(value("synguard_verdicts_total", {{"verdict", "drop"}})) << "   accepted "
      << num(value("synguard_verdicts_total", {{"verdict", "accept"}})) << "   bypassed connections "
@@ -209,25 +252,7 @@ std::string renderStatus(const std::string& exposition) {
      << num(value("synguard_queue_failed_open_total")) << "   reloads ok/failed "
      << num(value("synguard_config_reloads_total", {{"result", "success"}})) << "/"
      << num(value("synguard_config_reloads_total", {{"result", "failure"}})) << "\n";
-  // Every engine counter the exporter takes from the description (engine/stats.h,
-  // forEachCounter) that is not zero, its labels summed: a new counter shows here by itself.
-  std::ostringstream other;
-  const engine::EngineStats names_only;
-  engine::forEachCounter(
-      names_only, [&](const engine::CounterInfo& c, std::span<const std::uint64_t>) {
-        if (c.metric.empty() || c.kind != engine::CounterKind::kCounter) {
-          return;
-        }
-        if (const double v = value(std::string(c.metric)); v > 0) {
-          std::string_view name = c.metric;
-          name.remove_prefix(std::string_view("synguard_").size());
-          name.remove_suffix(std::string_view("_total").size());
-          other << "  " << std::left << std::setw(36) << name << std::right << num(v) << "\n";
-        }
-      });
-  if (!other.str().empty()) {
-    os << "\nengine counters (not zero, all labels):\n" << other.str();
-  }
+  statusOtherCounters(m, os);
   return os.str();
 }
 

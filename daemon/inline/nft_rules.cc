@@ -108,10 +108,15 @@ std::string renderAntiSpoof(const std::vector<engine::ServiceConfig>& services,
          "\t}\n";
 }
 
-}  // namespace
+/// The rules that hand the services' segments to the queues, by chain.
+struct QueueRules {
+  std::string in;        ///< prerouting: to and from the services
+  std::string out;       ///< output, local mode: the services' own replies
+  std::string out_icmp;  ///< output, gateway mode: the gateway's own ICMP errors to them
+};
 
-std::string renderRules(const std::vector<engine::ServiceConfig>& services,
-                        const RuleOptions& opts) {
+QueueRules renderQueueRules(const std::vector<engine::ServiceConfig>& services,
+                            const RuleOptions& opts) {
   // Counted: the packets the rules hand to the queues, against the verdicts the daemon gives,
   // show what failed open (readQueueRules). `bypass` is the rule's flag: with no daemon bound
   // to the queue the packet passes; what a bound but full queue does is the queue's own flag
@@ -179,52 +184,67 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
       }
     }
   }
+  return QueueRules{in.str(), out.str(), out_icmp.str()};
+}
+
+/// The bypass sets and the chains that use and fill them.
+std::string renderBypass(const RuleOptions& opts) {
+  std::ostringstream r;
+  // Both directions of every bypassed connection, added from the packet path (dynset) when
+  // a verdict carries kMarkBypassLearn; no update per packet (an element lives its timeout
+  // from the add, then one segment comes back to us and renews it).
+  for (const char* fam : {"4", "6"}) {
+    const char* a = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
+    r << "\tset bypass" << fam << " {\n\t\ttype " << a << " . inet_service . " << a
+      << " . inet_service\n\t\tsize " << opts.bypass_capacity << "\n\t\ttimeout "
+      << opts.bypass_timeout_s << "s\n\t\tflags dynamic,timeout\n\t}\n";
+  }
+  const auto hooks = opts.mode == RuleMode::kLocal
+                         ? std::vector<std::string>{"prerouting", "output"}
+                         : std::vector<std::string>{"prerouting"};
+  for (const std::string& hook : hooks) {
+    const std::string pre = hook == "prerouting" ? "" : "output_";
+    r << "\t# Before the queue: a FIN or RST ends a bypass (the close goes through us);\n"
+      << "\t# plain segments of bypassed tuples get a mark the queue rules skip.\n"
+      << "\tchain " << pre << "bypass {\n"
+      << "\t\ttype filter hook " << hook << " priority -310; policy accept;\n";
+    for (const char* fam : {"4", "6"}) {
+      const std::string ip = fam[0] == '4' ? "ip" : "ip6";
+      const std::string fwd = ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
+      const std::string rev = ip + " daddr . tcp dport . " + ip + " saddr . tcp sport";
+      r << "\t\ttcp flags & (fin | rst) != 0 " << fwd << " @bypass" << fam << " delete @bypass"
+        << fam << " { " << fwd << " } delete @bypass" << fam << " { " << rev << " }\n";
+      r << "\t\tmeta mark 0 tcp flags & (syn | fin | rst) == 0 " << fwd << " @bypass" << fam
+        << " meta mark set " << hex(kMarkBypassed) << "\n";
+    }
+    r << "\t}\n"
+      << "\t# After the queue, before conntrack: learn from verdicts, clear our marks.\n"
+      << "\tchain " << pre << "bypass_learn {\n"
+      << "\t\ttype filter hook " << hook << " priority -295; policy accept;\n";
+    for (const char* fam : {"4", "6"}) {
+      const std::string ip = fam[0] == '4' ? "ip" : "ip6";
+      r << "\t\tmeta mark " << hex(kMarkBypassLearn) << " meta nfproto "
+        << (fam[0] == '4' ? "ipv4" : "ipv6") << " add @bypass" << fam << " { " << ip
+        << " saddr . tcp sport . " << ip << " daddr . tcp dport } add @bypass" << fam << " { " << ip
+        << " daddr . tcp dport . " << ip << " saddr . tcp sport }\n";
+    }
+    r << "\t\tmeta mark { " << hex(kMarkBypassLearn) << ", " << hex(kMarkBypassed)
+      << " } meta mark set 0\n"
+      << "\t}\n";
+  }
+  return r.str();
+}
+
+}  // namespace
+
+std::string renderRules(const std::vector<engine::ServiceConfig>& services,
+                        const RuleOptions& opts) {
+  const QueueRules q = renderQueueRules(services, opts);
   std::ostringstream r;
   r << "table inet " << opts.nft_table << " {\n";
   r << renderAntiSpoof(services, opts);
   if (opts.bypass) {
-    // Both directions of every bypassed connection, added from the packet path (dynset) when
-    // a verdict carries kMarkBypassLearn; no update per packet (an element lives its timeout
-    // from the add, then one segment comes back to us and renews it).
-    for (const char* fam : {"4", "6"}) {
-      const char* a = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
-      r << "\tset bypass" << fam << " {\n\t\ttype " << a << " . inet_service . " << a
-        << " . inet_service\n\t\tsize " << opts.bypass_capacity << "\n\t\ttimeout "
-        << opts.bypass_timeout_s << "s\n\t\tflags dynamic,timeout\n\t}\n";
-    }
-    const auto hooks = opts.mode == RuleMode::kLocal
-                           ? std::vector<std::string>{"prerouting", "output"}
-                           : std::vector<std::string>{"prerouting"};
-    for (const std::string& hook : hooks) {
-      const std::string pre = hook == "prerouting" ? "" : "output_";
-      r << "\t# Before the queue: a FIN or RST ends a bypass (the close goes through us);\n"
-        << "\t# plain segments of bypassed tuples get a mark the queue rules skip.\n"
-        << "\tchain " << pre << "bypass {\n"
-        << "\t\ttype filter hook " << hook << " priority -310; policy accept;\n";
-      for (const char* fam : {"4", "6"}) {
-        const std::string ip = fam[0] == '4' ? "ip" : "ip6";
-        const std::string fwd = ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
-        const std::string rev = ip + " daddr . tcp dport . " + ip + " saddr . tcp sport";
-        r << "\t\ttcp flags & (fin | rst) != 0 " << fwd << " @bypass" << fam << " delete @bypass"
-          << fam << " { " << fwd << " } delete @bypass" << fam << " { " << rev << " }\n";
-        r << "\t\tmeta mark 0 tcp flags & (syn | fin | rst) == 0 " << fwd << " @bypass" << fam
-          << " meta mark set " << hex(kMarkBypassed) << "\n";
-      }
-      r << "\t}\n"
-        << "\t# After the queue, before conntrack: learn from verdicts, clear our marks.\n"
-        << "\tchain " << pre << "bypass_learn {\n"
-        << "\t\ttype filter hook " << hook << " priority -295; policy accept;\n";
-      for (const char* fam : {"4", "6"}) {
-        const std::string ip = fam[0] == '4' ? "ip" : "ip6";
-        r << "\t\tmeta mark " << hex(kMarkBypassLearn) << " meta nfproto "
-          << (fam[0] == '4' ? "ipv4" : "ipv6") << " add @bypass" << fam << " { " << ip
-          << " saddr . tcp sport . " << ip << " daddr . tcp dport } add @bypass" << fam << " { "
-          << ip << " daddr . tcp dport . " << ip << " saddr . tcp sport }\n";
-      }
-      r << "\t\tmeta mark { " << hex(kMarkBypassLearn) << ", " << hex(kMarkBypassed)
-        << " } meta mark set 0\n"
-        << "\t}\n";
-    }
+    r << renderBypass(opts);
   }
   r << "\t# Before conntrack (priority -200): SYNs answered with cookies and ACKs with bad\n"
     << "\t# cookies are dropped before conntrack allocates anything, and proxied connections\n"
@@ -235,7 +255,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     << (opts.bypass && opts.nft_queue
             ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
             : std::string())
-    << in.str() << "\t}\n"
+    << q.in << "\t}\n"
     << "\tchain proxied {\n"
     << "\t\ttype filter hook prerouting priority -290; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkProxied) << " notrack\n"
@@ -247,7 +267,7 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     << (opts.bypass && opts.nft_queue
             ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
             : std::string())
-    << out.str() << out_icmp.str() << "\t}\n"
+    << q.out << q.out_icmp << "\t}\n"
     << "\tchain output_proxied {\n"
     << "\t\ttype filter hook output priority -290; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkProxied) << " notrack\n"

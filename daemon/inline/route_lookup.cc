@@ -222,6 +222,101 @@ Result<RouteMatch> lookupRoute(const std::string& address) {
   return m;
 }
 
+namespace {
+
+/// A service whose side is named (server_interfaces): accepted only there and on lo.
+void describeServerInterfaces(const std::string& who, const config::ServiceSide& side,
+                              std::vector<SideLine>& out) {
+  std::string missing;
+  for (const auto& i : side.server_interfaces) {
+    if (::if_nametoindex(i.c_str()) == 0) {
+      missing += (missing.empty() ? "" : ", ") + i;
+    }
+  }
+  out.push_back({LogLevel::kInfo, who + "its segments are accepted only from " +
+                                      list(side.server_interfaces) +
+                                      " (server_interfaces) and lo"});
+  if (!missing.empty()) {
+    out.push_back(
+        {LogLevel::kWarning, who + "no interface " + missing +
+                                 " here (yet): its segments arriving there would pass once it "
+                                 "exists, and are dropped everywhere else"});
+  }
+}
+
+/// The kernel's routes to the two ends of a prefix, merged.
+struct RangeRoute {
+  std::vector<std::string> ifs;
+  std::vector<std::string> types;
+  bool by_default = false;  ///< a unicast route of prefix length 0
+  std::string error;        ///< of the last lookup that failed
+};
+
+RangeRoute routeOfRange(const std::string& first, const std::string& last) {
+  RangeRoute rr;
+  for (const std::string& a : {first, last}) {
+    auto r = lookupRoute(a);
+    if (!r) {
+      rr.error = r.error().message;
+      continue;
+    }
+    if (std::find(rr.types.begin(), rr.types.end(), r->type) == rr.types.end()) {
+      rr.types.push_back(r->type);
+    }
+    rr.by_default = rr.by_default || (r->prefix_length == 0 && r->type == "unicast");
+    for (const auto& i : r->interfaces) {
+      if (std::find(rr.ifs.begin(), rr.ifs.end(), i) == rr.ifs.end()) {
+        rr.ifs.push_back(i);
+      }
+    }
+    if (first == last) {
+      break;
+    }
+  }
+  return rr;
+}
+
+/// One prefix of a service, by the route the kernel has for it. `dflt`: the default routes'
+/// interfaces of its family.
+void describePrefix(const std::string& p, const RangeRoute& rr,
+                    const std::vector<std::string>& dflt, std::vector<SideLine>& out) {
+  const auto& ifs = rr.ifs;
+  const auto& types = rr.types;
+  if (types.empty() || (types.size() == 1 && types[0] != "unicast" && types[0] != "local")) {
+    out.push_back({LogLevel::kWarning,
+                   p + (types.empty() ? "no route" : "no usable route (" + types[0] + ")") +
+                       (rr.error.empty() || rr.error == "no route" ? "" : " (" + rr.error + ")") +
+                       ": its segments are dropped from every side until there is one"});
+    return;
+  }
+  if (std::find(types.begin(), types.end(), "local") != types.end()) {
+    out.push_back(
+        {LogLevel::kInfo,
+         p + "on this host (local): its segments are accepted only on lo" +
+             (ifs.empty() || (ifs.size() == 1 && ifs[0] == "lo") ? std::string()
+                                                                 : ", and from " + list(ifs))});
+    return;
+  }
+  const bool shares = std::any_of(ifs.begin(), ifs.end(), [&](const std::string& i) {
+    return std::find(dflt.begin(), dflt.end(), i) != dflt.end();
+  });
+  if (rr.by_default || shares) {
+    out.push_back(
+        {LogLevel::kWarning,
+         p + "routed through " + list(ifs) +
+             (rr.by_default ? " by the default route" : ", the default route's interface") +
+             ": clients arrive there too, so the check cannot tell a forged "
+             "segment from a real one (set server_interfaces if the service "
+             "is elsewhere)"});
+  } else {
+    out.push_back(
+        {LogLevel::kInfo, p + "routed through " + list(ifs) +
+                              ": its segments arriving on any other interface are dropped"});
+  }
+}
+
+}  // namespace
+
 std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& services,
                                     const RuleOptions& opts) {
   std::vector<SideLine> out;
@@ -244,85 +339,16 @@ std::vector<SideLine> describeSides(const std::vector<engine::ServiceConfig>& se
       continue;
     }
     if (!side.server_interfaces.empty()) {
-      std::string missing;
-      for (const auto& i : side.server_interfaces) {
-        if (::if_nametoindex(i.c_str()) == 0) {
-          missing += (missing.empty() ? "" : ", ") + i;
-        }
-      }
-      out.push_back({LogLevel::kInfo, who + "its segments are accepted only from " +
-                                          list(side.server_interfaces) +
-                                          " (server_interfaces) and lo"});
-      if (!missing.empty()) {
-        out.push_back(
-            {LogLevel::kWarning, who + "no interface " + missing +
-                                     " here (yet): its segments arriving there would pass once it "
-                                     "exists, and are dropped everywhere else"});
-      }
+      describeServerInterfaces(who, side, out);
       continue;
     }
     for (const bool v4 : {true, false}) {
       for (const std::string& cidr : s.addresses.cidrs(v4)) {
         std::string first;
         std::string last;
-        if (!ends(cidr, first, last)) {
-          continue;
-        }
-        std::vector<std::string> ifs;
-        std::vector<std::string> types;
-        bool by_default = false;
-        std::string error;
-        for (const std::string& a : {first, last}) {
-          auto r = lookupRoute(a);
-          if (!r) {
-            error = r.error().message;
-            continue;
-          }
-          if (std::find(types.begin(), types.end(), r->type) == types.end()) {
-            types.push_back(r->type);
-          }
-          by_default = by_default || (r->prefix_length == 0 && r->type == "unicast");
-          for (const auto& i : r->interfaces) {
-            if (std::find(ifs.begin(), ifs.end(), i) == ifs.end()) {
-              ifs.push_back(i);
-            }
-          }
-          if (first == last) {
-            break;
-          }
-        }
-        const std::string p = who + cidr + ": ";
-        if (types.empty() || (types.size() == 1 && types[0] != "unicast" && types[0] != "local")) {
-          out.push_back({LogLevel::kWarning,
-                         p + (types.empty() ? "no route" : "no usable route (" + types[0] + ")") +
-                             (error.empty() || error == "no route" ? "" : " (" + error + ")") +
-                             ": its segments are dropped from every side until there is one"});
-          continue;
-        }
-        if (std::find(types.begin(), types.end(), "local") != types.end()) {
-          out.push_back(
-              {LogLevel::kInfo, p + "on this host (local): its segments are accepted only on lo" +
-                                    (ifs.empty() || (ifs.size() == 1 && ifs[0] == "lo")
-                                         ? std::string()
-                                         : ", and from " + list(ifs))});
-          continue;
-        }
-        const auto& dflt = v4 ? default4 : default6;
-        const bool shares = std::any_of(ifs.begin(), ifs.end(), [&](const std::string& i) {
-          return std::find(dflt.begin(), dflt.end(), i) != dflt.end();
-        });
-        if (by_default || shares) {
-          out.push_back(
-              {LogLevel::kWarning,
-               p + "routed through " + list(ifs) +
-                   (by_default ? " by the default route" : ", the default route's interface") +
-                   ": clients arrive there too, so the check cannot tell a forged "
-                   "segment from a real one (set server_interfaces if the service "
-                   "is elsewhere)"});
-        } else {
-          out.push_back(
-              {LogLevel::kInfo, p + "routed through " + list(ifs) +
-                                    ": its segments arriving on any other interface are dropped"});
+        if (ends(cidr, first, last)) {
+          describePrefix(who + cidr + ": ", routeOfRange(first, last), v4 ? default4 : default6,
+                         out);
         }
       }
     }

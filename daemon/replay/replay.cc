@@ -123,6 +123,198 @@ class ConnLog : public engine::ConnectionObserver {
   const engine::Engine* engine_ = nullptr;
 };
 
+/// The engine's configuration for a replay: the options' with what only a capture needs.
+engine::EngineConfig replayConfig(const ReplayOptions& opts) {
+  engine::EngineConfig cfg = opts.engine;
+  cfg.parse.allow_zero_ip_length = true;  // captures taken on TSO hosts record IP length 0
+  cfg.record_stray = true;                // an analyst wants the lone RST in the log too
+  // A capture cannot be answered: protected services run in monitor mode, so the report shows
+  // when they would have switched to cookies and what they would have dropped.
+  cfg.protection.dry_run = true;
+  // Unassured entries' short life defends a gateway's table against spoofed segments; an
+  // analyst wants each connection to live its state's timeout, as Zeek and conntrack time it.
+  cfg.timeouts.unassured = cfg.timeouts.established;
+  cfg.emergency.timeouts.unassured = cfg.emergency.timeouts.established;
+  if (opts.attempt_timeout) {
+    cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
+  }
+  return cfg;
+}
+
+/// Packets are read kLookahead ahead of the engine (copied: libpcap reuses its buffer) so the
+/// engine can start loading the table lines they will touch (Engine::prefetch).
+class Lookahead {
+ public:
+  static constexpr std::size_t kLookahead = 8;
+
+  /// Fills the ring from `src`; false once it is empty and the capture is over.
+  bool fill(PcapSource& src, engine::Engine& eng, CaptureSummary& cs, std::ostream& err) {
+    while (reading_ && held_ < kLookahead) {
+      const PcapSource::Next n = src.next(pkt_);
+      if (n == PcapSource::Next::kEnd) {
+        reading_ = false;
+      } else if (n == PcapSource::Next::kError) {
+        cs.error = src.error();
+        err << "synguard: warning: " << cs.error << "; keeping the packets before it\n";
+        reading_ = false;
+      } else if (n == PcapSource::Next::kPacket) {
+        Held& h = ring_[(head_ + held_) % kLookahead];
+        h.bytes.assign(pkt_.ip.begin(), pkt_.ip.end());
+        h.wire = pkt_.ip_wire_length;
+        h.ts = pkt_.ts;
+        eng.prefetch(h.bytes, false);
+        ++held_;
+      }
+    }
+    if (held_ == 0) {
+      return false;
+    }
+    if (held_ > kLookahead / 2) {
+      eng.prefetch(ring_[(head_ + kLookahead / 2) % kLookahead].bytes, true);
+    }
+    return true;
+  }
+
+  /// The oldest packet held (valid until the next fill).
+  const CapturedPacket& take() {
+    Held& cur = ring_[head_];
+    head_ = (head_ + 1) % kLookahead;
+    --held_;
+    pkt_.ts = cur.ts;
+    pkt_.ip = cur.bytes;
+    pkt_.ip_wire_length = cur.wire;
+    return pkt_;
+  }
+
+ private:
+  struct Held {
+    std::vector<std::byte> bytes;
+    std::size_t wire = 0;
+    engine::MonotonicTime ts;
+  };
+  std::array<Held, kLookahead> ring_;
+  std::size_t head_ = 0;
+  std::size_t held_ = 0;
+  bool reading_ = true;
+  CapturedPacket pkt_;
+};
+
+/// One replay: the engine, its clock and observers, and the summary they fill.
+class Replayer {
+ public:
+  Replayer(const ReplayOptions& opts, std::ostream& err, engine::Engine& eng, ReplayClock& clock,
+           ReplaySummary& summary)
+      : opts_(opts), err_(err), eng_(eng), clock_(clock), summary_(summary) {}
+
+  /// Runs one capture through the engine; false if it could not be opened.
+  bool replayCapture(const std::string& path);
+  void finishProgress() const {
+    if (progress_shown_) {
+      err_ << "\n";
+    }
+  }
+  /// What is still open at the end is reported as it stands.
+  void summarize();
+  std::chrono::steady_clock::time_point wallStart() const { return wall_start_; }
+
+ private:
+  void feed(const CapturedPacket& pkt);
+  void showProgress(const std::string& path);
+
+  const ReplayOptions& opts_;
+  std::ostream& err_;
+  engine::Engine& eng_;
+  ReplayClock& clock_;
+  ReplaySummary& summary_;
+  bool have_ts_ = false;
+  const std::chrono::steady_clock::time_point wall_start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_progress_ = wall_start_;
+  bool progress_shown_ = false;
+  std::uint64_t total_ = 0;
+};
+
+bool Replayer::replayCapture(const std::string& path) {
+  CaptureSummary cs;
+  cs.file = path;
+  auto src = PcapSource::open(path);
+  if (!src) {
+    err_ << "synguard: " << src.error().message << "\n";
+    cs.error = src.error().message;
+    summary_.captures.push_back(cs);
+    return false;
+  }
+  cs.link_type = src->linkName();
+  cs.link_supported = src->linkSupported();
+  if (!cs.link_supported) {
+    err_ << "synguard: " << path << ": link type " << cs.link_type
+         << " is not supported; file skipped\n";
+    summary_.captures.push_back(cs);
+    return true;
+  }
+  Lookahead ahead;
+  while (ahead.fill(*src, eng_, cs, err_)) {
+    feed(ahead.take());
+    if (opts_.progress && (++total_ & 0xffff) == 0) {
+      showProgress(path);
+    }
+  }
+  const PcapStats& ps = src->stats();
+  cs.frames = ps.frames;
+  cs.ip_packets = ps.ip_packets;
+  cs.skipped_not_ip = ps.skipped_not_ip;
+  cs.skipped_truncated_link = ps.skipped_truncated_link;
+  summary_.captures.push_back(cs);
+  return true;
+}
+
+void Replayer::feed(const CapturedPacket& pkt) {
+  clock_.set(pkt.ts);
+  const double ts = toSeconds(pkt.ts.since_epoch.count());
+  if (!have_ts_) {
+    summary_.first_ts = ts;
+    have_ts_ = true;
+  }
+  summary_.last_ts = std::max(summary_.last_ts, ts);
+  (void)eng_.process(pkt.ip, pkt.ip_wire_length);
+  if (eng_.halfOpen().peak() > summary_.half_open_peak) {
+    summary_.half_open_peak = eng_.halfOpen().peak();
+  }
+}
+
+void Replayer::showProgress(const std::string& path) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - wall_start_ <= std::chrono::seconds(1) ||
+      now - last_progress_ <= std::chrono::milliseconds(250)) {
+    return;
+  }
+  last_progress_ = now;
+  progress_shown_ = true;
+  const double secs = std::chrono::duration<double>(now - wall_start_).count();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "\r%s: %llu packets, %.0f packets/s, %zu connections, %llu half-open ",
+                path.c_str(), static_cast<unsigned long long>(eng_.stats().packets),
+                static_cast<double>(eng_.stats().packets) / secs, eng_.table().size(),
+                static_cast<unsigned long long>(eng_.halfOpen().global()));
+  err_ << line << std::flush;
+}
+
+void Replayer::summarize() {
+  summary_.half_open_end = eng_.halfOpen().global();
+  summary_.half_open_peak = eng_.halfOpen().peak();
+  summary_.half_open_peak_ts = toSeconds(eng_.halfOpen().peakTimeNs());
+  summary_.syns = eng_.halfOpen().globalSyns();
+  summary_.syn_rate_peak = eng_.halfOpen().globalSynRate().peak();
+  summary_.table_capacity = eng_.table().capacity();
+  collectTop(eng_, opts_.top_n, summary_);
+  for (std::size_t i = 0; i < eng_.serviceCount(); ++i) {
+    const engine::ServiceRuntime& rt = eng_.service(i);
+    summary_.services.push_back(
+        ServiceRow{eng_.serviceConfig(i).name, std::string(engine::toString(rt.mode.mode())),
+                   rt.syns, rt.peak_half_open, rt.mode_changes, rt.would_cookie, rt.would_drop});
+  }
+}
+
 }  // namespace
 
 int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
@@ -138,23 +330,10 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   ConnLog conn_log(opts.conn_log.empty() ? nullptr : &log_file, summary);
   ReplayClock clock;
   DiscardSink sink;
-  engine::EngineConfig cfg = opts.engine;
-  cfg.parse.allow_zero_ip_length = true;  // captures taken on TSO hosts record IP length 0
-  cfg.record_stray = true;                // an analyst wants the lone RST in the log too
-  // A capture cannot be answered: protected services run in monitor mode, so the report shows
-  // when they would have switched to cookies and what they would have dropped.
-  cfg.protection.dry_run = true;
-  // Unassured entries' short life defends a gateway's table against spoofed segments; an
-  // analyst wants each connection to live its state's timeout, as Zeek and conntrack time it.
-  cfg.timeouts.unassured = cfg.timeouts.established;
-  cfg.emergency.timeouts.unassured = cfg.emergency.timeouts.established;
-  if (opts.attempt_timeout) {
-    cfg.attempt_timeout = std::chrono::seconds(5);  // Zeek's tcp_attempt_delay
-  }
   // Replay answers nothing (every service in monitor mode, a discarding sink) and reports the
   // same for the same capture: a zero cookie master key and a fixed hash seed, as it always had.
   const engine::Secrets secrets{.master_key = engine::SipKey{}, .hash_seed = kReplayHashSeed};
-  auto created = engine::Engine::create(cfg, secrets, clock, sink, &conn_log);
+  auto created = engine::Engine::create(replayConfig(opts), secrets, clock, sink, &conn_log);
   if (!created) {
     err << "synguard: " << created.error().message << "\n";
     return 2;
@@ -163,131 +342,20 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   conn_log.setEngine(&eng);
 
   int rc = 0;
-  bool have_ts = false;
-  const auto wall_start = std::chrono::steady_clock::now();
-  auto last_progress = wall_start;
-  bool progress_shown = false;
-  std::uint64_t total = 0;
+  Replayer replayer(opts, err, eng, clock, summary);
   for (const std::string& path : opts.captures) {
-    CaptureSummary cs;
-    cs.file = path;
-    auto src = PcapSource::open(path);
-    if (!src) {
-      err << "synguard: " << src.error().message << "\n";
-      cs.error = src.error().message;
-      summary.captures.push_back(cs);
+    if (!replayer.replayCapture(path)) {
       rc = 2;
-      continue;
     }
-    cs.link_type = src->linkName();
-    cs.link_supported = src->linkSupported();
-    if (!cs.link_supported) {
-      err << "synguard: " << path << ": link type " << cs.link_type
-          << " is not supported; file skipped\n";
-      summary.captures.push_back(cs);
-      continue;
-    }
-    // Packets are read kLookahead ahead of the engine (copied: libpcap reuses its buffer) so
-    // the engine can start loading the table lines they will touch (Engine::prefetch).
-    struct Held {
-      std::vector<std::byte> bytes;
-      std::size_t wire = 0;
-      engine::MonotonicTime ts;
-    };
-    constexpr std::size_t kLookahead = 8;
-    std::array<Held, kLookahead> ring;
-    std::size_t head = 0;
-    std::size_t held = 0;
-    bool reading = true;
-    CapturedPacket pkt;
-    for (;;) {
-      while (reading && held < kLookahead) {
-        const PcapSource::Next n = src->next(pkt);
-        if (n == PcapSource::Next::kEnd) {
-          reading = false;
-        } else if (n == PcapSource::Next::kError) {
-          cs.error = src->error();
-          err << "synguard: warning: " << cs.error << "; keeping the packets before it\n";
-          reading = false;
-        } else if (n == PcapSource::Next::kPacket) {
-          Held& h = ring[(head + held) % kLookahead];
-          h.bytes.assign(pkt.ip.begin(), pkt.ip.end());
-          h.wire = pkt.ip_wire_length;
-          h.ts = pkt.ts;
-          eng.prefetch(h.bytes, false);
-          ++held;
-        }
-      }
-      if (held == 0) {
-        break;
-      }
-      if (held > kLookahead / 2) {
-        eng.prefetch(ring[(head + kLookahead / 2) % kLookahead].bytes, true);
-      }
-      Held& cur = ring[head];
-      head = (head + 1) % kLookahead;
-      --held;
-      pkt.ts = cur.ts;
-      pkt.ip = cur.bytes;
-      pkt.ip_wire_length = cur.wire;
-      clock.set(pkt.ts);
-      const double ts = toSeconds(pkt.ts.since_epoch.count());
-      if (!have_ts) {
-        summary.first_ts = ts;
-        have_ts = true;
-      }
-      summary.last_ts = std::max(summary.last_ts, ts);
-      (void)eng.process(pkt.ip, pkt.ip_wire_length);
-      if (eng.halfOpen().peak() > summary.half_open_peak) {
-        summary.half_open_peak = eng.halfOpen().peak();
-      }
-      if (opts.progress && (++total & 0xffff) == 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now - wall_start > std::chrono::seconds(1) &&
-            now - last_progress > std::chrono::milliseconds(250)) {
-          last_progress = now;
-          progress_shown = true;
-          const double secs = std::chrono::duration<double>(now - wall_start).count();
-          char line[256];
-          std::snprintf(line, sizeof line,
-                        "\r%s: %llu packets, %.0f packets/s, %zu connections, %llu half-open ",
-                        path.c_str(), static_cast<unsigned long long>(eng.stats().packets),
-                        static_cast<double>(eng.stats().packets) / secs, eng.table().size(),
-                        static_cast<unsigned long long>(eng.halfOpen().global()));
-          err << line << std::flush;
-        }
-      }
-    }
-    const PcapStats& ps = src->stats();
-    cs.frames = ps.frames;
-    cs.ip_packets = ps.ip_packets;
-    cs.skipped_not_ip = ps.skipped_not_ip;
-    cs.skipped_truncated_link = ps.skipped_truncated_link;
-    summary.captures.push_back(cs);
   }
-  if (progress_shown) {
-    err << "\n";
-  }
-
-  // What is still open at the end is reported as it stands.
-  summary.half_open_end = eng.halfOpen().global();
-  summary.half_open_peak = eng.halfOpen().peak();
-  summary.half_open_peak_ts = toSeconds(eng.halfOpen().peakTimeNs());
-  summary.syns = eng.halfOpen().globalSyns();
-  summary.syn_rate_peak = eng.halfOpen().globalSynRate().peak();
-  summary.table_capacity = eng.table().capacity();
-  collectTop(eng, opts.top_n, summary);
-  for (std::size_t i = 0; i < eng.serviceCount(); ++i) {
-    const engine::ServiceRuntime& rt = eng.service(i);
-    summary.services.push_back(
-        ServiceRow{eng.serviceConfig(i).name, std::string(engine::toString(rt.mode.mode())),
-                   rt.syns, rt.peak_half_open, rt.mode_changes, rt.would_cookie, rt.would_drop});
-  }
+  replayer.finishProgress();
+  replayer.summarize();
   eng.flush();
   conn_log.finish();
   summary.stats = eng.stats();
   summary.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - replayer.wallStart())
+          .count();
   if (log_file.is_open()) {
     log_file.flush();
     if (!log_file) {

@@ -204,8 +204,9 @@ void collectTop(engine::Engine& eng, std::size_t n, ReplaySummary& out) {
   out.top_sources = topRows(ho.sources(), n, true, ho);
 }
 
-void printHuman(const ReplaySummary& s, std::ostream& os) {
-  const auto& st = s.stats;
+namespace {
+
+void humanCaptures(const ReplaySummary& s, std::ostream& os) {
   os << "synguard replay\n";
   for (const auto& c : s.captures) {
     os << "  capture " << c.file << " (" << c.link_type << "): " << c.frames << " frames, "
@@ -222,6 +223,11 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
     }
     os << "\n";
   }
+}
+
+/// Packets, verdicts and what the engine found wrong with them.
+void humanPackets(const ReplaySummary& s, std::ostream& os) {
+  const auto& st = s.stats;
   const double span = s.last_ts > s.first_ts ? s.last_ts - s.first_ts : 0;
   os << "\npackets: " << st.packets << " (" << st.tcp_segments << " TCP) over " << std::fixed
      << std::setprecision(3) << span << " s of capture time, processed in " << s.wall_seconds
@@ -254,6 +260,11 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
     os << "suspicious: " << st.rst_in_window << " in-window RSTs, " << st.syn_on_synchronized
        << " SYNs on synchronized connections\n";
   }
+}
+
+/// Connections, half-open and the table.
+void humanConnections(const ReplaySummary& s, std::ostream& os) {
+  const auto& st = s.stats;
   os << "\nconnections: " << s.connections_total << " (" << st.connections_picked_up
      << " picked up mid-stream, " << st.connections_reopened << " reopened, "
      << st.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)] << " evicted, "
@@ -275,6 +286,9 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
   os << "table: capacity " << s.table_capacity << ", peak " << st.table_peak << " entries"
      << (st.emergency_entered > 0 ? ", emergency mode entered " : "")
      << (st.emergency_entered > 0 ? std::to_string(st.emergency_entered) + " times" : "") << "\n\n";
+}
+
+void humanServices(const ReplaySummary& s, std::ostream& os) {
   printRows(os, "top services by half-open:", s.top_services, true);
   printRows(os, "top source prefixes by half-open:", s.top_sources, false);
   if (!s.services.empty()) {
@@ -290,6 +304,10 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
          << "/s)\n";
     }
   }
+}
+
+void humanOtherCounters(const ReplaySummary& s, std::ostream& os) {
+  const auto& st = s.stats;
   // Every other described engine counter that is not zero, without a line of its own here.
   std::ostringstream other;
   engine::forEachCounter(
@@ -308,8 +326,7 @@ void printHuman(const ReplaySummary& s, std::ostream& os) {
   }
 }
 
-void printJson(const ReplaySummary& s, std::ostream& os) {
-  const auto& st = s.stats;
+void jsonCaptures(const ReplaySummary& s, std::ostream& os) {
   os << "{\n  \"captures\": [";
   for (std::size_t i = 0; i < s.captures.size(); ++i) {
     const auto& c = s.captures[i];
@@ -322,6 +339,11 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
        << ", \"error\": " << (c.error.empty() ? "null" : q(c.error)) << "}";
   }
   os << "\n  ],\n";
+}
+
+/// Packets, verdicts, invalid and suspicious segments.
+void jsonTraffic(const ReplaySummary& s, std::ostream& os) {
+  const auto& st = s.stats;
   os << "  \"packets\": {\"total\": " << st.packets << ", \"tcp\": " << st.tcp_segments
      << ", \"bytes\": " << st.bytes << ", \"parse_errors\": " << jsonMap(parseErrors(st))
      << ", \"snaplen_truncated\": " << st.snaplen_truncated << "},\n";
@@ -330,6 +352,11 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
   os << "  \"invalid\": " << jsonMap(invalidReasons(st)) << ",\n";
   os << "  \"suspicious\": {\"rst_in_window\": " << st.rst_in_window
      << ", \"syn_on_synchronized\": " << st.syn_on_synchronized << "},\n";
+}
+
+/// Connections, half-open and the table.
+void jsonConnections(const ReplaySummary& s, std::ostream& os) {
+  const auto& st = s.stats;
   std::map<std::string, std::uint64_t> ends;
   for (std::size_t i = 0; i < st.connections_ended.size(); ++i) {
     ends[std::string(engine::toString(static_cast<engine::EndCause>(i)))] = st.connections_ended[i];
@@ -348,22 +375,25 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
      << ", \"evicted\": "
      << st.connections_ended[static_cast<std::size_t>(engine::EndCause::kEvicted)]
      << ", \"emergency_entered\": " << st.emergency_entered << "},\n";
-  const auto rows = [&os](const char* name, const std::vector<CounterRow>& v, bool svc, bool last) {
-    os << "  \"" << name << "\": [";
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const auto& r = v[i];
-      os << (i == 0 ? "" : ",") << "\n    {" << (svc ? "\"address\": " : "\"prefix\": ")
-         << q(r.address);
-      if (svc) {
-        os << ", \"port\": " << r.port;
-      }
-      os << ", \"half_open_peak\": " << r.half_open_peak << ", \"half_open\": " << r.half_open_now
-         << ", \"syns\": " << r.syns << ", \"syn_rate_peak\": " << num(r.syn_rate_peak) << "}";
+}
+
+void jsonRows(std::ostream& os, const char* name, const std::vector<CounterRow>& v, bool svc,
+              bool last) {
+  os << "  \"" << name << "\": [";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto& r = v[i];
+    os << (i == 0 ? "" : ",") << "\n    {" << (svc ? "\"address\": " : "\"prefix\": ")
+       << q(r.address);
+    if (svc) {
+      os << ", \"port\": " << r.port;
     }
-    os << "\n  ]" << (last ? "\n" : ",\n");
-  };
-  rows("top_services", s.top_services, true, false);
-  rows("top_sources", s.top_sources, false, false);
+    os << ", \"half_open_peak\": " << r.half_open_peak << ", \"half_open\": " << r.half_open_now
+       << ", \"syns\": " << r.syns << ", \"syn_rate_peak\": " << num(r.syn_rate_peak) << "}";
+  }
+  os << "\n  ]" << (last ? "\n" : ",\n");
+}
+
+void jsonServices(const ReplaySummary& s, std::ostream& os) {
   os << "  \"protected_services\": [";
   for (std::size_t i = 0; i < s.services.size(); ++i) {
     const auto& r = s.services[i];
@@ -380,8 +410,9 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
        << ", \"half_open\": " << m.half_open << ", \"syn_rate\": " << num(m.syn_rate) << "}";
   }
   os << "\n  ],\n";
-  os << "  \"time\": {\"first_ts\": " << fmtTs(s.first_ts) << ", \"last_ts\": " << fmtTs(s.last_ts)
-     << ", \"wall_seconds\": " << num(s.wall_seconds) << "},\n";
+}
+
+void jsonEngineCounters(const engine::EngineStats& st, std::ostream& os) {
   // Every described engine counter (engine/stats.h, forEachCounter), by its field name: a
   // single figure as a number, an array as its non-zero values by name. Last, so the sections
   // above keep their keys' first occurrence.
@@ -399,6 +430,28 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
                       [&m](std::string_view name, std::uint64_t n) { m[std::string(name)] = n; });
     os << jsonMap(m);
   });
+}
+
+}  // namespace
+
+void printHuman(const ReplaySummary& s, std::ostream& os) {
+  humanCaptures(s, os);
+  humanPackets(s, os);
+  humanConnections(s, os);
+  humanServices(s, os);
+  humanOtherCounters(s, os);
+}
+
+void printJson(const ReplaySummary& s, std::ostream& os) {
+  jsonCaptures(s, os);
+  jsonTraffic(s, os);
+  jsonConnections(s, os);
+  jsonRows(os, "top_services", s.top_services, true, false);
+  jsonRows(os, "top_sources", s.top_sources, false, false);
+  jsonServices(s, os);
+  os << "  \"time\": {\"first_ts\": " << fmtTs(s.first_ts) << ", \"last_ts\": " << fmtTs(s.last_ts)
+     << ", \"wall_seconds\": " << num(s.wall_seconds) << "},\n";
+  jsonEngineCounters(s.stats, os);
   os << "}\n}\n";
 }
 
