@@ -296,6 +296,48 @@ void NfQueue::verdict(std::size_t i, Decision d, std::uint32_t mark, bool rewrit
   }
 }
 
+void NfQueue::sendVerdicts(std::size_t& used) noexcept {
+  if (used == 0) {
+    return;
+  }
+  ++stats_.verdict_sends;
+  if (mnl_socket_sendto(nl_, tx_.data(), used) < 0) {
+    // Never leave a packet without a verdict (it would sit in the kernel queue): send the
+    // messages one by one, and a packet whose rewritten copy is refused is dropped (its
+    // sender retransmits) rather than passed untranslated.
+    ++stats_.verdict_errors;
+    for (const auto& [pkt, off] : sent_) {
+      auto* nlh = reinterpret_cast<nlmsghdr*>(tx_.data() + off);
+      if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) >= 0) {
+        continue;
+      }
+      std::array<char, 256> small{};
+      nlmsghdr* drop = nfq_nlmsg_put(small.data(), NFQNL_MSG_VERDICT, opts_.queue);
+      nfq_nlmsg_verdict_put(drop, static_cast<int>(packets_[pkt].id), NF_DROP);
+      (void)mnl_socket_sendto(nl_, drop, drop->nlmsg_len);
+      ++stats_.verdict_fallback_drops;
+    }
+  }
+  used = 0;
+  sent_.clear();
+}
+
+void NfQueue::flushUniform() noexcept {
+  // Every packet up to the highest id gets this verdict.
+  std::uint32_t max_id = 0;
+  for (const QueuedPacket& q : packets_) {
+    max_id = std::max(max_id, q.id);
+  }
+  nlmsghdr* nlh =
+      nfq_nlmsg_put(reinterpret_cast<char*>(tx_.data()), NFQNL_MSG_VERDICT_BATCH, opts_.queue);
+  nfq_nlmsg_verdict_put(nlh, static_cast<int>(max_id),
+                        pending_[0].decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
+  std::size_t used = nlh->nlmsg_len;
+  ++stats_.verdict_batches;
+  stats_.verdicts += packets_.size();
+  sendVerdicts(used);
+}
+
 void NfQueue::flushVerdicts() noexcept {
   if (packets_.empty()) {
     return;
@@ -304,58 +346,21 @@ void NfQueue::flushVerdicts() noexcept {
   for (const Pending& p : pending_) {
     uniform = uniform && p.decision == pending_[0].decision && p.mark == 0 && !p.rewritten;
   }
-  char* b = reinterpret_cast<char*>(tx_.data());
-  std::size_t used = 0;
-  std::vector<std::pair<std::size_t, std::size_t>>& sent = sent_;  // (packet, offset) per message
-  sent.clear();
-  const auto send = [&] {
-    if (used == 0) {
-      return;
-    }
-    ++stats_.verdict_sends;
-    if (mnl_socket_sendto(nl_, tx_.data(), used) < 0) {
-      // Never leave a packet without a verdict (it would sit in the kernel queue): send the
-      // messages one by one, and a packet whose rewritten copy is refused is dropped (its
-      // sender retransmits) rather than passed untranslated.
-      ++stats_.verdict_errors;
-      for (const auto& [pkt, off] : sent) {
-        auto* nlh = reinterpret_cast<nlmsghdr*>(tx_.data() + off);
-        if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) >= 0) {
-          continue;
-        }
-        std::array<char, 256> small{};
-        nlmsghdr* drop = nfq_nlmsg_put(small.data(), NFQNL_MSG_VERDICT, opts_.queue);
-        nfq_nlmsg_verdict_put(drop, static_cast<int>(packets_[pkt].id), NF_DROP);
-        (void)mnl_socket_sendto(nl_, drop, drop->nlmsg_len);
-        ++stats_.verdict_fallback_drops;
-      }
-    }
-    used = 0;
-    sent.clear();
-  };
+  sent_.clear();  // (packet, offset) per message
   if (uniform) {
-    // One message for the whole batch: every packet up to the highest id gets this verdict.
-    std::uint32_t max_id = 0;
-    for (const QueuedPacket& q : packets_) {
-      max_id = std::max(max_id, q.id);
-    }
-    nlmsghdr* nlh = nfq_nlmsg_put(b, NFQNL_MSG_VERDICT_BATCH, opts_.queue);
-    nfq_nlmsg_verdict_put(nlh, static_cast<int>(max_id),
-                          pending_[0].decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
-    used = nlh->nlmsg_len;
-    ++stats_.verdict_batches;
-    stats_.verdicts += packets_.size();
-    send();
+    flushUniform();
     return;
   }
+  char* b = reinterpret_cast<char*>(tx_.data());
+  std::size_t used = 0;
   for (std::size_t i = 0; i < packets_.size(); ++i) {
     const Pending& p = pending_[i];
     const std::size_t need =
         MNL_ALIGN(sizeof(nlmsghdr)) + 256 + (p.rewritten ? packets_[i].data.size() : 0);
     if (used + need > kMaxDatagram) {
-      send();  // stay well under the socket's send buffer
+      sendVerdicts(used);  // stay well under the socket's send buffer
     }
-    sent.emplace_back(i, used);
+    sent_.emplace_back(i, used);
     nlmsghdr* nlh = nfq_nlmsg_put(b + used, NFQNL_MSG_VERDICT, opts_.queue);
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(packets_[i].id),
                           p.decision == Decision::kAccept ? NF_ACCEPT : NF_DROP);
@@ -376,7 +381,7 @@ void NfQueue::flushVerdicts() noexcept {
     used += MNL_ALIGN(nlh->nlmsg_len);
     ++stats_.verdicts;
   }
-  send();
+  sendVerdicts(used);
 }
 
 }  // namespace synguard::daemon

@@ -100,6 +100,10 @@ class NfQueue {
   std::uint16_t queue() const noexcept { return opts_.queue; }
 
  private:
+  /// Sends the first `used` bytes of tx_ (the messages listed in sent_), then empties both.
+  void sendVerdicts(std::size_t& used) noexcept;
+  /// One NFQNL_MSG_VERDICT_BATCH message: every packet of the batch gets the same verdict.
+  void flushUniform() noexcept;
   explicit NfQueue(const Options& opts);
   Result<void> configure();
   Result<void> sendConfig(std::span<std::byte> msg);
