@@ -11,7 +11,7 @@ namespace synguard::daemon {
 
 namespace {
 
-int replayOption(ReplayOptions& opts, int c, const char* arg) {
+int replayOption(replay::ReplayOptions& opts, int c, const char* arg) {
   switch (c) {
     case kConnLog:
       opts.conn_log = arg;
@@ -54,7 +54,7 @@ int replayOption(ReplayOptions& opts, int c, const char* arg) {
 }  // namespace
 
 int cmdReplay(int argc, char** argv) {
-  ReplayOptions opts;
+  replay::ReplayOptions opts;
   opts.progress = isatty(STDERR_FILENO) != 0;
   ProtectArgs protect;
   const int rc = parseOptions(kReplayCommand, argc, argv, protect, [&opts](int c, const char* arg) {
@@ -71,7 +71,7 @@ int cmdReplay(int argc, char** argv) {
     std::cerr << "synguard replay: no capture given\n" << kUsage;
     return 2;
   }
-  return runReplay(opts, std::cout, std::cerr);
+  return replay::runReplay(opts, std::cout, std::cerr);
 }
 
 }  // namespace synguard::daemon

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdint>
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 namespace {
 
@@ -183,4 +183,4 @@ LinkDecode decodeLink(int dlt, std::span<const std::byte> f, std::size_t wire_le
   }
 }
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 /// What decodeLink() found in a captured frame.
 enum class LinkResult {
@@ -40,4 +40,4 @@ bool linkTypeSupported(int dlt) noexcept;
 /// libpcap's name for `dlt` ("EN10MB", "LINUX_SLL2", ...), or "DLT_<n>" when it has none.
 std::string linkTypeName(int dlt);
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -11,7 +11,7 @@
 
 #include "daemon/replay/link_layer.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 namespace {
 
@@ -176,4 +176,4 @@ PcapSource::Next PcapSource::next(CapturedPacket& out) {
   return Next::kPacket;
 }
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -11,7 +11,7 @@
 #include "engine/clock.h"
 #include "engine/result.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 /// One IP packet read from a capture.
 struct CapturedPacket {
@@ -93,4 +93,4 @@ class PcapSource {
   PcapStats stats_;
 };
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

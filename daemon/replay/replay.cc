@@ -12,7 +12,7 @@
 #include "daemon/replay/report.h"
 #include "engine/track/outcome.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 namespace {
 
@@ -371,4 +371,4 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   return rc;
 }
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

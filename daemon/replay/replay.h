@@ -7,7 +7,7 @@
 
 #include "engine/engine.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 struct ReplayOptions {
   std::vector<std::string> captures;
@@ -26,4 +26,4 @@ struct ReplayOptions {
 /// cannot be read as a capture or the log cannot be written.
 int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err);
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string_view>
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 namespace {
 
@@ -455,4 +455,4 @@ void printJson(const ReplaySummary& s, std::ostream& os) {
   os << "}\n}\n";
 }
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -9,7 +9,7 @@
 
 #include "engine/engine.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 
 /// What one capture file contributed.
 struct CaptureSummary {
@@ -82,4 +82,4 @@ void collectTop(engine::Engine& eng, std::size_t n, ReplaySummary& out);
 void printHuman(const ReplaySummary& s, std::ostream& os);
 void printJson(const ReplaySummary& s, std::ostream& os);
 
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

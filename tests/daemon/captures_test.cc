@@ -13,7 +13,7 @@
 
 #include "daemon/replay/replay.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -210,4 +210,4 @@ TEST(Captures, SynFloodFillsTheHalfOpenCounters) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -14,7 +14,7 @@
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -242,9 +242,9 @@ TEST(LinkLayer, FramesShorterThanTheirHeaderAreTruncated) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 // The builder's output is pinned to a real Linux SYN: the first packet of a recorded capture
@@ -300,4 +300,4 @@ TEST(PacketBuilderPinned, ReproducesARealLinuxSyn) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay
