@@ -1,6 +1,7 @@
 // Replays the real captures in tests/data (how each was made: tests/data/README.md) and checks
 // every connection's outcome and states, and the half-open figures.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -35,7 +36,9 @@ fs::path dataDir() {
 
 Replayed replay(const std::string& name) {
   Replayed r;
-  const fs::path log = fs::temp_directory_path() / ("synguard-cap-" + name + ".log");
+  // Per process: other checkouts' test runs on this machine replay the same captures.
+  const fs::path log = fs::temp_directory_path() /
+                       ("synguard-cap-" + std::to_string(getpid()) + "-" + name + ".log");
   ReplayOptions opts;
   opts.captures = {(dataDir() / name).string()};
   opts.conn_log = log.string();
@@ -207,4 +210,4 @@ TEST(Captures, SynFloodFillsTheHalfOpenCounters) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

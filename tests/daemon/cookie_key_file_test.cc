@@ -1,4 +1,4 @@
-#include "daemon/cookie_key_file.h"
+#include "daemon/inline/cookie_key_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

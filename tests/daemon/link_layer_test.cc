@@ -1,4 +1,4 @@
-#include "daemon/link_layer.h"
+#include "daemon/replay/link_layer.h"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -11,7 +11,7 @@
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 using testing::PacketBuilder;
@@ -234,4 +234,4 @@ TEST(LinkLayerTest, EveryPrefixOfEveryFrameStaysInBounds) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

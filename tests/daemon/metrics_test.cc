@@ -1,4 +1,4 @@
-#include "daemon/metrics.h"
+#include "daemon/inline/metrics.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

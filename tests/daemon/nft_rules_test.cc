@@ -1,11 +1,11 @@
-#include "daemon/nft_rules.h"
+#include "daemon/inline/nft_rules.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "daemon/service_spec.h"
+#include "daemon/cli/service_spec.h"
 
 namespace synguard::daemon {
 namespace {

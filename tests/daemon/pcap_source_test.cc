@@ -1,4 +1,4 @@
-#include "daemon/pcap_source.h"
+#include "daemon/replay/pcap_source.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -468,4 +468,4 @@ TEST_F(PcapSourceTest, AMovedSourceKeepsReading) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -1,4 +1,4 @@
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -7,14 +7,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/link_layer.h"
-#include "daemon/pcap_source.h"
+#include "daemon/replay/link_layer.h"
+#include "daemon/replay/pcap_source.h"
 #include "engine/packet/checksum.h"
 #include "engine/packet/segment.h"
 #include "tests/support/packet_builder.h"
 #include "tests/support/pcap_writer.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -242,9 +242,9 @@ TEST(LinkLayer, FramesShorterThanTheirHeaderAreTruncated) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 // The builder's output is pinned to a real Linux SYN: the first packet of a recorded capture
@@ -300,4 +300,4 @@ TEST(PacketBuilderPinned, ReproducesARealLinuxSyn) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -1,4 +1,4 @@
-#include "daemon/service_spec.h"
+#include "daemon/cli/service_spec.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
 namespace synguard::daemon {
 namespace {
@@ -42,7 +42,7 @@ TEST(ServiceSpec, RejectsMistakesWithTheReason) {
 TEST(ReplayProtection, ReportsWhenAServiceWouldHaveSwitchedToCookies) {
   const char* src = std::getenv("SYNGUARD_SOURCE_DIR");
   ASSERT_NE(src, nullptr);
-  ReplayOptions o;
+  replay::ReplayOptions o;
   o.captures = {std::string(src) + "/tests/data/syn_flood.pcap"};
   o.json = true;
   auto svc = parseServiceSpec("web=198.51.100.0/24:80");
@@ -54,7 +54,7 @@ TEST(ReplayProtection, ReportsWhenAServiceWouldHaveSwitchedToCookies) {
   o.engine.protection.services.push_back(*svc);
   std::ostringstream out;
   std::ostringstream err;
-  ASSERT_EQ(runReplay(o, out, err), 0) << err.str();
+  ASSERT_EQ(replay::runReplay(o, out, err), 0) << err.str();
   const std::string j = out.str();
   // Monitor mode: the flood switches the service, nothing is dropped, the SYNs after the
   // switch are counted as would-cookie.

@@ -1,4 +1,4 @@
-#include "daemon/status.h"
+#include "daemon/cli/status.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/metrics.h"
+#include "daemon/inline/metrics.h"
 
 namespace synguard::daemon {
 namespace {

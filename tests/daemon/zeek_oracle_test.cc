@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/replay.h"
+#include "daemon/replay/replay.h"
 
-namespace synguard::daemon {
+namespace synguard::replay {
 namespace {
 
 namespace fs = std::filesystem;
@@ -156,4 +156,4 @@ TEST(ZeekOracle, ConnStateAgreesOnAtLeast99PercentOfTcpConnections) {
 }
 
 }  // namespace
-}  // namespace synguard::daemon
+}  // namespace synguard::replay

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "daemon/pcap_source.h"
+#include "daemon/replay/pcap_source.h"
 #include "engine/engine.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/manual_clock.h"
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::fwrite(data, 1, size, f);
   std::fclose(f);
-  auto src = synguard::daemon::PcapSource::open(path);
+  auto src = synguard::replay::PcapSource::open(path);
   if (!src) {
     return 0;
   }
@@ -35,11 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!eng) {
     __builtin_trap();
   }
-  synguard::daemon::CapturedPacket p;
+  synguard::replay::CapturedPacket p;
   for (int i = 0; i < 100000; ++i) {
     const auto n = src->next(p);
-    if (n != synguard::daemon::PcapSource::Next::kPacket) {
-      if (n == synguard::daemon::PcapSource::Next::kSkipped) {
+    if (n != synguard::replay::PcapSource::Next::kPacket) {
+      if (n == synguard::replay::PcapSource::Next::kSkipped) {
         continue;
       }
       break;
