@@ -96,13 +96,10 @@ std::optional<IpAddress> expandIpv6Groups(const Ipv6Groups& g) {
     if (g.n >= 8) {
       return std::nullopt;
     }
-    for (int k = 0; k < g.gap; ++k) {
-      full[static_cast<std::size_t>(k)] = g.groups[static_cast<std::size_t>(k)];
-    }
-    for (int k = 0; k < tail_len; ++k) {
-      full[static_cast<std::size_t>(8 - tail_len + k)] =
-          g.groups[static_cast<std::size_t>(g.gap + k)];
-    }
+    // The groups before "::" stay in front, those after it go to the end.
+    const auto head = g.groups.begin() + g.gap;
+    std::copy(g.groups.begin(), head, full.begin());
+    std::copy(head, head + tail_len, full.end() - tail_len);
   } else {
     full = g.groups;
   }
