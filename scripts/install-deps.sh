@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format clang-tidy
   libpcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   tcpdump hping3 netsniff-ng ncat iproute2 iputils-ping nftables iptables python3 procps
   # The daemon: YAML configuration, metrics, NFQUEUE, nftables, capabilities, sd_notify.

@@ -7,6 +7,110 @@ namespace synguard::engine {
 
 namespace {
 constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/// Four decimal parts of at most 3 digits, each up to 255, nothing after them.
+std::optional<std::uint32_t> parseDottedQuad(const std::string& s) {
+  unsigned a = 0;
+  unsigned b = 0;
+  unsigned c = 0;
+  unsigned d = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 ||
+      b > 255 || c > 255 || d > 255) {
+    return std::nullopt;
+  }
+  return (a << 24) | (b << 16) | (c << 8) | d;
+}
+
+/// The groups of IPv6 text (RFC 4291 §2.2) in the order written; `gap` is where "::" stood
+/// (-1 without one).
+struct Ipv6Groups {
+  std::array<std::uint16_t, 8> groups{};
+  int n = 0;
+  int gap = -1;
+};
+
+/// A part between colons: 1 to 4 hex digits, or a dotted quad when it is the last part.
+bool appendIpv6Part(const std::string& part, bool last, Ipv6Groups& g) {
+  if (part.find('.') != std::string::npos) {
+    const std::optional<std::uint32_t> v = parseDottedQuad(part);
+    if (!v || g.n > 6 || !last) {
+      return false;
+    }
+    g.groups[static_cast<std::size_t>(g.n++)] = static_cast<std::uint16_t>(*v >> 16);
+    g.groups[static_cast<std::size_t>(g.n++)] = static_cast<std::uint16_t>(*v & 0xffff);
+    return true;
+  }
+  if (part.empty() || part.size() > 4 ||
+      part.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    return false;
+  }
+  g.groups[static_cast<std::size_t>(g.n++)] =
+      static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
+  return true;
+}
+
+/// Splits IPv6 text at its colons: at most one "::", a trailing dotted quad only last.
+bool splitIpv6Groups(const std::string& s, Ipv6Groups& g) {
+  std::size_t i = 0;
+  if (s.rfind("::", 0) == 0) {
+    g.gap = 0;
+    i = 2;
+  }
+  while (i < s.size()) {
+    if (g.n >= 8) {
+      return false;
+    }
+    const std::size_t colon = s.find(':', i);
+    const std::string part =
+        s.substr(i, colon == std::string::npos ? std::string::npos : colon - i);
+    const bool last = colon == std::string::npos;
+    if (!appendIpv6Part(part, last, g)) {
+      return false;
+    }
+    if (last || part.find('.') != std::string::npos) {
+      return true;
+    }
+    i = colon + 1;
+    if (i < s.size() && s[i] == ':') {
+      if (g.gap >= 0) {
+        return false;
+      }
+      g.gap = g.n;
+      ++i;
+    } else if (i == s.size()) {
+      return false;  // a single trailing colon
+    }
+  }
+  return true;
+}
+
+/// The eight groups, the "::" gap filled with zeros.
+std::optional<IpAddress> expandIpv6Groups(const Ipv6Groups& g) {
+  if (g.gap < 0 && g.n != 8) {
+    return std::nullopt;
+  }
+  std::array<std::uint16_t, 8> full{};
+  if (g.gap >= 0) {
+    const int tail_len = g.n - g.gap;
+    if (g.n >= 8) {
+      return std::nullopt;
+    }
+    // The groups before "::" stay in front, those after it go to the end.
+    const auto head = g.groups.begin() + g.gap;
+    std::copy(g.groups.begin(), head, full.begin());
+    std::copy(head, head + tail_len, full.end() - tail_len);
+  } else {
+    full = g.groups;
+  }
+  std::uint8_t b[16];
+  for (std::size_t k = 0; k < 8; ++k) {
+    b[2 * k] = static_cast<std::uint8_t>(full[k] >> 8);
+    b[2 * k + 1] = static_cast<std::uint8_t>(full[k] & 0xff);
+  }
+  return IpAddress::v6(b);
+}
+
 }  // namespace
 
 IpAddress IpAddress::v4(const std::uint8_t (&b)[4]) noexcept {
@@ -35,91 +139,16 @@ IpAddress IpAddress::masked(unsigned prefix_len) const noexcept {
 }
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  std::string s(text);
+  const std::string s(text);
   if (s.find(':') == std::string::npos) {
-    unsigned a = 0;
-    unsigned b = 0;
-    unsigned c = 0;
-    unsigned d = 0;
-    char tail = 0;
-    if (std::sscanf(s.c_str(), "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 ||
-        b > 255 || c > 255 || d > 255) {
-      return std::nullopt;
-    }
-    return v4((a << 24) | (b << 16) | (c << 8) | d);
+    const std::optional<std::uint32_t> v = parseDottedQuad(s);
+    return v ? std::optional{v4(*v)} : std::nullopt;
   }
-  // IPv6: groups separated by ':', at most one "::", optional trailing dotted quad.
-  std::array<std::uint16_t, 8> groups{};
-  int gap = -1;
-  int n = 0;
-  std::size_t i = 0;
-  if (s.rfind("::", 0) == 0) {
-    gap = 0;
-    i = 2;
-  }
-  while (i < s.size()) {
-    if (n >= 8) {
-      return std::nullopt;
-    }
-    const std::size_t colon = s.find(':', i);
-    const std::string part =
-        s.substr(i, colon == std::string::npos ? std::string::npos : colon - i);
-    if (part.find('.') != std::string::npos) {
-      auto v4a = parse(part);
-      if (!v4a || n > 6 || colon != std::string::npos) {
-        return std::nullopt;
-      }
-      const std::uint32_t v = v4a->v4HostOrder();
-      groups[static_cast<std::size_t>(n++)] = static_cast<std::uint16_t>(v >> 16);
-      groups[static_cast<std::size_t>(n++)] = static_cast<std::uint16_t>(v & 0xffff);
-      i = s.size();
-      break;
-    }
-    if (part.empty() || part.size() > 4 ||
-        part.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
-      return std::nullopt;
-    }
-    groups[static_cast<std::size_t>(n++)] =
-        static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
-    if (colon == std::string::npos) {
-      i = s.size();
-      break;
-    }
-    i = colon + 1;
-    if (i < s.size() && s[i] == ':') {
-      if (gap >= 0) {
-        return std::nullopt;
-      }
-      gap = n;
-      ++i;
-    } else if (i == s.size()) {
-      return std::nullopt;
-    }
-  }
-  if (gap < 0 && n != 8) {
+  Ipv6Groups g;
+  if (!splitIpv6Groups(s, g)) {
     return std::nullopt;
   }
-  std::array<std::uint16_t, 8> full{};
-  if (gap >= 0) {
-    const int tail_len = n - gap;
-    if (n >= 8) {
-      return std::nullopt;
-    }
-    for (int k = 0; k < gap; ++k) {
-      full[static_cast<std::size_t>(k)] = groups[static_cast<std::size_t>(k)];
-    }
-    for (int k = 0; k < tail_len; ++k) {
-      full[static_cast<std::size_t>(8 - tail_len + k)] = groups[static_cast<std::size_t>(gap + k)];
-    }
-  } else {
-    full = groups;
-  }
-  std::uint8_t b[16];
-  for (std::size_t k = 0; k < 8; ++k) {
-    b[2 * k] = static_cast<std::uint8_t>(full[k] >> 8);
-    b[2 * k + 1] = static_cast<std::uint8_t>(full[k] & 0xff);
-  }
-  return v6(b);
+  return expandIpv6Groups(g);
 }
 
 std::string IpAddress::toString() const {

@@ -34,7 +34,7 @@ enum class ParseError : std::uint8_t {
   kTruncatedIpv6Header,       ///< fewer than 40 bytes
   kPayloadLengthMismatch,     ///< IPv6 payload length > bytes on the wire (or jumbogram)
   kTruncatedExtensionHeader,  ///< an IPv6 extension header runs past the packet
-  kTooManyExtensionHeaders,   ///< more than kMaxExtensionHeaders in a chain
+  kTooManyExtensionHeaders,   ///< more than kMaxIpv6ExtensionHeaders in a chain
   kFragment,                  ///< a later fragment (offset >= 64 bytes), or a non-TCP fragment:
                               ///< counted, not tracked (Segment::frag_proto says what it carries)
   kNotTcp,                    ///< upper-layer protocol is not TCP: counted, not tracked

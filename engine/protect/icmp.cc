@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/packet/checksum.h"
+#include "engine/packet/ipv6_ext.h"
 
 namespace synguard::engine {
 
@@ -13,7 +14,6 @@ constexpr std::uint8_t kProtoTcp = 6;
 constexpr std::uint8_t kProtoIcmpv6 = 58;
 constexpr std::size_t kIcmpHeader = 8;   // type, code, checksum, 4 bytes (RFC 792, RFC 4443 §2.1)
 constexpr std::size_t kMinTcpQuote = 8;  // ports and seq: all RFC 792 promises
-constexpr std::size_t kMaxExtensionHeaders = 8;
 
 std::uint8_t u8(std::span<const std::byte> p, std::size_t i) noexcept {
   return std::to_integer<std::uint8_t>(p[i]);
@@ -39,55 +39,148 @@ IpAddress v6At(std::span<const std::byte> p, std::size_t i) noexcept {
   return IpAddress::v6(a);
 }
 
-enum class Walk : std::uint8_t { kFound, kOther, kTruncated };
-
-/// RFC 8200 §4: follows an IPv6 extension header chain from `next` at `off` up to `end` to the
-/// upper-layer header; `proto` and `off` end on it. A Fragment header is followed only at
-/// offset 0 when `first_fragment_ok` (the first fragment carries the upper-layer header).
-Walk walkV6(std::span<const std::byte> p, std::size_t end, std::uint8_t& next, std::size_t& off,
-            bool first_fragment_ok) noexcept {
-  for (std::size_t n = 0; n <= kMaxExtensionHeaders; ++n) {
-    std::size_t len = 0;
-    switch (next) {
-      case 0:    // Hop-by-Hop Options
-      case 43:   // Routing
-      case 60:   // Destination Options
-      case 135:  // Mobility
-      case 139:  // HIP
-      case 140:  // Shim6
-        if (off + 2 > end) {
-          return Walk::kTruncated;
-        }
-        len = (std::size_t{u8(p, off + 1)} + 1) * 8;
-        break;
-      case 51:  // Authentication Header, RFC 4302 §2.2
-        if (off + 2 > end) {
-          return Walk::kTruncated;
-        }
-        len = (std::size_t{u8(p, off + 1)} + 2) * 4;
-        break;
-      case 44:  // Fragment, RFC 8200 §4.5
-        if (!first_fragment_ok) {
-          return Walk::kOther;
-        }
-        if (off + 8 > end) {
-          return Walk::kTruncated;
-        }
-        if ((be16(p, off + 2) & 0xfff8U) != 0) {
-          return Walk::kOther;  // a later fragment: no upper-layer header
-        }
-        len = 8;
-        break;
-      default:
-        return Walk::kFound;
+/// The outer IP header (parseSegment() has checked its lengths) of an ICMP or ICMPv6 packet:
+/// `icmp` is where the ICMP header starts and `end` where the datagram ends, bounded by what
+/// the buffer holds. False for anything else, a fragment of ICMPv6 included.
+bool findIcmpHeader(std::span<const std::byte> p, std::uint8_t version, IcmpQuote& out,
+                    std::size_t& icmp, std::size_t& end) noexcept {
+  if (version == 4) {
+    if (p.size() < 20 || u8(p, 9) != kProtoIcmp) {
+      return false;
     }
-    if (off + len > end) {
-      return Walk::kTruncated;
-    }
-    next = u8(p, off);
-    off += len;
+    icmp = std::size_t{u8(p, 0) & 0x0fU} * 4;
+    end = std::min<std::size_t>(be16(p, 2), p.size());
+    out.to = IpAddress::v4(be32(p, 16));
+    return true;
   }
-  return Walk::kOther;  // longer chains than the segment parser follows
+  if (version != 6 || p.size() < 40) {
+    return false;
+  }
+  end = std::min<std::size_t>(40 + std::size_t{be16(p, 4)}, p.size());
+  Ipv6Chain chain{.next = u8(p, 6), .off = 40};
+  const auto no_fragments = [](std::size_t, std::uint16_t) noexcept { return false; };
+  if (walkIpv6Extensions(p, end, kProtoIcmpv6, chain, no_fragments) != Ipv6Walk::kFound) {
+    return false;
+  }
+  icmp = chain.off;
+  out.to = v6At(p, 24);
+  return true;
+}
+
+bool isIcmpError(std::uint8_t version, std::uint8_t type) noexcept {
+  if (version == 4) {
+    // RFC 792: destination unreachable (3), time exceeded (11), parameter problem (12).
+    return type == 3 || type == 11 || type == 12;
+  }
+  // RFC 4443 §3: destination unreachable (1), packet too big (2), time exceeded (3),
+  // parameter problem (4).
+  return type >= 1 && type <= 4;
+}
+
+/// The quoted IPv4 header at `q`; `tcp` ends on the quoted TCP header.
+IcmpParse parseQuotedIpv4(std::span<const std::byte> p, std::size_t q, std::size_t end,
+                          IcmpQuote& out, std::size_t& tcp) noexcept {
+  if (q + 20 > end) {
+    return IcmpParse::kTruncated;
+  }
+  const std::size_t ihl = std::size_t{u8(p, q) & 0x0fU} * 4;
+  if (ihl < 20) {
+    return IcmpParse::kBadQuote;
+  }
+  if (u8(p, q + 9) != kProtoTcp || (be16(p, q + 6) & 0x1fffU) != 0) {
+    return IcmpParse::kOther;  // another protocol, or a later fragment (no TCP header)
+  }
+  out.src = IpAddress::v4(be32(p, q + 12));
+  out.dst = IpAddress::v4(be32(p, q + 16));
+  tcp = q + ihl;
+  return IcmpParse::kTcpQuote;
+}
+
+/// The quoted IPv6 header at `q` and its extension headers; `tcp` ends on the quoted TCP
+/// header. A Fragment header is followed at offset 0 only: the first fragment carries the
+/// upper-layer header.
+IcmpParse parseQuotedIpv6(std::span<const std::byte> p, std::size_t q, std::size_t end,
+                          IcmpQuote& out, std::size_t& tcp) noexcept {
+  if (q + 40 > end) {
+    return IcmpParse::kTruncated;
+  }
+  Ipv6Chain chain{.next = u8(p, q + 6), .off = q + 40};
+  const auto first_only = [](std::size_t, std::uint16_t fo) noexcept {
+    return (fo & 0xfff8U) == 0;
+  };
+  switch (walkIpv6Extensions(p, end, kProtoTcp, chain, first_only)) {
+    case Ipv6Walk::kFound:
+      break;
+    case Ipv6Walk::kTruncated:
+      return IcmpParse::kTruncated;
+    case Ipv6Walk::kTooMany:
+      // Longer chains than the segment parser follows; the header past the last one is still
+      // read, so a quote that ends inside it counts as truncated.
+      return stepIpv6Extension(p, end, chain, first_only) == Ipv6Walk::kTruncated
+                 ? IcmpParse::kTruncated
+                 : IcmpParse::kOther;
+    case Ipv6Walk::kOther:    // another protocol
+    case Ipv6Walk::kStopped:  // a later fragment: no TCP header
+    case Ipv6Walk::kAdvanced:
+      return IcmpParse::kOther;
+  }
+  out.src = v6At(p, q + 8);
+  out.dst = v6At(p, q + 24);
+  tcp = chain.off;
+  return IcmpParse::kTcpQuote;
+}
+
+/// The options translation touches (RFC 7323 timestamps, RFC 2018 SACK) in [begin, qend), the
+/// quoted part of a TCP header ending at `hend`. A malformed option list is left alone; the
+/// receiver's TCP ignores options here.
+void findQuotedOptions(std::span<const std::byte> p, std::size_t begin, std::size_t qend,
+                       std::size_t hend, IcmpQuote& out) noexcept {
+  for (std::size_t i = begin; i < qend;) {
+    const std::uint8_t kind = u8(p, i);
+    if (kind == 0) {
+      break;
+    }
+    if (kind == 1) {
+      ++i;
+      continue;
+    }
+    if (i + 2 > qend) {
+      break;
+    }
+    const std::size_t len = u8(p, i + 1);
+    if (len < 2 || i + len > hend) {
+      break;
+    }
+    if (kind == 8 && len == 10) {
+      out.ts_offset = static_cast<std::uint16_t>(i + 2);
+    } else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+      out.sack_offset = static_cast<std::uint16_t>(i + 2);
+      out.sack_count = static_cast<std::uint8_t>((len - 2) / 8);
+    }
+    i += len;
+  }
+}
+
+/// The quoted TCP header at `tcp`: RFC 792 promises its first 8 bytes (ports and seq).
+IcmpParse parseQuotedTcp(std::span<const std::byte> p, std::size_t tcp, std::size_t end,
+                         IcmpQuote& out) noexcept {
+  if (tcp + kMinTcpQuote > end) {
+    return IcmpParse::kTruncated;
+  }
+  std::size_t quoted = std::min<std::size_t>(end - tcp, 60);
+  if (quoted >= 13) {
+    const std::size_t hlen = std::size_t{u8(p, tcp + 12)} / 16 * 4;
+    if (hlen < 20) {
+      return IcmpParse::kBadQuote;
+    }
+    quoted = std::min(quoted, hlen);
+    findQuotedOptions(p, tcp + 20, tcp + quoted, tcp + hlen, out);
+  }
+  out.src_port = be16(p, tcp);
+  out.dst_port = be16(p, tcp + 2);
+  out.tcp_offset = static_cast<std::uint16_t>(tcp);
+  out.tcp_bytes = static_cast<std::uint16_t>(quoted);
+  return IcmpParse::kTcpQuote;
 }
 
 /// RFC 1071 fold of a partial sum into 16 bits.
@@ -141,144 +234,39 @@ IcmpParse parseIcmpError(std::span<const std::byte> p, IcmpQuote& out) noexcept 
   if (p.empty()) {
     return IcmpParse::kOther;
   }
-  // The outer header: parseSegment() has checked its lengths; the datagram ends at `end`
-  // (bounded by what the buffer holds).
+  const std::uint8_t version = u8(p, 0) >> 4;
   std::size_t icmp = 0;
   std::size_t end = 0;
-  const std::uint8_t version = u8(p, 0) >> 4;
-  if (version == 4) {
-    if (p.size() < 20 || u8(p, 9) != kProtoIcmp) {
-      return IcmpParse::kOther;
-    }
-    icmp = std::size_t{u8(p, 0) & 0x0fU} * 4;
-    end = std::min<std::size_t>(be16(p, 2), p.size());
-    out.to = IpAddress::v4(be32(p, 16));
-  } else if (version == 6) {
-    if (p.size() < 40) {
-      return IcmpParse::kOther;
-    }
-    end = std::min<std::size_t>(40 + std::size_t{be16(p, 4)}, p.size());
-    std::uint8_t next = u8(p, 6);
-    icmp = 40;
-    if (walkV6(p, end, next, icmp, false) != Walk::kFound || next != kProtoIcmpv6) {
-      return IcmpParse::kOther;
-    }
-    out.to = v6At(p, 24);
-  } else {
+  if (!findIcmpHeader(p, version, out, icmp, end)) {
     return IcmpParse::kOther;
   }
-  if (icmp + 1 > end) {
-    return IcmpParse::kOther;
-  }
-  const std::uint8_t type = u8(p, icmp);
-  bool error = false;
-  if (version == 4) {
-    // RFC 792: destination unreachable (3), time exceeded (11), parameter problem (12).
-    error = type == 3 || type == 11 || type == 12;
-  } else {
-    // RFC 4443 §3: destination unreachable (1), packet too big (2), time exceeded (3),
-    // parameter problem (4).
-    error = type >= 1 && type <= 4;
-  }
-  if (!error) {
+  if (icmp + 1 > end || !isIcmpError(version, u8(p, icmp))) {
     return IcmpParse::kOther;
   }
   if (icmp + kIcmpHeader > end) {
     return IcmpParse::kTruncated;
   }
   out.ip_version = version;
-  out.type = type;
+  out.type = u8(p, icmp);
   out.code = u8(p, icmp + 1);
   out.icmp_offset = static_cast<std::uint16_t>(icmp);
 
   // The quoted datagram: as much of it as the error carries (RFC 1812 §4.3.2.3: up to 576
   // bytes; RFC 4443 §2.4(c): up to the IPv6 minimum MTU).
   const std::size_t q = icmp + kIcmpHeader;
-  std::size_t tcp = 0;
   if (q + 1 > end) {
     return IcmpParse::kTruncated;
   }
-  const std::uint8_t qversion = u8(p, q) >> 4;
-  if (qversion != version) {
+  if (u8(p, q) >> 4 != version) {
     return IcmpParse::kBadQuote;  // ICMP quotes its own IP version
   }
-  if (version == 4) {
-    if (q + 20 > end) {
-      return IcmpParse::kTruncated;
-    }
-    const std::size_t ihl = std::size_t{u8(p, q) & 0x0fU} * 4;
-    if (ihl < 20) {
-      return IcmpParse::kBadQuote;
-    }
-    if (u8(p, q + 9) != kProtoTcp || (be16(p, q + 6) & 0x1fffU) != 0) {
-      return IcmpParse::kOther;  // another protocol, or a later fragment (no TCP header)
-    }
-    out.src = IpAddress::v4(be32(p, q + 12));
-    out.dst = IpAddress::v4(be32(p, q + 16));
-    tcp = q + ihl;
-  } else {
-    if (q + 40 > end) {
-      return IcmpParse::kTruncated;
-    }
-    std::uint8_t next = u8(p, q + 6);
-    tcp = q + 40;
-    switch (walkV6(p, end, next, tcp, true)) {
-      case Walk::kFound:
-        break;
-      case Walk::kOther:
-        return IcmpParse::kOther;
-      case Walk::kTruncated:
-        return IcmpParse::kTruncated;
-    }
-    if (next != kProtoTcp) {
-      return IcmpParse::kOther;
-    }
-    out.src = v6At(p, q + 8);
-    out.dst = v6At(p, q + 24);
+  std::size_t tcp = 0;
+  const IcmpParse quote =
+      version == 4 ? parseQuotedIpv4(p, q, end, out, tcp) : parseQuotedIpv6(p, q, end, out, tcp);
+  if (quote != IcmpParse::kTcpQuote) {
+    return quote;
   }
-  if (tcp + kMinTcpQuote > end) {
-    return IcmpParse::kTruncated;
-  }
-  std::size_t quoted = std::min<std::size_t>(end - tcp, 60);
-  if (quoted >= 13) {
-    const std::size_t hlen = std::size_t{u8(p, tcp + 12)} / 16 * 4;
-    if (hlen < 20) {
-      return IcmpParse::kBadQuote;
-    }
-    quoted = std::min(quoted, hlen);
-    // The options translation touches (RFC 7323 timestamps, RFC 2018 SACK), as far as they are
-    // quoted. A malformed option list is left alone; the receiver's TCP ignores options here.
-    const std::size_t qend = tcp + quoted;
-    for (std::size_t i = tcp + 20; i < qend;) {
-      const std::uint8_t kind = u8(p, i);
-      if (kind == 0) {
-        break;
-      }
-      if (kind == 1) {
-        ++i;
-        continue;
-      }
-      if (i + 2 > qend) {
-        break;
-      }
-      const std::size_t len = u8(p, i + 1);
-      if (len < 2 || i + len > tcp + hlen) {
-        break;
-      }
-      if (kind == 8 && len == 10) {
-        out.ts_offset = static_cast<std::uint16_t>(i + 2);
-      } else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
-        out.sack_offset = static_cast<std::uint16_t>(i + 2);
-        out.sack_count = static_cast<std::uint8_t>((len - 2) / 8);
-      }
-      i += len;
-    }
-  }
-  out.src_port = be16(p, tcp);
-  out.dst_port = be16(p, tcp + 2);
-  out.tcp_offset = static_cast<std::uint16_t>(tcp);
-  out.tcp_bytes = static_cast<std::uint16_t>(quoted);
-  return IcmpParse::kTcpQuote;
+  return parseQuotedTcp(p, tcp, end, out);
 }
 
 void translateQuote(std::span<std::byte> p, const IcmpQuote& q, const Translation& t,

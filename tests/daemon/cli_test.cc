@@ -49,7 +49,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 /// A configuration file with one service and `rules`, in the test's scratch directory.
 std::string configFile(const std::string& name, const std::string& rules) {
-  const std::string path = ::testing::TempDir() + "synguard_cli_" + name + ".yaml";
+  std::string path = ::testing::TempDir() + "synguard_cli_" + name + ".yaml";
   std::ofstream(path) << rules
                       << "services:\n  - {name: web, addresses: [192.0.2.1], ports: [80]}\n";
   return path;

@@ -153,6 +153,7 @@ TEST_F(CookieKeyFileTest, ConcurrentCreatorsAllGetTheOneKeyThatWasWritten) {
   const std::string p = path("cookie.key");
   constexpr int kThreads = 8;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<Result<CookieKeyFile>> got(kThreads, Unexpected{Error{"not run"}});
   std::atomic<bool> go{false};
   for (int i = 0; i < kThreads; ++i) {

@@ -411,6 +411,72 @@ TEST_P(IcmpTest, RandomQuotesNeverCrashAndGetOneVerdictEach) {
   EXPECT_EQ(verdicts, s.packets);
 }
 
+/// `p` with an 8-byte extension header of `type` inserted after the IPv6 header at `at`
+/// (payload length updated; checksums left as they were).
+std::vector<std::byte> withExtensionHeader(std::vector<std::byte> p, std::size_t at,
+                                           std::uint8_t type) {
+  std::vector<std::byte> h(8, std::byte{0});
+  h[0] = p[at + 6];
+  p[at + 6] = std::byte{type};
+  p.insert(p.begin() + static_cast<std::ptrdiff_t>(at + 40), h.begin(), h.end());
+  put16(p, at + 4, static_cast<std::uint16_t>(load16(p, at + 4) + 8));
+  return p;
+}
+
+IcmpParse parseIcmp(const std::vector<std::byte>& p, IcmpQuote& q) { return parseIcmpError(p, q); }
+
+TEST(ParseIcmpError, QuotedIpv6ExtensionHeadersAreWalked) {
+  auto seg = PacketBuilder::ipv6("2001:db8::1", "2001:db8::2").tcp(1234, 80).syn();
+  for (int i = 0; i < 8; ++i) {
+    seg.ipv6ExtensionHeader(i % 2 == 0 ? 60 : 51, {1, 4, 0, 0, 0, 0});
+  }
+  const auto quoted = seg.build();
+  IcmpQuote q;
+  ASSERT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 1, 0, quoted, 1280), q),
+            IcmpParse::kTcpQuote);
+  EXPECT_EQ(q.tcp_offset, 48U + 40 + 8 * 8);
+  EXPECT_EQ(q.src_port, 1234U);
+  // Cut inside the chain.
+  EXPECT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 1, 0, quoted, 40 + 8 * 4 + 1), q),
+            IcmpParse::kTruncated);
+  // A ninth header is more than the segment parser follows: the error is passed on, unless the
+  // quote ends inside that header.
+  const auto nine = seg.ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0}).build();
+  EXPECT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 1, 0, nine, 1280), q),
+            IcmpParse::kOther);
+  EXPECT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 1, 0, nine, 40 + 8 * 8 + 4), q),
+            IcmpParse::kTruncated);
+}
+
+TEST(ParseIcmpError, QuotedIpv6FragmentsOnlyAtOffsetZero) {
+  auto seg = PacketBuilder::ipv6("2001:db8::1", "2001:db8::2").tcp(1234, 80).syn();
+  IcmpQuote q;
+  const auto first = seg.fragment(0, true).build();
+  ASSERT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 2, 0, first, 1280), q),
+            IcmpParse::kTcpQuote);
+  EXPECT_EQ(q.tcp_offset, 48U + 48);
+  const auto later = PacketBuilder::ipv6("2001:db8::1", "2001:db8::2")
+                         .tcp(1234, 80)
+                         .syn()
+                         .fragment(3, false)
+                         .build();
+  EXPECT_EQ(parseIcmp(icmpError("2001:db8::9", "2001:db8::1", 2, 0, later, 1280), q),
+            IcmpParse::kOther);
+}
+
+TEST(ParseIcmpError, OuterIpv6ExtensionHeadersBeforeTheIcmpv6Header) {
+  const auto seg = PacketBuilder::ipv6("2001:db8::1", "2001:db8::2").tcp(1234, 80).syn().build();
+  const auto error = icmpError("2001:db8::9", "2001:db8::1", 1, 0, seg, 1280);
+  IcmpQuote q;
+  ASSERT_EQ(parseIcmp(withExtensionHeader(error, 0, 60), q), IcmpParse::kTcpQuote);
+  EXPECT_EQ(q.icmp_offset, 48U);
+  EXPECT_EQ(q.tcp_offset, 48U + 8 + 40);
+  // A fragmented error is not parsed, not even an atomic fragment.
+  EXPECT_EQ(parseIcmp(testing::atomicFragmentOf(error), q), IcmpParse::kOther);
+  // Neither is one behind a header of another protocol.
+  EXPECT_EQ(parseIcmp(withExtensionHeader(error, 0, 17), q), IcmpParse::kOther);
+}
+
 INSTANTIATE_TEST_SUITE_P(V4AndV6, IcmpTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? std::string("ipv6") : std::string("ipv4");

@@ -992,7 +992,7 @@ TEST(ProxyStress, RandomSegmentsKeepTheInvariants) {
               static_cast<unsigned long long>(e.stats().proxy_completed),
               static_cast<unsigned long long>(e.stats().proxy_refused),
               static_cast<unsigned long long>(e.stats().proxy_server_timeout),
-              static_cast<unsigned long long>(e.stats().translated[0] + e.stats().translated[1]));
+              static_cast<unsigned long long>(e.stats().translated[0]) + e.stats().translated[1]);
   // The stream exercised every path (counts are deterministic for the seed).
   EXPECT_GT(e.stats().proxied_total, 50U);
   EXPECT_GT(e.stats().proxy_completed, 10U);

@@ -270,6 +270,68 @@ TEST(ParseSegment, Ipv6FragmentsBehindExtensionHeadersAreStillJudged) {
   EXPECT_FALSE(fragmentMayBeTcp(17));
 }
 
+TEST(ParseSegment, EveryIpv6ExtensionHeaderTypeIsWalked) {
+  // RFC 8200 §4.3 lengths in 8-byte units (RFC 6275 Mobility, RFC 7401 HIP, RFC 5533 Shim6
+  // alike): a 14-byte body makes a 16-byte header, length field 1.
+  for (const int type : {0, 43, 60, 135, 139, 140}) {
+    Segment s;
+    const auto p =
+        v6().syn()
+            .mss(1460)
+            .ipv6ExtensionHeader(static_cast<std::uint8_t>(type), std::vector<std::uint8_t>(14, 0))
+            .build();
+    ASSERT_EQ(parse(p, s), ParseError::kNone) << type;
+    EXPECT_EQ(s.tcp_offset, 56U) << type;
+    EXPECT_EQ(s.options.mss, 1460U) << type;
+  }
+  // RFC 4302 §2.2 counts the Authentication Header in 4-byte units minus 2: 24 bytes is 4,
+  // which read as 8-byte units would be 40 bytes.
+  Segment s;
+  const auto ah = v6().syn().ipv6ExtensionHeader(51, std::vector<std::uint8_t>(22, 0)).build();
+  ASSERT_EQ(parse(ah, s), ParseError::kNone);
+  EXPECT_EQ(std::to_integer<int>(ah[41]), 4);
+  EXPECT_EQ(s.tcp_offset, 64U);
+}
+
+TEST(ParseSegment, Ipv6ChainsThatRunOutOfBytes) {
+  const auto whole = v6().syn().ipv6ExtensionHeader(60, std::vector<std::uint8_t>(14, 0)).build();
+  ParseOptions snapped;
+  snapped.wire_length = whole.size();
+  // Cut before the length byte, and inside the header's body.
+  for (const std::size_t cut : {41, 50}) {
+    const std::vector<std::byte> p(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(cut));
+    EXPECT_EQ(parse(p, snapped), ParseError::kTruncatedExtensionHeader) << cut;
+  }
+  // Cut inside a Fragment header (an atomic fragment's).
+  const auto atomic = testing::atomicFragmentOf(v6().syn().build());
+  snapped.wire_length = atomic.size();
+  EXPECT_EQ(parse({atomic.begin(), atomic.begin() + 44}, snapped),
+            ParseError::kTruncatedExtensionHeader);
+  // The datagram, not only the buffer, ends inside the header: a header length lying about it.
+  auto lying = whole;
+  lying[41] = std::byte{4};  // 40 bytes, 36 in the datagram
+  EXPECT_EQ(parse(lying), ParseError::kTruncatedExtensionHeader);
+  // In a first fragment, a header split by the fragment end is a tiny fragment (RFC 7112).
+  EXPECT_EQ(parse(fragmentOf(whole, 0, 8, true)), ParseError::kTinyFragment);
+}
+
+TEST(ParseSegment, EightIpv6ExtensionHeadersAreFollowedAndANinthOfAnyKindIsTooMany) {
+  auto eight = v6().syn();
+  for (int i = 0; i < 8; ++i) {
+    eight.ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0});
+  }
+  Segment s;
+  ASSERT_EQ(parse(eight.build(), s), ParseError::kNone);
+  EXPECT_EQ(s.tcp_offset, 40U + 8 * 8);
+  // A ninth header is not looked at, even when it is no extension header.
+  EXPECT_EQ(parse(eight.ipv6ExtensionHeader(17, {}).build()), ParseError::kTooManyExtensionHeaders);
+  auto seven = v6().syn();
+  for (int i = 0; i < 7; ++i) {
+    seven.ipv6ExtensionHeader(60, {1, 4, 0, 0, 0, 0});
+  }
+  EXPECT_EQ(parse(seven.ipv6ExtensionHeader(17, {}).build()), ParseError::kNotTcp);
+}
+
 TEST(ParseSegment, SnaplenTruncatedPayloadKeepsTheWireLength) {
   auto p = v4().ack(1).payload(1000).build();
   p.resize(60);  // a 60-byte snaplen cut the payload

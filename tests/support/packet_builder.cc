@@ -72,9 +72,9 @@ PacketBuilder& PacketBuilder::psh() {
   flags_ |= 0x08;
   return *this;
 }
-PacketBuilder& PacketBuilder::ack(std::uint32_t n) {
+PacketBuilder& PacketBuilder::ack(std::uint32_t ack_number) {
   flags_ |= 0x10;
-  ack_ = n;
+  ack_ = ack_number;
   return *this;
 }
 PacketBuilder& PacketBuilder::ackFlagOnly() {
