@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <map>
@@ -83,7 +84,7 @@ std::string num(double v) {
   } else if (v >= 1e4) {
     os << std::fixed << std::setprecision(1) << v / 1e3 << "k";
   } else {
-    os << static_cast<long long>(v + 0.5);
+    os << std::llround(v);
   }
   return os.str();
 }

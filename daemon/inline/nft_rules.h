@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -79,7 +80,7 @@ class NftRules {
   Result<void> remove();
   ~NftRules();
   NftRules(NftRules&& o) noexcept
-      : opts_(o.opts_),
+      : opts_(std::move(o.opts_)),
         installed_(o.installed_),
         xt_(o.xt_),
         created_raw4_(o.created_raw4_),

@@ -68,14 +68,14 @@ RawSender::~RawSender() {
   }
 }
 
-void RawSender::emit(engine::Direction dir, std::span<const std::byte> p) noexcept {
-  if (p.empty() || p.size() > kSlot) {
+void RawSender::emit(engine::Direction dir, std::span<const std::byte> ip_packet) noexcept {
+  if (ip_packet.empty() || ip_packet.size() > kSlot) {
     ++stats_.errors;
     return;
   }
-  const bool v6 = (std::to_integer<std::uint8_t>(p[0]) >> 4) == 6;
-  std::memcpy(reserve(v6, p.size()).data(), p.data(), p.size());
-  commit(dir, p.size());
+  const bool v6 = (std::to_integer<std::uint8_t>(ip_packet[0]) >> 4) == 6;
+  std::memcpy(reserve(v6, ip_packet.size()).data(), ip_packet.data(), ip_packet.size());
+  commit(dir, ip_packet.size());
 }
 
 std::span<std::byte> RawSender::reserve(bool v6, std::size_t max) noexcept {

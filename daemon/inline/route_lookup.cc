@@ -172,7 +172,8 @@ bool ends(const std::string& cidr, std::string& first, std::string& last) {
 std::string list(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) {
-    s += (s.empty() ? "" : ", ") + x;
+    s += s.empty() ? "" : ", ";
+    s += x;
   }
   return s;
 }
@@ -230,7 +231,8 @@ void describeServerInterfaces(const std::string& who, const config::ServiceSide&
   std::string missing;
   for (const auto& i : side.server_interfaces) {
     if (::if_nametoindex(i.c_str()) == 0) {
-      missing += (missing.empty() ? "" : ", ") + i;
+      missing += missing.empty() ? "" : ", ";
+      missing += i;
     }
   }
   out.push_back({LogLevel::kInfo, who + "its segments are accepted only from " +

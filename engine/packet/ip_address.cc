@@ -1,6 +1,7 @@
 #include "engine/packet/ip_address.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 namespace synguard::engine {
@@ -45,8 +46,11 @@ bool appendIpv6Part(const std::string& part, bool last, Ipv6Groups& g) {
       part.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
     return false;
   }
-  g.groups[static_cast<std::size_t>(g.n++)] =
-      static_cast<std::uint16_t>(std::stoul(part, nullptr, 16));
+  // Checked above: 1 to 4 hex digits, so from_chars cannot fail or overflow (std::stoul reports
+  // errors by exception, and the engine has none).
+  std::uint16_t group = 0;
+  std::from_chars(part.data(), part.data() + part.size(), group, 16);
+  g.groups[static_cast<std::size_t>(g.n++)] = group;
   return true;
 }
 
