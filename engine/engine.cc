@@ -7,6 +7,7 @@
 #include "engine/packet/checksum.h"
 #include "engine/track/outcome.h"
 #include "engine/track/window.h"
+#include "engine/verdict_counter.h"
 
 namespace synguard::engine {
 
@@ -547,7 +548,6 @@ void Engine::leaveHalfOpen(Connection& c) noexcept {
 
 Verdict Engine::invalid(InvalidReason r) noexcept {
   ++stats_.invalid[static_cast<std::size_t>(r)];
-  ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kInvalid)];
   return Verdict::accept(VerdictReason::kInvalid);
 }
 
@@ -593,11 +593,11 @@ void Engine::prefetch(std::span<const std::byte> p, bool deep) const noexcept {
 }
 
 Verdict Engine::process(std::span<const std::byte> packet, std::size_t wire_length) noexcept {
-  return processImpl(packet, nullptr, PacketMeta{wire_length, false});
+  return countVerdict(stats_, processImpl(packet, nullptr, PacketMeta{wire_length, false}));
 }
 
 Verdict Engine::processMutable(std::span<std::byte> packet, const PacketMeta& meta) noexcept {
-  return processImpl(packet, packet.data(), meta);
+  return countVerdict(stats_, processImpl(packet, packet.data(), meta));
 }
 
 Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writable,
@@ -623,7 +623,6 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       if (const auto v = admitFragment(seg)) {
         return *v;
       }
-      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
       return Verdict::accept(VerdictReason::kFragment);
     case ParseError::kTinyFragment:
     case ParseError::kOverlappingFragment:
@@ -631,14 +630,12 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
       if (const auto v = admitUnsafeFragment(seg)) {
         return *v;
       }
-      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kFragment)];
       return Verdict::accept(VerdictReason::kFragment);
     case ParseError::kNotTcp:
       ++stats_.parse_errors[static_cast<std::size_t>(err)];
       if (const auto v = admitIcmp(packet, writable)) {
         return *v;
       }
-      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kNotTcp)];
       return Verdict::accept(VerdictReason::kNotTcp);
     case ParseError::kEmpty:
     case ParseError::kBadIpVersion:
@@ -658,7 +655,6 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
     case ParseError::kBadChecksum:
     case ParseError::kCount:
       ++stats_.parse_errors[static_cast<std::size_t>(err)];
-      ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kMalformed)];
       return Verdict::drop(VerdictReason::kMalformed);
   }
   ++stats_.tcp_segments;
@@ -731,7 +727,6 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
         // The proxy translates whole segments; the rest of this datagram would reach the other
         // side untranslated. TCP sets DF (RFC 9293 §3.7.2, path MTU discovery): a real endpoint
         // does not fragment, so nothing legitimate is lost.
-        ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kFragmentProxied)];
         return Verdict::drop(VerdictReason::kFragmentProxied);
       }
       ++c.pkts[from_orig ? 0 : 1];
@@ -836,7 +831,6 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   }
   if (!syn_only) {
     if (!cfg_.pickup_midstream) {
-      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];
       return Verdict::accept(VerdictReason::kUntracked);
     }
     if (seg.has(kSyn)) {
@@ -855,7 +849,6 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   }
   const std::uint32_t idx = allocate(key, hash);
   if (idx == kNoIndex) {
-    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kUntracked)];
     return Verdict::accept(VerdictReason::kUntracked);
   }
   Connection& c = table_->at(idx);
@@ -938,7 +931,6 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
         break;
       case RstCheck::kInWindow:
         ++stats_.rst_in_window;
-        ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kIgnored)];
         return Verdict::accept(VerdictReason::kIgnored);
       case RstCheck::kOutOfWindow:
         return invalid(InvalidReason::kRstOutOfWindow);
@@ -985,7 +977,6 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
     if (ev == TcpEvent::kSyn) {
       ++stats_.syn_on_synchronized;
     }
-    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kIgnored)];
     return Verdict::accept(VerdictReason::kIgnored);
   }
 
@@ -1028,7 +1019,6 @@ Verdict Engine::track(std::uint32_t idx, bool from_orig, const Segment& seg, std
     }
   }
   table_->touch(idx, listFor(c), tick);
-  ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kTracked)];
   return Verdict::accept(VerdictReason::kTracked);
 }
 

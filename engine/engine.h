@@ -220,6 +220,7 @@ class Engine {
   void releaseProxy(std::uint32_t pidx) noexcept;
   std::chrono::milliseconds unassuredTimeout() const noexcept;
   void updateEmergency() noexcept;
+  /// Verdicts below process() are returned uncounted: process() counts the packet's once.
   Verdict track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
                 const HalfOpenAccounting::SynRefs* syn_refs) noexcept;
   Verdict invalid(InvalidReason r) noexcept;
@@ -279,8 +280,6 @@ class Engine {
   void runProxyDeadlines(std::uint32_t tick) noexcept;
   void reapHalfOpen(std::uint32_t tick) noexcept;
   void emit(Direction dir, const TcpOut& seg) noexcept;
-  void trackQuietly(std::uint32_t idx, bool from_orig, const Segment& seg,
-                    std::uint32_t tick) noexcept;
 
   EngineConfig cfg_;
   Secrets secrets_;

@@ -13,12 +13,10 @@ std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
   const auto count = [&](IcmpOutcome o) { ++stats_.icmp[static_cast<std::size_t>(o)]; };
   const auto untouched = [&](IcmpOutcome o) {
     count(o);
-    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kNotTcp)];
     return Verdict::accept(VerdictReason::kNotTcp);
   };
   const auto drop = [&](IcmpOutcome o, VerdictReason r) {
     count(o);
-    ++stats_.dropped[static_cast<std::size_t>(r)];
     return Verdict::drop(r);
   };
   switch (parseIcmpError(packet, q)) {
@@ -78,14 +76,12 @@ std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
       }
       // Our SYN or ACK to the server, in the client's own sequence space: its stack judges it.
       count(IcmpOutcome::kHandshake);
-      ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kNotTcp)];
       return Verdict::accept(VerdictReason::kNotTcp);
   }
   if (writable != nullptr) {
     translateQuote(std::span<std::byte>(writable, packet.size()), q, p.tr, to_server);
   }
   count(to_server ? IcmpOutcome::kToServer : IcmpOutcome::kToClient);
-  ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kProxied)];
   Verdict v = Verdict::accept(VerdictReason::kProxied);
   v.rewritten = writable != nullptr;
   return v;

@@ -45,7 +45,6 @@ Verdict Engine::dropOrWould(std::uint32_t svc, VerdictReason r) noexcept {
     ++runtime_[svc].would_drop;
     return Verdict::accept(r);  // the caller goes on as if nothing was decided
   }
-  ++stats_.dropped[static_cast<std::size_t>(r)];
   return Verdict::drop(r);
 }
 
@@ -149,15 +148,6 @@ void Engine::learnProfile(const Connection& c, const Segment& synack) noexcept {
   }
 }
 
-void Engine::trackQuietly(std::uint32_t idx, bool from_orig, const Segment& seg,
-                          std::uint32_t tick) noexcept {
-  // The tracker's view of a proxied or synthesized segment: its state changes and invalid
-  // reasons count, but the packet's verdict is the proxy's, counted once by the caller.
-  const Verdict v = track(idx, from_orig, seg, tick, nullptr);
-  auto& counts = v.action == Action::kAccept ? stats_.accepted : stats_.dropped;
-  --counts[static_cast<std::size_t>(v.reason)];
-}
-
 void Engine::emit(Direction dir, const TcpOut& seg) noexcept {
   // Written straight into the sink's send buffer when it offers one (no copy).
   if (const std::span<std::byte> room = sink_->reserve(!seg.src.isV4(), kMaxWrittenPacket);
@@ -256,7 +246,6 @@ std::optional<Verdict> Engine::admitSyn(std::uint32_t svc, const FlowKey& tuple,
   emit(Direction::kToClient, o);
   ++stats_.cookies_sent;
   ++rt.cookies_sent;
-  ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kCookieSent)];
   return Verdict::drop(VerdictReason::kCookieSent);
 }
 
@@ -348,7 +337,6 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   }
   // A valid cookie, in whatever mode the service is now (the flood may have just ended).
   if (proxies_->size() >= proxies_->capacity()) {
-    ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyFull)];
     return Verdict::drop(VerdictReason::kProxyFull);
   }
   // One source prefix may hold only so many proxied connections: a real address completes
@@ -361,7 +349,6 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
       ++stats_.source_limit_overflow;  // shared by every source beyond capacity: no cap
       source = kNoIndex;
     } else if (half_open_->sources().at(source).proxied >= cap) {
-      ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxySourceLimit)];
       return Verdict::drop(VerdictReason::kProxySourceLimit);
     }
   }
@@ -369,7 +356,6 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   // any unassured or closing entry is there to give it up.
   const std::uint32_t idx = allocate(tuple, hash, true);
   if (idx == kNoIndex) {
-    ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyFull)];
     return Verdict::drop(VerdictReason::kProxyFull);
   }
   const std::uint32_t pidx = proxies_->allocate(idx);
@@ -440,7 +426,7 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   syn.window = rescaleWindow(seg.window, client_ws_on ? o.wscale : 0, 0);
   ++c.pkts[0];
   observeSegment(c, true, syn);
-  trackQuietly(idx, true, syn, tick);
+  track(idx, true, syn, tick, nullptr);
   Segment synack = syn;
   std::swap(synack.src, synack.dst);
   std::swap(synack.src_port, synack.dst_port);
@@ -452,10 +438,10 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
   synack.options.wscale = o.our_wscale;
   ++c.pkts[1];
   observeSegment(c, false, synack);
-  trackQuietly(idx, false, synack, tick);
+  track(idx, false, synack, tick, nullptr);
   ++c.pkts[0];
   observeSegment(c, true, seg);
-  trackQuietly(idx, true, seg, tick);
+  track(idx, true, seg, tick, nullptr);
 
   sendServerSyn(p, c);
   proxies_->notePhase(ProxyPhase::kFree, ProxyPhase::kSynSent);
@@ -471,10 +457,8 @@ std::optional<Verdict> Engine::admitAck(std::uint32_t svc, const FlowKey& tuple,
     } else {
       ++stats_.proxy_early_dropped;
     }
-    ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyHeld)];
     return Verdict::drop(VerdictReason::kProxyHeld);
   }
-  ++stats_.dropped[static_cast<std::size_t>(VerdictReason::kProxyHandshake)];
   return Verdict::drop(VerdictReason::kProxyHandshake);
 }
 
@@ -530,7 +514,7 @@ void Engine::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
     sink_->emit(Direction::kToClient, std::span<const std::byte>(out_.data(), n));
     Segment s;
     if (parseSegment(std::span<const std::byte>(out_.data(), n), s) == ParseError::kNone) {
-      trackQuietly(idx, false, s, tick);
+      track(idx, false, s, tick, nullptr);
     }
   }
   proxies_->notePhase(p.phase, ProxyPhase::kEstablished);
@@ -668,12 +652,8 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
   ProxyEntry& p = proxies_->at(pidx);
   const std::span<std::byte> bytes =
       writable != nullptr ? std::span<std::byte>(writable, packet.size()) : std::span<std::byte>();
-  const auto drop = [&](VerdictReason r) {
-    ++stats_.dropped[static_cast<std::size_t>(r)];
-    return Verdict::drop(r);
-  };
+  const auto drop = [](VerdictReason r) { return Verdict::drop(r); };
   const auto pass = [&]() {
-    ++stats_.accepted[static_cast<std::size_t>(VerdictReason::kProxied)];
     Verdict v = Verdict::accept(VerdictReason::kProxied);
     v.rewritten = writable != nullptr;
     return v;
@@ -692,7 +672,7 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
       }
     }
     observeSegment(c, true, seg);
-    trackQuietly(idx, true, seg, tick);  // in the client's sequence space
+    track(idx, true, seg, tick, nullptr);  // in the client's sequence space
     switch (p.phase) {
       case ProxyPhase::kEstablished:
         translateToServer(bytes, seg, p.tr, meta.checksum_partial);
@@ -799,7 +779,7 @@ Verdict Engine::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
       translateToClient(bytes, seg, p.tr, meta.checksum_partial);
       ++stats_.translated[1];
       observeSegment(c, false, seg);
-      trackQuietly(idx, false, seg, tick);
+      track(idx, false, seg, tick, nullptr);
       return pass();
     case ProxyPhase::kFree:
       break;
