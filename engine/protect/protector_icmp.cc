@@ -2,15 +2,15 @@
 // path-MTU discovery is what must keep working). The engine never creates, changes or
 // refreshes a connection for an ICMP error: a spoofed one can at most be passed or dropped.
 
-#include "engine/engine.h"
 #include "engine/protect/icmp.h"
+#include "engine/protect/protector.h"
 
 namespace synguard::engine {
 
-std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
-                                         std::byte* writable) noexcept {
+std::optional<Verdict> Protector::admitIcmp(std::span<const std::byte> packet,
+                                            std::byte* writable) noexcept {
   IcmpQuote q;
-  const auto count = [&](IcmpOutcome o) { ++stats_.icmp[static_cast<std::size_t>(o)]; };
+  const auto count = [&](IcmpOutcome o) { ++stats_->icmp[static_cast<std::size_t>(o)]; };
   const auto untouched = [&](IcmpOutcome o) {
     count(o);
     return Verdict::accept(VerdictReason::kNotTcp);
@@ -37,7 +37,7 @@ std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
     return untouched(IcmpOutcome::kMisdirected);
   }
   const FlowKey tuple{q.src, q.dst, q.src_port, q.dst_port};
-  const ConnectionTable::Found found = table_->find(tuple, table_->hashOf(tuple));
+  const ConnectionTable::Found found = tracker_->table().find(tuple);
   if (found.idx == kNoIndex) {
     // Toward a service (the quote is its segment): in cookie mode every connection the server
     // holds through us has an entry (proxied, or tracked before the mode changed), so an error
@@ -54,7 +54,7 @@ std::optional<Verdict> Engine::admitIcmp(std::span<const std::byte> packet,
     }
     return untouched(IcmpOutcome::kNoConnection);
   }
-  const Connection& c = table_->at(found.idx);
+  const Connection& c = tracker_->at(found.idx);
   if ((c.flags & kConnProxied) == 0) {
     return untouched(IcmpOutcome::kNotProxied);
   }
