@@ -336,31 +336,9 @@ std::optional<Verdict> Protector::admitSyn(std::uint32_t svc, const FlowKey& tup
   if (!cfg_.allow.empty() && cfg_.allow.contains(seg.src)) {
     return std::nullopt;  // trusted: no cookie, no limits
   }
-  const SourceLimits& lim = sc.per_source;
-  // Every source beyond the accounting's capacity shares its overflow entry: limiting that
-  // entry would limit all of them at once, which is what a spoofed flood filling the table
-  // wants. Those sources go unlimited (counted); cookie mode still holds them.
-  const bool shared = refs.source == CounterTable::kOverflow;
-  if (shared && (lim.syn_rate != 0 || lim.max_half_open != 0)) {
-    ++stats_->source_limit_overflow;
-  }
-  const bool limited = refs.source != kNoIndex && !shared;
-  if (lim.syn_rate != 0 && limited) {
-    CounterEntry& e = tracker_->halfOpen().sources().at(refs.source);
-    if (!e.bucket.take(now, lim.syn_rate, lim.syn_burst != 0 ? lim.syn_burst : lim.syn_rate)) {
-      if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceRate);
-          v.action == Action::kDrop) {
-        return v;
-      }
-    }
-  }
   const bool cookie = rt.mode.mode() == ServiceMode::kCookie;
-  if (!cookie && lim.max_half_open != 0 && limited &&
-      tracker_->halfOpen().sources().at(refs.source).half_open >= lim.max_half_open) {
-    if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceHalfOpen);
-        v.action == Action::kDrop) {
-      return v;
-    }
+  if (const auto v = limitSource(svc, refs, cookie, now)) {
+    return v;
   }
   if (!cookie) {
     return std::nullopt;
@@ -370,9 +348,47 @@ std::optional<Verdict> Protector::admitSyn(std::uint32_t svc, const FlowKey& tup
     ++rt.would_cookie;
     return std::nullopt;
   }
-
   // Answer with a cookie: no state is kept for this SYN.
   readWall(clock);
+  sendCookie(svc, tuple, seg);
+  ++stats_->cookies_sent;
+  ++rt.cookies_sent;
+  return Verdict::drop(VerdictReason::kCookieSent);
+}
+
+std::optional<Verdict> Protector::limitSource(std::uint32_t svc,
+                                              const HalfOpenAccounting::SynRefs& refs, bool cookie,
+                                              MonotonicTime now) noexcept {
+  const SourceLimits& lim = cfg_.services[svc].per_source;
+  HalfOpenAccounting& half_open = tracker_->halfOpen();
+  // Every source beyond the accounting's capacity shares its overflow entry: limiting that
+  // entry would limit all of them at once, which is what a spoofed flood filling the table
+  // wants. Those sources go unlimited (counted); cookie mode still holds them.
+  const bool shared = refs.source == CounterTable::kOverflow;
+  if (shared && (lim.syn_rate != 0 || lim.max_half_open != 0)) {
+    ++stats_->source_limit_overflow;
+  }
+  const bool limited = refs.source != kNoIndex && !shared;
+  if (lim.syn_rate != 0 && limited) {
+    CounterEntry& e = half_open.sources().at(refs.source);
+    if (!e.bucket.take(now, lim.syn_rate, lim.syn_burst != 0 ? lim.syn_burst : lim.syn_rate)) {
+      if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceRate);
+          v.action == Action::kDrop) {
+        return v;
+      }
+    }
+  }
+  if (!cookie && lim.max_half_open != 0 && limited &&
+      half_open.sources().at(refs.source).half_open >= lim.max_half_open) {
+    if (const Verdict v = dropOrWould(svc, VerdictReason::kSourceHalfOpen);
+        v.action == Action::kDrop) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+void Protector::sendCookie(std::uint32_t svc, const FlowKey& tuple, const Segment& seg) noexcept {
   const ServerProfile prof = profileFor(svc);
   const bool v4 = seg.ip_version == 4;
   const std::uint16_t client_mss =
@@ -406,9 +422,6 @@ std::optional<Verdict> Protector::admitSyn(std::uint32_t svc, const FlowKey& tup
     }
   }
   emit(Direction::kToClient, o);
-  ++stats_->cookies_sent;
-  ++rt.cookies_sent;
-  return Verdict::drop(VerdictReason::kCookieSent);
 }
 
 std::optional<Verdict> Protector::admitStray(std::uint32_t svc) noexcept {

@@ -13,6 +13,7 @@
 #include "engine/packet/segment.h"
 #include "engine/packet/tcp_writer.h"
 #include "engine/packet_sink.h"
+#include "engine/protect/icmp.h"
 #include "engine/protect/protection.h"
 #include "engine/protect/proxy_table.h"
 #include "engine/protect/service_load_source.h"
@@ -128,6 +129,12 @@ class Protector final : public TrackListener {
   std::optional<Verdict> admitSyn(std::uint32_t svc, const FlowKey& tuple, const Segment& seg,
                                   const HalfOpenAccounting::SynRefs& refs, std::uint32_t tick,
                                   MonotonicTime now, const Clock& clock) noexcept;
+  /// Per-source limits on a SYN: its prefix's SYN rate and (outside cookie mode, where no SYN
+  /// makes a half-open connection) its half-open connections.
+  std::optional<Verdict> limitSource(std::uint32_t svc, const HalfOpenAccounting::SynRefs& refs,
+                                     bool cookie, MonotonicTime now) noexcept;
+  /// Answers a SYN with a cookie SYN-ACK, offering what the server does (profileFor).
+  void sendCookie(std::uint32_t svc, const FlowKey& tuple, const Segment& seg) noexcept;
   /// An ACK with no connection, to a protected service: a returning cookie?
   std::optional<Verdict> admitAck(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
                                   const Segment& seg, std::span<const std::byte> packet,
@@ -140,10 +147,41 @@ class Protector final : public TrackListener {
   /// cookie mode (a cookie ACK is never validated from a fragment: the proxy cannot see the
   /// rest of the datagram), tracked as any segment otherwise.
   std::optional<Verdict> admitFirstFragment(std::uint32_t svc) noexcept;
+  /// An ICMP error about a tuple with no connection (protector_icmp.cc).
+  Verdict icmpWithoutConnection(const IcmpQuote& q) noexcept;
+  /// An ICMP error about a proxied connection: translated once the connection is joined.
+  Verdict icmpOfProxied(const IcmpQuote& q, const ProxyEntry& p, bool to_server,
+                        std::span<const std::byte> packet, std::byte* writable) noexcept;
   void readWall(const Clock& clock) noexcept;
   std::uint32_t cookieTsNow() const noexcept;
   ServerProfile profileFor(std::uint32_t svc) const noexcept;
   void learnFrom(std::uint32_t svc, const Segment& synack) noexcept;
+  /// A valid cookie ACK: the proxied connection starts (its entry, the handshake the client
+  /// saw replayed to the tracker, our SYN to the server).
+  Verdict startProxy(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
+                     const Segment& seg, std::uint16_t client_mss,
+                     std::span<const std::byte> packet, std::uint32_t tick) noexcept;
+  /// The proxy entries a source prefix holds (proxy.max_per_source): false when it is at its
+  /// cap; `source` is its counter entry, kNoIndex when unlimited.
+  bool reserveProxySource(const Segment& seg, std::uint32_t& source) noexcept;
+  void initProxyEntry(ProxyEntry& p, std::uint32_t svc, const Segment& seg,
+                      std::uint16_t client_mss, const CookieTsOptions& o) noexcept;
+  void measureClientRtt(ServiceRuntime& rt, ProxyEntry& p, const Segment& seg) noexcept;
+  void replayHandshake(std::uint32_t idx, const ProxyEntry& p, const Segment& seg,
+                       const CookieTsOptions& o, std::uint32_t tick) noexcept;
+  /// Keeps a client segment sent before the server is ready (counted kept or dropped).
+  void holdEarly(std::uint32_t pidx, std::span<const std::byte> packet) noexcept;
+  Verdict fromClient(std::uint32_t idx, Segment& seg, std::span<const std::byte> packet,
+                     std::span<std::byte> bytes, bool checksum_partial,
+                     std::uint32_t tick) noexcept;
+  /// A client segment while the server's handshake is pending: an exact RST aborts, a retry
+  /// may resend our SYN, data is held.
+  Verdict clientBeforeServer(std::uint32_t pidx, const Segment& seg, bool rst_exact,
+                             std::span<const std::byte> packet, std::uint32_t tick) noexcept;
+  Verdict fromServer(std::uint32_t idx, Segment& seg, std::span<std::byte> bytes,
+                     bool checksum_partial, std::uint32_t tick) noexcept;
+  /// The server's SYN-ACK to our SYN: the translation is set, our ACK sent (or delayed).
+  void acceptServerSynAck(std::uint32_t pidx, const Segment& seg, std::uint32_t tick) noexcept;
   void sendServerSyn(ProxyEntry& p, const Connection& c) noexcept;
   void sendServerAck(const ProxyEntry& p, const Connection& c) noexcept;
   void completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept;

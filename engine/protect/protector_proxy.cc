@@ -18,6 +18,13 @@ constexpr std::int64_t kTsResolutionHalfUs = 512;
 /// with a skewed clock, or garbage): the RTT counts as unmeasured.
 constexpr std::int64_t kMaxPlausibleRttUs = 3'000'000;
 
+/// A proxied segment passed on, rewritten in place when the caller's buffer allows it.
+Verdict passed(std::span<const std::byte> bytes) noexcept {
+  Verdict v = Verdict::accept(VerdictReason::kProxied);
+  v.rewritten = bytes.data() != nullptr;
+  return v;
+}
+
 }  // namespace
 
 std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tuple,
@@ -47,22 +54,18 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
     return std::nullopt;  // we hand out no cookies in monitor mode; another gateway did
   }
   // A valid cookie, in whatever mode the service is now (the flood may have just ended).
+  return startProxy(svc, tuple, hash, seg, chk.mss, packet, tick);
+}
+
+Verdict Protector::startProxy(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
+                              const Segment& seg, std::uint16_t client_mss,
+                              std::span<const std::byte> packet, std::uint32_t tick) noexcept {
   if (proxies_->size() >= proxies_->capacity()) {
     return Verdict::drop(VerdictReason::kProxyFull);
   }
-  // One source prefix may hold only so many proxied connections: a real address completes
-  // handshakes at will, and must not take the whole proxy table from everyone else.
   std::uint32_t source = kNoIndex;
-  if (const std::size_t cap = cfg_.proxy.max_per_source;
-      cap != 0 && (cfg_.allow.empty() || !cfg_.allow.contains(seg.src))) {
-    source =
-        tracker_->halfOpen().sources().findOrInsert(tracker_->halfOpen().sourcePrefix(seg.src), 0);
-    if (source == CounterTable::kOverflow) {
-      ++stats_->source_limit_overflow;  // shared by every source beyond capacity: no cap
-      source = kNoIndex;
-    } else if (tracker_->halfOpen().sources().at(source).proxied >= cap) {
-      return Verdict::drop(VerdictReason::kProxySourceLimit);
-    }
+  if (!reserveProxySource(seg, source)) {
+    return Verdict::drop(VerdictReason::kProxySourceLimit);
   }
   // Assured from the start (a valid cookie proves the client), so never short of a slot while
   // any unassured or closing entry is there to give it up.
@@ -79,17 +82,57 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
     tracker_->halfOpen().sources().addProxied(source);
     p.source = source;
   }
+  ServiceRuntime& rt = runtime_[svc];
   ++stats_->cookies_validated;
   ++rt.cookies_validated;
   ++stats_->proxied_total;
   ++rt.proxied;
 
+  const CookieTsOptions o =
+      seg.options.has_timestamps ? decodeCookieTsecr(seg.options.ts_ecr) : CookieTsOptions{};
+  initProxyEntry(p, svc, seg, client_mss, o);
+  measureClientRtt(rt, p, seg);
+  replayHandshake(idx, p, seg, o, tick);
+
+  sendServerSyn(p, c);
+  proxies_->notePhase(ProxyPhase::kFree, ProxyPhase::kSynSent);
+  p.phase = ProxyPhase::kSynSent;
+  p.last_syn = tick;
+  p.deadline = tick + static_cast<std::uint32_t>(cfg_.proxy.server_timeout.count());
+  proxies_->schedule(pidx, p.deadline);
+
+  if (seg.payload_len > 0 || seg.has(kFin)) {
+    // RFC 9293 §3.5: the final ACK may carry data. Keep it for the server.
+    holdEarly(pidx, packet);
+    return Verdict::drop(VerdictReason::kProxyHeld);
+  }
+  return Verdict::drop(VerdictReason::kProxyHandshake);
+}
+
+bool Protector::reserveProxySource(const Segment& seg, std::uint32_t& source) noexcept {
+  // One source prefix may hold only so many proxied connections: a real address completes
+  // handshakes at will, and must not take the whole proxy table from everyone else.
+  const std::size_t cap = cfg_.proxy.max_per_source;
+  if (cap == 0 || (!cfg_.allow.empty() && cfg_.allow.contains(seg.src))) {
+    return true;
+  }
+  HalfOpenAccounting& half_open = tracker_->halfOpen();
+  source = half_open.sources().findOrInsert(half_open.sourcePrefix(seg.src), 0);
+  if (source == CounterTable::kOverflow) {
+    ++stats_->source_limit_overflow;  // shared by every source beyond capacity: no cap
+    source = kNoIndex;
+    return true;
+  }
+  return half_open.sources().at(source).proxied < cap;
+}
+
+void Protector::initProxyEntry(ProxyEntry& p, std::uint32_t svc, const Segment& seg,
+                               std::uint16_t client_mss, const CookieTsOptions& o) noexcept {
   const bool ts = seg.options.has_timestamps;
-  const CookieTsOptions o = ts ? decodeCookieTsecr(seg.options.ts_ecr) : CookieTsOptions{};
   p.service = svc;
   p.client_isn = (seg.seq - 1).raw();
   p.cookie_isn = (seg.ack - 1).raw();
-  p.client_mss = chk.mss;
+  p.client_mss = client_mss;
   p.client_tsval = seg.options.ts_val;
   p.cookie_tsval = seg.options.ts_ecr;
   p.client_window = seg.window;
@@ -99,9 +142,12 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
       (ts ? kPxClientTs | kPxAnnouncedTs : 0) | (o.has_wscale ? kPxClientWs : 0) |
       (o.has_our_wscale ? kPxAnnouncedWs : 0) | (o.sack_permitted ? kPxClientSack : 0) |
       (o.ecn ? kPxClientEcn : 0) | (cfg_.proxy.hold_with_zero_window ? kPxHeld : 0));
+}
+
+void Protector::measureClientRtt(ServiceRuntime& rt, ProxyEntry& p, const Segment& seg) noexcept {
   // The client's RTT, from our SYN-ACK's timestamp to this ACK.
   std::int64_t rtt_us = -1;
-  if (ts) {
+  if (seg.options.has_timestamps) {
     const auto elapsed =
         static_cast<std::int64_t>(static_cast<std::int32_t>(cookieTsNow() - seg.options.ts_ecr));
     if (elapsed >= 0 && elapsed < kMaxPlausibleRttUs) {
@@ -120,9 +166,13 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
                   .count();
   }
   p.client_rtt_us = static_cast<std::uint32_t>(rtt_us);
+}
 
+void Protector::replayHandshake(std::uint32_t idx, const ProxyEntry& p, const Segment& seg,
+                                const CookieTsOptions& o, std::uint32_t tick) noexcept {
   // The tracker sees the handshake the client saw, in the client's sequence space: its SYN,
-  // our SYN-ACK, then this ACK.
+  // our SYN-ACK, then this ACK. Their verdicts are not the packet's: the proxy's is.
+  Connection& c = tracker_->at(idx);
   const bool client_ws_on = o.has_wscale && o.has_our_wscale;
   Segment syn = seg;
   syn.flags = kSyn;
@@ -131,11 +181,11 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
   syn.payload_len = 0;
   syn.options = TcpOptions{};
   syn.options.has_mss = true;
-  syn.options.mss = chk.mss;
+  syn.options.mss = p.client_mss;
   syn.options.has_wscale = o.has_wscale;
   syn.options.wscale = o.wscale;
   syn.options.sack_permitted = o.sack_permitted;
-  syn.options.has_timestamps = ts;
+  syn.options.has_timestamps = seg.options.has_timestamps;
   syn.window = rescaleWindow(seg.window, client_ws_on ? o.wscale : 0, 0);
   ++c.pkts[0];
   observeSegment(c, true, syn);
@@ -155,24 +205,14 @@ std::optional<Verdict> Protector::admitAck(std::uint32_t svc, const FlowKey& tup
   ++c.pkts[0];
   observeSegment(c, true, seg);
   tracker_->track(idx, true, seg, tick, nullptr);
+}
 
-  sendServerSyn(p, c);
-  proxies_->notePhase(ProxyPhase::kFree, ProxyPhase::kSynSent);
-  p.phase = ProxyPhase::kSynSent;
-  p.last_syn = tick;
-  p.deadline = tick + static_cast<std::uint32_t>(cfg_.proxy.server_timeout.count());
-  proxies_->schedule(pidx, p.deadline);
-
-  if (seg.payload_len > 0 || seg.has(kFin)) {
-    // RFC 9293 §3.5: the final ACK may carry data. Keep it for the server.
-    if (proxies_->keepEarly(pidx, packet, cfg_.proxy.early_segments_per_connection)) {
-      ++stats_->proxy_early_kept;
-    } else {
-      ++stats_->proxy_early_dropped;
-    }
-    return Verdict::drop(VerdictReason::kProxyHeld);
+void Protector::holdEarly(std::uint32_t pidx, std::span<const std::byte> packet) noexcept {
+  if (proxies_->keepEarly(pidx, packet, cfg_.proxy.early_segments_per_connection)) {
+    ++stats_->proxy_early_kept;
+  } else {
+    ++stats_->proxy_early_dropped;
   }
-  return Verdict::drop(VerdictReason::kProxyHandshake);
 }
 
 void Protector::sendServerSyn(ProxyEntry& p, const Connection& c) noexcept {
@@ -314,142 +354,153 @@ Verdict Protector::proxied(std::uint32_t idx, bool from_orig, Segment& seg,
     return Verdict::drop(VerdictReason::kFragmentProxied);
   }
   ++c.pkts[from_orig ? 0 : 1];
-  const std::uint32_t pidx = c.proxyEntry();
-  ProxyEntry& p = proxies_->at(pidx);
+  // Empty (no data()) when the caller's buffer is read-only: classified alike, not rewritten.
   const std::span<std::byte> bytes =
       writable != nullptr ? std::span<std::byte>(writable, packet.size()) : std::span<std::byte>();
-  const auto drop = [](VerdictReason r) { return Verdict::drop(r); };
-  const auto pass = [&]() {
-    Verdict v = Verdict::accept(VerdictReason::kProxied);
-    v.rewritten = writable != nullptr;
-    return v;
-  };
+  return from_orig ? fromClient(idx, seg, packet, bytes, checksum_partial, tick)
+                   : fromServer(idx, seg, bytes, checksum_partial, tick);
+}
 
-  if (from_orig) {
-    // RFC 5961 §3.2: only a RST at the client's next sequence number may end the handshake; a
-    // blind guess must not make us reset a connection the server has not even accepted yet.
-    const bool rst_exact = seg.has(kRst) && checkRst(c.ep[0], c.ep[1], seg) == RstCheck::kExact;
-    if (!seg.has(kRst)) {
-      if (seg.options.has_timestamps) {
-        p.client_tsval = seg.options.ts_val;
-      }
-      if (!seg.has(kSyn)) {
-        p.client_window = seg.window;
-      }
+Verdict Protector::fromClient(std::uint32_t idx, Segment& seg, std::span<const std::byte> packet,
+                              std::span<std::byte> bytes, bool checksum_partial,
+                              std::uint32_t tick) noexcept {
+  Connection& c = tracker_->at(idx);
+  const std::uint32_t pidx = c.proxyEntry();
+  ProxyEntry& p = proxies_->at(pidx);
+  // RFC 5961 §3.2: only a RST at the client's next sequence number may end the handshake; a
+  // blind guess must not make us reset a connection the server has not even accepted yet.
+  const bool rst_exact = seg.has(kRst) && checkRst(c.ep[0], c.ep[1], seg) == RstCheck::kExact;
+  if (!seg.has(kRst)) {
+    if (seg.options.has_timestamps) {
+      p.client_tsval = seg.options.ts_val;
     }
-    observeSegment(c, true, seg);
-    tracker_->track(idx, true, seg, tick, nullptr);  // in the client's sequence space
-    switch (p.phase) {
-      case ProxyPhase::kEstablished:
-        translateToServer(bytes, seg, p.tr, checksum_partial);
-        ++stats_->translated[0];
-        return pass();
-      case ProxyPhase::kSynSent:
-      case ProxyPhase::kAckDelayed: {
-        if (seg.has(kRst)) {
-          if (!rst_exact) {
-            ++stats_->proxy_rst_ignored;
-            return drop(VerdictReason::kProxyHandshake);
-          }
-          ++stats_->proxy_client_aborted;
-          abortProxy(pidx, false, true, tick);
-          return drop(VerdictReason::kProxyHandshake);
-        }
-        const bool kept_phase_syn = p.phase == ProxyPhase::kSynSent;
-        if (kept_phase_syn &&
-            static_cast<std::int32_t>(tick - p.last_syn) >=
-                static_cast<std::int32_t>(cfg_.proxy.syn_resend_interval.count())) {
-          // The client is retrying and the server has not answered: retry the server too.
-          sendServerSyn(p, c);
-          p.last_syn = tick;
-          ++stats_->proxy_syn_resent;
-        }
-        if (seg.payload_len > 0 || seg.has(kFin)) {
-          if (proxies_->keepEarly(pidx, packet, cfg_.proxy.early_segments_per_connection)) {
-            ++stats_->proxy_early_kept;
-          } else {
-            ++stats_->proxy_early_dropped;
-          }
-          return drop(VerdictReason::kProxyHeld);
-        }
-        ++stats_->proxy_duplicate_acks;
-        return drop(VerdictReason::kProxyHandshake);
-      }
-      case ProxyPhase::kFree:
-        break;
+    if (!seg.has(kSyn)) {
+      p.client_window = seg.window;
     }
-    return drop(VerdictReason::kProxyHandshake);
   }
+  observeSegment(c, true, seg);
+  tracker_->track(idx, true, seg, tick, nullptr);  // in the client's sequence space
+  switch (p.phase) {
+    case ProxyPhase::kEstablished:
+      translateToServer(bytes, seg, p.tr, checksum_partial);
+      ++stats_->translated[0];
+      return passed(bytes);
+    case ProxyPhase::kSynSent:
+    case ProxyPhase::kAckDelayed:
+      return clientBeforeServer(pidx, seg, rst_exact, packet, tick);
+    case ProxyPhase::kFree:
+      break;
+  }
+  return Verdict::drop(VerdictReason::kProxyHandshake);
+}
 
-  // Server -> client.
+Verdict Protector::clientBeforeServer(std::uint32_t pidx, const Segment& seg, bool rst_exact,
+                                      std::span<const std::byte> packet,
+                                      std::uint32_t tick) noexcept {
+  ProxyEntry& p = proxies_->at(pidx);
+  if (seg.has(kRst)) {
+    if (!rst_exact) {
+      ++stats_->proxy_rst_ignored;
+      return Verdict::drop(VerdictReason::kProxyHandshake);
+    }
+    ++stats_->proxy_client_aborted;
+    abortProxy(pidx, false, true, tick);
+    return Verdict::drop(VerdictReason::kProxyHandshake);
+  }
+  if (p.phase == ProxyPhase::kSynSent &&
+      static_cast<std::int32_t>(tick - p.last_syn) >=
+          static_cast<std::int32_t>(cfg_.proxy.syn_resend_interval.count())) {
+    // The client is retrying and the server has not answered: retry the server too.
+    sendServerSyn(p, tracker_->at(p.conn));
+    p.last_syn = tick;
+    ++stats_->proxy_syn_resent;
+  }
+  if (seg.payload_len > 0 || seg.has(kFin)) {
+    holdEarly(pidx, packet);
+    return Verdict::drop(VerdictReason::kProxyHeld);
+  }
+  ++stats_->proxy_duplicate_acks;
+  return Verdict::drop(VerdictReason::kProxyHandshake);
+}
+
+Verdict Protector::fromServer(std::uint32_t idx, Segment& seg, std::span<std::byte> bytes,
+                              bool checksum_partial, std::uint32_t tick) noexcept {
+  Connection& c = tracker_->at(idx);
+  const std::uint32_t pidx = c.proxyEntry();
+  ProxyEntry& p = proxies_->at(pidx);
   switch (p.phase) {
     case ProxyPhase::kSynSent:
       if (seg.has(kSyn) && seg.has(kAck)) {
-        if (seg.ack.raw() != p.client_isn + 1) {
-          ++stats_->invalid[static_cast<std::size_t>(InvalidReason::kSynAckBadAck)];
-          return drop(VerdictReason::kProxyHandshake);
-        }
-        p.server_isn = seg.seq.raw();
-        p.server_tsval = seg.options.ts_val;
-        p.server_window = seg.window;
-        p.server_wscale = std::min<std::uint8_t>(seg.options.wscale, kMaxWindowScale);
-        p.flags = static_cast<std::uint16_t>(
-            p.flags | (seg.options.has_timestamps ? kPxServerTs : 0) |
-            (seg.options.has_wscale ? kPxServerWs : 0) |
-            (seg.options.sack_permitted ? kPxServerSack : 0) | (seg.has(kEce) ? kPxServerEcn : 0));
-        const bool client_ws_on = p.has(kPxClientWs) && p.has(kPxAnnouncedWs);
-        const bool server_ws_on = client_ws_on && p.has(kPxServerWs);
-        p.tr.seq_delta = p.server_isn - p.cookie_isn;
-        p.tr.ts_off =
-            p.has(kPxServerTs) && p.has(kPxClientTs) ? p.cookie_tsval - p.server_tsval : 0U;
-        p.tr.client_shift_c = client_ws_on ? p.client_wscale : 0;
-        p.tr.client_shift_s = server_ws_on ? p.client_wscale : 0;
-        p.tr.server_shift_s = server_ws_on ? p.server_wscale : 0;
-        p.tr.server_shift_c = client_ws_on ? p.announced_wscale : 0;
-        learnFrom(p.service, seg);
-        // Delay our ACK by the client's RTT so the server measures the whole path's RTT,
-        // not the microseconds to us (a BBR server would otherwise crawl).
-        const auto max_ms = static_cast<std::uint32_t>(cfg_.proxy.max_ack_delay.count());
-        const std::uint32_t delay_ms = std::min((p.client_rtt_us + 500) / 1000, max_ms);
-        if (delay_ms == 0) {
-          completeProxy(pidx, tick);
-        } else {
-          proxies_->notePhase(p.phase, ProxyPhase::kAckDelayed);
-          p.phase = ProxyPhase::kAckDelayed;
-          p.deadline = tick + delay_ms;
-          proxies_->schedule(pidx, p.deadline);
-          ++stats_->proxy_ack_delayed;
-        }
-        return drop(VerdictReason::kProxyHandshake);
+        acceptServerSynAck(pidx, seg, tick);
+        return Verdict::drop(VerdictReason::kProxyHandshake);
       }
       if (seg.has(kRst) && seg.has(kAck) && seg.ack.raw() == p.client_isn + 1) {
         ++stats_->proxy_refused;  // RFC 9293 §3.10.7.3: a RST that ACKs our SYN is acceptable
         abortProxy(pidx, true, false, tick);
       }
-      return drop(VerdictReason::kProxyHandshake);
+      return Verdict::drop(VerdictReason::kProxyHandshake);
     case ProxyPhase::kAckDelayed:
       if (seg.has(kRst) && seg.seq.raw() == p.server_isn + 1) {
         ++stats_->proxy_refused;
         abortProxy(pidx, true, false, tick);
       }
-      return drop(VerdictReason::kProxyHandshake);  // e.g. its SYN-ACK retransmitted
+      return Verdict::drop(VerdictReason::kProxyHandshake);  // e.g. its SYN-ACK retransmitted
     case ProxyPhase::kEstablished:
       if (seg.has(kSyn) && seg.has(kAck)) {
         // Our ACK was lost and the server retransmits its SYN-ACK: ACK it again.
         if (seg.seq.raw() == p.server_isn) {
           sendServerAck(p, c);
         }
-        return drop(VerdictReason::kProxyHandshake);
+        return Verdict::drop(VerdictReason::kProxyHandshake);
       }
       translateToClient(bytes, seg, p.tr, checksum_partial);
       ++stats_->translated[1];
       observeSegment(c, false, seg);
       tracker_->track(idx, false, seg, tick, nullptr);
-      return pass();
+      return passed(bytes);
     case ProxyPhase::kFree:
       break;
   }
-  return drop(VerdictReason::kProxyHandshake);
+  return Verdict::drop(VerdictReason::kProxyHandshake);
+}
+
+void Protector::acceptServerSynAck(std::uint32_t pidx, const Segment& seg,
+                                   std::uint32_t tick) noexcept {
+  ProxyEntry& p = proxies_->at(pidx);
+  if (seg.ack.raw() != p.client_isn + 1) {
+    ++stats_->invalid[static_cast<std::size_t>(InvalidReason::kSynAckBadAck)];
+    return;
+  }
+  p.server_isn = seg.seq.raw();
+  p.server_tsval = seg.options.ts_val;
+  p.server_window = seg.window;
+  p.server_wscale = std::min<std::uint8_t>(seg.options.wscale, kMaxWindowScale);
+  p.flags = static_cast<std::uint16_t>(p.flags | (seg.options.has_timestamps ? kPxServerTs : 0) |
+                                       (seg.options.has_wscale ? kPxServerWs : 0) |
+                                       (seg.options.sack_permitted ? kPxServerSack : 0) |
+                                       (seg.has(kEce) ? kPxServerEcn : 0));
+  const bool client_ws_on = p.has(kPxClientWs) && p.has(kPxAnnouncedWs);
+  const bool server_ws_on = client_ws_on && p.has(kPxServerWs);
+  p.tr.seq_delta = p.server_isn - p.cookie_isn;
+  p.tr.ts_off = p.has(kPxServerTs) && p.has(kPxClientTs) ? p.cookie_tsval - p.server_tsval : 0U;
+  p.tr.client_shift_c = client_ws_on ? p.client_wscale : 0;
+  p.tr.client_shift_s = server_ws_on ? p.client_wscale : 0;
+  p.tr.server_shift_s = server_ws_on ? p.server_wscale : 0;
+  p.tr.server_shift_c = client_ws_on ? p.announced_wscale : 0;
+  learnFrom(p.service, seg);
+  // Delay our ACK by the client's RTT so the server measures the whole path's RTT,
+  // not the microseconds to us (a BBR server would otherwise crawl).
+  const auto max_ms = static_cast<std::uint32_t>(cfg_.proxy.max_ack_delay.count());
+  const std::uint32_t delay_ms = std::min((p.client_rtt_us + 500) / 1000, max_ms);
+  if (delay_ms == 0) {
+    completeProxy(pidx, tick);
+  } else {
+    proxies_->notePhase(p.phase, ProxyPhase::kAckDelayed);
+    p.phase = ProxyPhase::kAckDelayed;
+    p.deadline = tick + delay_ms;
+    proxies_->schedule(pidx, p.deadline);
+    ++stats_->proxy_ack_delayed;
+  }
 }
 
 }  // namespace synguard::engine

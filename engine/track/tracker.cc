@@ -303,27 +303,17 @@ void Tracker::markBypass(Connection& c, const Segment& seg, Verdict& v) noexcept
   v.bypass = true;
 }
 
-Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
-                       const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
-  Connection& c = table_->at(idx);
+bool Tracker::followResync(Connection& c, bool from_orig, const Segment& seg) noexcept {
   EndpointView& snd = c.ep[from_orig ? 0 : 1];
   EndpointView& rcv = c.ep[from_orig ? 1 : 0];
-
-  if (!validFlags(seg.flags)) {
-    return invalid(InvalidReason::kBadFlags);
-  }
-
-  // Classify the segment into an event, running the guards in RFC 9293 §3.10.7.4 order.
-  TcpEvent ev = TcpEvent::kNone;
-  bool init_sender = false;
-  bool check_window = (c.flags & kConnWindowLiberal) == 0;
+  bool resynced = false;
   const std::uint8_t resync_bit = from_orig ? kConnResyncOrig : kConnResyncResp;
   if ((c.flags & resync_bit) != 0 && !seg.has(kSyn)) {
     // Segments of this sender bypassed us: its sequence space moved on unseen. Take this
     // segment as its new position (conntrack's pickup does the same) and judge it liberally;
     // a RST then matches exactly (the endpoint itself checks RSTs against its window).
     resyncSender(snd, rcv, seg);
-    check_window = false;
+    resynced = true;
     if ((c.flags & kConnBypassed) == 0 || seg.has(kFin) || seg.has(kRst)) {
       c.flags = static_cast<std::uint8_t>(c.flags & ~resync_bit);
     }
@@ -332,10 +322,21 @@ Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, st
     // The kernel's bypass rule removes the tuple on a FIN or RST: from here on we see it all.
     c.flags = static_cast<std::uint8_t>(c.flags & ~kConnBypassed);
   }
+  return resynced;
+}
+
+std::optional<Verdict> Tracker::classify(Connection& c, bool from_orig, const Segment& seg,
+                                         Step& step) noexcept {
+  const EndpointView& snd = c.ep[from_orig ? 0 : 1];
+  const EndpointView& rcv = c.ep[from_orig ? 1 : 0];
+  step.check_window = (c.flags & kConnWindowLiberal) == 0;
+  if (followResync(c, from_orig, seg)) {
+    step.check_window = false;
+  }
   if (seg.has(kRst)) {
     switch (checkRst(snd, rcv, seg)) {
       case RstCheck::kExact:
-        ev = TcpEvent::kRst;
+        step.ev = TcpEvent::kRst;
         break;
       case RstCheck::kInWindow:
         ++stats_->rst_in_window;
@@ -345,11 +346,11 @@ Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, st
       case RstCheck::kNotAcceptable:
         return invalid(InvalidReason::kRstNotAcceptable);
     }
-    check_window = false;
+    step.check_window = false;
   } else if (seg.has(kSyn)) {
-    ev = seg.has(kAck) ? TcpEvent::kSynAck : TcpEvent::kSyn;
+    step.ev = seg.has(kAck) ? TcpEvent::kSynAck : TcpEvent::kSyn;
     const bool handshake = isHalfOpen(c.state) || c.state == TcpState::kListen;
-    if (ev == TcpEvent::kSynAck &&
+    if (step.ev == TcpEvent::kSynAck &&
         (rcv.state == TcpState::kSynSent || rcv.state == TcpState::kSynReceived)) {
       // RFC 9293 §3.10.7.3: the SYN-ACK must acknowledge exactly our SYN (ISS + 1).
       if (seg.ack != SeqNum{rcv.end}) {
@@ -358,47 +359,36 @@ Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, st
     }
     // A SYN or SYN-ACK during the handshake (first, retransmitted, or with a new ISN after the
     // old attempt was abandoned) (re)defines its sender's sequence space.
-    init_sender =
+    step.init_sender =
         handshake && (snd.state == TcpState::kClosed || snd.state == TcpState::kListen ||
                       snd.state == TcpState::kSynSent || snd.state == TcpState::kSynReceived);
-    if (init_sender) {
-      check_window = false;
+    if (step.init_sender) {
+      step.check_window = false;
     }
   } else if (seg.has(kFin)) {
-    ev = acksFin(rcv, seg) ? TcpEvent::kFinAckOfFin : TcpEvent::kFin;
+    step.ev = acksFin(rcv, seg) ? TcpEvent::kFinAckOfFin : TcpEvent::kFin;
   } else if (seg.has(kAck)) {
-    ev = acksFin(rcv, seg) ? TcpEvent::kAckOfFin : TcpEvent::kAck;
+    step.ev = acksFin(rcv, seg) ? TcpEvent::kAckOfFin : TcpEvent::kAck;
   }
+  return std::nullopt;
+}
 
-  if (check_window) {
-    if (const auto bad = checkWindow(snd, rcv, seg)) {
-      return invalid(*bad);
-    }
-  }
-
-  const TcpState ns = nextState(Role::kSender, ev, snd.state);
-  const TcpState nr = nextState(Role::kReceiver, ev, rcv.state);
-  if (ns == TcpState::kInvalid || nr == TcpState::kInvalid) {
-    return invalid(InvalidReason::kOutOfState);
-  }
-  if (ns == TcpState::kIgnore && nr == TcpState::kIgnore) {
-    if (ev == TcpEvent::kSyn) {
-      ++stats_->syn_on_synchronized;
-    }
-    return Verdict::accept(VerdictReason::kIgnored);
-  }
-
-  // Accepted: update the window views, then the states.
-  if (init_sender) {
+void Tracker::apply(Connection& c, bool from_orig, const Segment& seg, const Step& step,
+                    TcpState ns, TcpState nr,
+                    const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
+  EndpointView& snd = c.ep[from_orig ? 0 : 1];
+  EndpointView& rcv = c.ep[from_orig ? 1 : 0];
+  // The window views first, then the states.
+  if (step.init_sender) {
     initFromSyn(snd, seg);
-    if (ev == TcpEvent::kSynAck || (ev == TcpEvent::kSyn && !from_orig)) {
+    if (step.ev == TcpEvent::kSynAck || (step.ev == TcpEvent::kSyn && !from_orig)) {
       settleWindowScale(c.ep[0], c.ep[1]);
       if (seg.has(kAck)) {
         const SeqNum right = seg.ack + std::max<std::uint32_t>(seg.window, 1);
         rcv.max_end = right.raw();
       }
     }
-  } else if (ev != TcpEvent::kRst) {
+  } else if (step.ev != TcpEvent::kRst) {
     updateWindow(snd, rcv, seg);
   }
   if (ns != TcpState::kIgnore) {
@@ -420,12 +410,44 @@ Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, st
     // the originator was seen to send — which a blind spoofer of either side cannot fake.
     const bool handshake = (c.flags & (kConnSynSeen | kConnPickedUp)) == kConnSynSeen &&
                            isHalfOpen(before) && c.state == TcpState::kEstablished;
-    const bool answered = (c.flags & kConnPickedUp) != 0 && !from_orig && ev != TcpEvent::kRst &&
-                          answers(c.ep[0], c.ep[1], seg);
+    const bool answered = (c.flags & kConnPickedUp) != 0 && !from_orig &&
+                          step.ev != TcpEvent::kRst && answers(c.ep[0], c.ep[1], seg);
     if (handshake || answered) {
       assure(c);
     }
   }
+}
+
+Verdict Tracker::track(std::uint32_t idx, bool from_orig, const Segment& seg, std::uint32_t tick,
+                       const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
+  Connection& c = table_->at(idx);
+  if (!validFlags(seg.flags)) {
+    return invalid(InvalidReason::kBadFlags);
+  }
+  // Classify the segment into an event, running the guards in RFC 9293 §3.10.7.4 order.
+  Step step;
+  if (const auto v = classify(c, from_orig, seg, step)) {
+    return *v;
+  }
+  const EndpointView& snd = c.ep[from_orig ? 0 : 1];
+  const EndpointView& rcv = c.ep[from_orig ? 1 : 0];
+  if (step.check_window) {
+    if (const auto bad = checkWindow(snd, rcv, seg)) {
+      return invalid(*bad);
+    }
+  }
+  const TcpState ns = nextState(Role::kSender, step.ev, snd.state);
+  const TcpState nr = nextState(Role::kReceiver, step.ev, rcv.state);
+  if (ns == TcpState::kInvalid || nr == TcpState::kInvalid) {
+    return invalid(InvalidReason::kOutOfState);
+  }
+  if (ns == TcpState::kIgnore && nr == TcpState::kIgnore) {
+    if (step.ev == TcpEvent::kSyn) {
+      ++stats_->syn_on_synchronized;
+    }
+    return Verdict::accept(VerdictReason::kIgnored);
+  }
+  apply(c, from_orig, seg, step, ns, nr, syn_refs);
   table_->touch(idx, listFor(c), tick);
   return Verdict::accept(VerdictReason::kTracked);
 }

@@ -180,6 +180,24 @@ class Tracker {
   void enterHalfOpen(Connection& c, const HalfOpenAccounting::SynRefs& refs) noexcept;
   void leaveHalfOpen(Connection& c) noexcept;
   void markBypass(Connection& c, const Segment& seg, Verdict& v) noexcept;
+  /// What classifying a segment found: its event, whether it (re)defines its sender's
+  /// sequence space, whether its window is checked.
+  struct Step {
+    TcpEvent ev = TcpEvent::kNone;
+    bool init_sender = false;
+    bool check_window = true;
+  };
+  /// A sender whose segments bypassed us takes this segment as its new position (true: judge
+  /// it liberally); a FIN or RST ends the bypass.
+  bool followResync(Connection& c, bool from_orig, const Segment& seg) noexcept;
+  /// The segment's event, by the guards in RFC 9293 §3.10.7.4 order; a verdict when a guard
+  /// settles the segment (an unacceptable RST, a SYN-ACK of another SYN).
+  std::optional<Verdict> classify(Connection& c, bool from_orig, const Segment& seg,
+                                  Step& step) noexcept;
+  /// An accepted segment's effects: windows, both endpoints' states, the connection's state,
+  /// half-open accounting, assurance.
+  void apply(Connection& c, bool from_orig, const Segment& seg, const Step& step, TcpState ns,
+             TcpState nr, const HalfOpenAccounting::SynRefs* syn_refs) noexcept;
   Verdict invalid(InvalidReason r) noexcept;
 
   TrackerConfig cfg_;
