@@ -129,7 +129,9 @@ Engine& Engine::operator=(Engine&& other) noexcept {
 }
 
 void Engine::bindStages() noexcept {
-  tracker_.bind(stats_, protector_);
+  // Only services count half-open connections above the tracker; an engine started without
+  // any never gets one (reconfigure() refuses to add them).
+  tracker_.bind(stats_, protector_, protector_.serviceCount() != 0);
   protector_.bind(stats_, tracker_);
 }
 
@@ -265,8 +267,8 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   Segment seg;
   ParseOptions popts = cfg_.parse;
   popts.wire_length = meta.wire_length;
-  if (const auto v = admitUnparsed(parseSegment(packet, seg, popts), seg, packet, writable)) {
-    return *v;
+  if (const ParseError err = parseSegment(packet, seg, popts); err != ParseError::kNone) {
+    return admitUnparsed(err, seg, packet, writable);
   }
   countSegment(seg, packet, popts);
   const FlowKey tuple{seg.src, seg.dst, seg.src_port, seg.dst_port};
@@ -289,10 +291,19 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   }
   const HalfOpenAccounting::SynRefs* syn_refs = syn ? &refs : nullptr;
 
-  // 3. Track or proxy a connection the table holds.
+  // 3. Track or proxy a connection the table holds, unless this segment ends it.
   if (found.idx != kNoIndex) {
-    if (const auto v = trackHeld(found, seg, packet, writable, meta, syn_refs, tick, now)) {
-      return *v;
+    const Connection& c = tracker_.at(found.idx);
+    const bool from_orig = !found.reply;
+    // A SYN from the client reusing a closed tuple starts a new connection, proxied or not.
+    const bool reopens =
+        syn && from_orig && (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed);
+    if ((c.flags & kConnProxied) != 0 && !reopens) {
+      return protector_.proxied(found.idx, from_orig, seg, packet, writable, meta.checksum_partial,
+                                tick);
+    }
+    if (!tracker_.endsHeld(found, syn, now)) {
+      return trackHeld(found, seg, syn_refs, tick);
     }
   }
   // 2-3. A new connection: protection admits it (cookies, limits, lists), then it is tracked.
@@ -308,12 +319,8 @@ Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writab
   return open(tuple, hash, seg, syn_refs, tick);
 }
 
-std::optional<Verdict> Engine::admitUnparsed(ParseError err, const Segment& seg,
-                                             std::span<const std::byte> packet,
-                                             std::byte* writable) noexcept {
-  if (err == ParseError::kNone) {
-    return std::nullopt;
-  }
+Verdict Engine::admitUnparsed(ParseError err, const Segment& seg, std::span<const std::byte> packet,
+                              std::byte* writable) noexcept {
   ++stats_.parse_errors[static_cast<std::size_t>(err)];
   switch (err) {
     case ParseError::kNone:
@@ -366,23 +373,12 @@ void Engine::countSegment(const Segment& seg, std::span<const std::byte> packet,
   }
 }
 
-std::optional<Verdict> Engine::trackHeld(const ConnectionTable::Found& found, Segment& seg,
-                                         std::span<const std::byte> packet, std::byte* writable,
-                                         const PacketMeta& meta,
-                                         const HalfOpenAccounting::SynRefs* syn_refs,
-                                         std::uint32_t tick, MonotonicTime now) noexcept {
-  const Connection& c = tracker_.at(found.idx);
-  const bool from_orig = !found.reply;
-  // A SYN from the client reusing a closed tuple starts a new connection, proxied or not.
-  const bool reopens = syn_refs != nullptr && from_orig &&
-                       (c.state == TcpState::kTimeWait || c.state == TcpState::kClosed);
-  if ((c.flags & kConnProxied) != 0 && !reopens) {
-    return protector_.proxied(found.idx, from_orig, seg, packet, writable, meta.checksum_partial,
-                              tick);
-  }
-  const std::optional<Verdict> v = tracker_.trackHeld(found, seg, syn_refs, tick, now);
-  if (v && !from_orig && seg.has(kSyn) && seg.has(kAck) && protector_.serviceCount() != 0 &&
-      v->reason == VerdictReason::kTracked) {
+Verdict Engine::trackHeld(const ConnectionTable::Found& found, const Segment& seg,
+                          const HalfOpenAccounting::SynRefs* syn_refs,
+                          std::uint32_t tick) noexcept {
+  const Verdict v = tracker_.trackHeld(found, seg, syn_refs, tick);
+  if (found.reply && seg.has(kSyn) && seg.has(kAck) && protector_.serviceCount() != 0 &&
+      v.reason == VerdictReason::kTracked) {
     protector_.learnProfile(tracker_.at(found.idx), seg);
   }
   return v;

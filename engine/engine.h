@@ -163,20 +163,16 @@ class Engine {
   /// The pipeline for one packet; its verdict is counted by the caller.
   Verdict processImpl(std::span<const std::byte> packet, std::byte* writable,
                       const PacketMeta& meta) noexcept;
-  /// What is not a whole TCP segment: later fragments, ICMP errors and other protocols,
-  /// malformed packets. nullopt for a TCP segment (ParseError::kNone).
-  std::optional<Verdict> admitUnparsed(ParseError err, const Segment& seg,
-                                       std::span<const std::byte> packet,
-                                       std::byte* writable) noexcept;
+  /// What is not a whole TCP segment (`err` is not kNone): later fragments, ICMP errors and
+  /// other protocols, malformed packets.
+  Verdict admitUnparsed(ParseError err, const Segment& seg, std::span<const std::byte> packet,
+                        std::byte* writable) noexcept;
   void countSegment(const Segment& seg, std::span<const std::byte> packet,
                     const ParseOptions& popts) noexcept;
-  /// A segment of a connection the table holds: the proxy's if the connection is proxied, else
-  /// tracked. nullopt when it ends the connection and must be judged as a new one.
-  std::optional<Verdict> trackHeld(const ConnectionTable::Found& found, Segment& seg,
-                                   std::span<const std::byte> packet, std::byte* writable,
-                                   const PacketMeta& meta,
-                                   const HalfOpenAccounting::SynRefs* syn_refs, std::uint32_t tick,
-                                   MonotonicTime now) noexcept;
+  /// A segment of a connection the table holds, tracked; a server's SYN-ACK teaches the
+  /// Protector what the server offers.
+  Verdict trackHeld(const ConnectionTable::Found& found, const Segment& seg,
+                    const HalfOpenAccounting::SynRefs* syn_refs, std::uint32_t tick) noexcept;
   /// A segment no connection holds and protection let through: refused as a stray, started
   /// (a SYN) or picked up mid-stream.
   Verdict open(const FlowKey& tuple, std::uint64_t hash, const Segment& seg,

@@ -181,10 +181,7 @@ std::optional<Verdict> Protector::admit(std::uint32_t svc, const FlowKey& tuple,
   return admitStray(svc);
 }
 
-std::optional<Verdict> Protector::admitFromServer(const Segment& seg) noexcept {
-  if (runtime_.empty()) {
-    return std::nullopt;
-  }
+std::optional<Verdict> Protector::fromServerSide(const Segment& seg) noexcept {
   if (const std::uint32_t from = services_.find(seg.src, seg.src_port);
       from != ServiceMap::kNone && cfg_.services[from].mode != ProtectionMode::kOff &&
       runtime_[from].mode.mode() == ServiceMode::kCookie) {

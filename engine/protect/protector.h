@@ -78,7 +78,12 @@ class Protector final : public TrackListener {
   /// A segment with no connection from the server's side of a service in cookie mode: nothing
   /// it could start is legitimate while its clients come through cookies (their connections
   /// are proxied), and a spoofed one would make an entry a later SYN finds.
-  std::optional<Verdict> admitFromServer(const Segment& seg) noexcept;
+  std::optional<Verdict> admitFromServer(const Segment& seg) noexcept {
+    if (runtime_.empty()) {
+      return std::nullopt;
+    }
+    return fromServerSide(seg);
+  }
   /// A pickup's orientation: the segment comes from a configured service (to an address that
   /// is not one), so its sender is the responder whatever its port.
   bool fromService(const Segment& seg) const noexcept {
@@ -123,6 +128,7 @@ class Protector final : public TrackListener {
   /// accept the caller goes on from.
   Verdict dropOrWould(std::uint32_t svc, VerdictReason r) noexcept;
   bool monitoring(std::uint32_t svc) const noexcept;
+  std::optional<Verdict> fromServerSide(const Segment& seg) noexcept;
   void updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now) noexcept;
   /// A SYN that may start a connection to service `svc`: deny/allow lists, per-source limits,
   /// cookie mode. Returns a verdict when the SYN is handled here, nullopt to track it.

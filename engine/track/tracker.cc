@@ -79,20 +79,6 @@ void Tracker::assure(Connection& c) noexcept {
   ++stats_->connections_assured;
 }
 
-MonotonicTime Tracker::advance(MonotonicTime now) noexcept {
-  if (!started_) {
-    started_ = true;
-    epoch_ = now;
-    latest_ = now;
-  }
-  // Captures can step backwards (merged files, reordering): engine time never does.
-  if (now < latest_) {
-    now = latest_;
-  }
-  latest_ = now;
-  return now;
-}
-
 void Tracker::expireUntil(std::uint32_t tick) noexcept {
   const auto unassured = static_cast<std::int64_t>(unassuredTimeout().count());
   for (std::size_t l = 0; l < ConnectionTable::kListCount; ++l) {
@@ -273,7 +259,9 @@ void Tracker::enterHalfOpen(Connection& c, const HalfOpenAccounting::SynRefs& re
     return;
   }
   half_open_->enter(c, refs);
-  listener_->onHalfOpenEntered(c);
+  if (half_open_events_) {
+    listener_->onHalfOpenEntered(c);
+  }
 }
 
 void Tracker::leaveHalfOpen(Connection& c) noexcept {
@@ -281,7 +269,9 @@ void Tracker::leaveHalfOpen(Connection& c) noexcept {
     return;
   }
   half_open_->leave(c);
-  listener_->onHalfOpenLeft(c);
+  if (half_open_events_) {
+    listener_->onHalfOpenLeft(c);
+  }
 }
 
 Verdict Tracker::invalid(InvalidReason r) noexcept {
@@ -303,7 +293,9 @@ void Tracker::markBypass(Connection& c, const Segment& seg, Verdict& v) noexcept
   v.bypass = true;
 }
 
-bool Tracker::followResync(Connection& c, bool from_orig, const Segment& seg) noexcept {
+// The steps of track(), defined inline: they are its body cut into named parts, and the
+// packet path must not pay for calls between them.
+inline bool Tracker::followResync(Connection& c, bool from_orig, const Segment& seg) noexcept {
   EndpointView& snd = c.ep[from_orig ? 0 : 1];
   EndpointView& rcv = c.ep[from_orig ? 1 : 0];
   bool resynced = false;
@@ -325,8 +317,8 @@ bool Tracker::followResync(Connection& c, bool from_orig, const Segment& seg) no
   return resynced;
 }
 
-std::optional<Verdict> Tracker::classify(Connection& c, bool from_orig, const Segment& seg,
-                                         Step& step) noexcept {
+inline std::optional<Verdict> Tracker::classify(Connection& c, bool from_orig, const Segment& seg,
+                                                Step& step) noexcept {
   const EndpointView& snd = c.ep[from_orig ? 0 : 1];
   const EndpointView& rcv = c.ep[from_orig ? 1 : 0];
   step.check_window = (c.flags & kConnWindowLiberal) == 0;
@@ -373,9 +365,9 @@ std::optional<Verdict> Tracker::classify(Connection& c, bool from_orig, const Se
   return std::nullopt;
 }
 
-void Tracker::apply(Connection& c, bool from_orig, const Segment& seg, const Step& step,
-                    TcpState ns, TcpState nr,
-                    const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
+inline void Tracker::apply(Connection& c, bool from_orig, const Segment& seg, const Step& step,
+                           TcpState ns, TcpState nr,
+                           const HalfOpenAccounting::SynRefs* syn_refs) noexcept {
   EndpointView& snd = c.ep[from_orig ? 0 : 1];
   EndpointView& rcv = c.ep[from_orig ? 1 : 0];
   // The window views first, then the states.
@@ -471,29 +463,19 @@ void Tracker::applyFillMarks() noexcept {
   unassured_cap_ = table_->capacity() - static_cast<std::size_t>(cap * cfg_.assured_reserve);
 }
 
-ConnectionTable::Found Tracker::find(const FlowKey& tuple, std::uint64_t hash,
-                                     std::uint32_t tick) noexcept {
-  ConnectionTable::Found found = table_->find(tuple, hash);
-  if (found.idx != kNoIndex && !table_->at(found.idx).assured() &&
-      !isHalfOpen(table_->at(found.idx).state)) {
-    // The unassured list expires at one timeout for all; an entry whose state's own timeout is
-    // shorter (CLOSED, LAST-ACK, ...) is over by then and is judged so when a packet finds it.
-    const Connection& c = table_->at(found.idx);
-    if (static_cast<std::int32_t>(tick - c.last_seen) >=
-        static_cast<std::int32_t>(std::min(timeoutFor(c.state), unassuredTimeout()).count())) {
-      end(found.idx, EndCause::kTimeout);
-      found = ConnectionTable::Found{};
-    }
+void Tracker::endIfOver(ConnectionTable::Found& found, std::uint32_t tick) noexcept {
+  // The unassured list expires at one timeout for all; an entry whose state's own timeout is
+  // shorter (CLOSED, LAST-ACK, ...) is over by then and is judged so when a packet finds it.
+  const Connection& c = table_->at(found.idx);
+  if (static_cast<std::int32_t>(tick - c.last_seen) >=
+      static_cast<std::int32_t>(std::min(timeoutFor(c.state), unassuredTimeout()).count())) {
+    end(found.idx, EndCause::kTimeout);
+    found = ConnectionTable::Found{};
   }
-  return found;
 }
 
-std::optional<Verdict> Tracker::trackHeld(const ConnectionTable::Found& found, const Segment& seg,
-                                          const HalfOpenAccounting::SynRefs* syn_refs,
-                                          std::uint32_t tick, MonotonicTime now) noexcept {
-  Connection& c = table_->at(found.idx);
-  const bool from_orig = !found.reply;
-  const bool syn = syn_refs != nullptr;
+bool Tracker::endsHeld(const ConnectionTable::Found& found, bool syn, MonotonicTime now) noexcept {
+  const Connection& c = table_->at(found.idx);
   const bool attempt_over =
       cfg_.attempt_timeout.count() > 0 && c.ep[1].observed == Observed::kInactive &&
       (c.ep[0].observed == Observed::kSynSent || c.ep[0].observed == Observed::kSynAckSent) &&
@@ -505,7 +487,7 @@ std::optional<Verdict> Tracker::trackHeld(const ConnectionTable::Found& found, c
     // being this SYN's sender.
     ++stats_->connections_reopened;
     end(found.idx, EndCause::kReopened);
-    return std::nullopt;
+    return true;
   }
   if (syn && !c.assured() && ((c.flags & kConnPickedUp) != 0 || !isHalfOpen(c.state))) {
     // An unassured entry that is not a handshake of its own: a pickup nobody answered (a
@@ -513,12 +495,20 @@ std::optional<Verdict> Tracker::trackHeld(const ConnectionTable::Found& found, c
     // ends it and takes the new-connection path — counted, limited, answered with a cookie
     // in cookie mode — instead of passing as part of whatever the entry claimed to be.
     end(found.idx, EndCause::kSuperseded);
-    return std::nullopt;
+    return true;
   }
   if (attempt_over) {
     end(found.idx, EndCause::kAttempt);
-    return std::nullopt;
+    return true;
   }
+  return false;
+}
+
+Verdict Tracker::trackHeld(const ConnectionTable::Found& found, const Segment& seg,
+                           const HalfOpenAccounting::SynRefs* syn_refs,
+                           std::uint32_t tick) noexcept {
+  Connection& c = table_->at(found.idx);
+  const bool from_orig = !found.reply;
   if (seg.first_fragment) [[unlikely]] {
     // The rest of the datagram's sequence space goes unseen.
     c.flags = static_cast<std::uint8_t>(c.flags | kConnWindowLiberal);

@@ -97,15 +97,30 @@ class Tracker {
  public:
   Tracker(const TrackerConfig& cfg, std::uint64_t hash_seed);
 
-  void bind(EngineStats& stats, TrackListener& listener) noexcept {
+  /// `half_open_events`: whether the listener hears of half-open changes (it has services to
+  /// count them for); ends are always reported.
+  void bind(EngineStats& stats, TrackListener& listener, bool half_open_events) noexcept {
     stats_ = &stats;
     listener_ = &listener;
+    half_open_events_ = half_open_events;
   }
   /// New timeouts, emergency marks, reserve and policies; sizes stay.
   void reconfigure(const TrackerConfig& cfg) noexcept;
 
   /// Takes a reading of the clock; engine time starts at the first and never steps back.
-  MonotonicTime advance(MonotonicTime now) noexcept;
+  MonotonicTime advance(MonotonicTime now) noexcept {
+    if (!started_) {
+      started_ = true;
+      epoch_ = now;
+      latest_ = now;
+    }
+    // Captures can step backwards (merged files, reordering): engine time never does.
+    if (now < latest_) {
+      now = latest_;
+    }
+    latest_ = now;
+    return now;
+  }
   bool started() const noexcept { return started_; }
   MonotonicTime latest() const noexcept { return latest_; }
   /// Ticks: wrapping milliseconds since the first reading.
@@ -129,13 +144,21 @@ class Tracker {
   /// The connection of a packet's tuple. An unassured entry found past its state's own
   /// timeout (shorter than the unassured list's) is ended first and not found.
   ConnectionTable::Found find(const FlowKey& tuple, std::uint64_t hash,
-                              std::uint32_t tick) noexcept;
-  /// A segment of a connection the table holds (not a proxied one). nullopt when the segment
-  /// ends the connection instead (a SYN reusing a closed tuple or superseding an unassured
-  /// entry, an attempt over): it is then judged as the start of a new one.
-  std::optional<Verdict> trackHeld(const ConnectionTable::Found& found, const Segment& seg,
-                                   const HalfOpenAccounting::SynRefs* syn_refs, std::uint32_t tick,
-                                   MonotonicTime now) noexcept;
+                              std::uint32_t tick) noexcept {
+    ConnectionTable::Found found = table_->find(tuple, hash);
+    if (found.idx != kNoIndex && !table_->at(found.idx).assured() &&
+        !isHalfOpen(table_->at(found.idx).state)) {
+      endIfOver(found, tick);
+    }
+    return found;
+  }
+  /// Whether a segment (`syn`: a valid SYN) ends the connection the table holds instead of
+  /// continuing it: a SYN reusing a closed tuple or superseding an unassured entry, an attempt
+  /// over. The connection is then ended, and the segment judged as the start of a new one.
+  bool endsHeld(const ConnectionTable::Found& found, bool syn, MonotonicTime now) noexcept;
+  /// A segment of a connection the table holds (not a proxied one, not ended by endsHeld).
+  Verdict trackHeld(const ConnectionTable::Found& found, const Segment& seg,
+                    const HalfOpenAccounting::SynRefs* syn_refs, std::uint32_t tick) noexcept;
   /// A segment that cannot start a connection (bad flags, a RST): kept in CLOSED when
   /// record_stray asks so (oriented by its ports), invalid either way.
   Verdict refuseStray(const FlowKey& tuple, std::uint64_t hash, const Segment& seg,
@@ -169,6 +192,8 @@ class Tracker {
     return stats_->emergency != 0 ? cfg_.emergency.timeouts.unassured : cfg_.timeouts.unassured;
   }
   void applyFillMarks() noexcept;
+  /// Ends a found unassured entry whose own state's timeout has passed (and forgets it).
+  void endIfOver(ConnectionTable::Found& found, std::uint32_t tick) noexcept;
   /// The timer list a connection belongs on (its state's, or the unassured list).
   std::uint8_t listFor(const Connection& c) const noexcept;
   /// Marks a connection assured (moving it to its state's list at its next touch).
@@ -203,6 +228,7 @@ class Tracker {
   TrackerConfig cfg_;
   EngineStats* stats_ = nullptr;
   TrackListener* listener_ = nullptr;
+  bool half_open_events_ = true;
   std::unique_ptr<ConnectionTable> table_;
   std::unique_ptr<HalfOpenAccounting> half_open_;
   MonotonicTime epoch_{};
