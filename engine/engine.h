@@ -72,8 +72,9 @@ struct PacketMeta {
   bool checksum_unverified = false;
 };
 
-/// The packet-processing core: parse, look up, track state, account half-open connections,
-/// decide a verdict. Deterministic: bytes and time in, verdicts and counters out.
+/// The packet-processing core, a pipeline of stages: parse (packet/), admit (Protector,
+/// protect/), track (Tracker, track/) or proxy (Protector), count the verdict (docs/ENGINE.md).
+/// Deterministic: bytes and time in, verdicts and counters out.
 /// Not thread-safe; one per worker.
 class Engine {
  public:
