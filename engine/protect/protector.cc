@@ -142,9 +142,9 @@ void Protector::updateModes(std::uint32_t tick, MonotonicTime now) noexcept {
   }
 }
 
-std::optional<Verdict> Protector::screen(std::uint32_t svc, const Segment& seg,
-                                         std::span<const std::byte> packet, bool syn,
-                                         bool checksum_unverified) noexcept {
+std::optional<Verdict> Protector::screenSlow(std::uint32_t svc, const Segment& seg,
+                                             std::span<const std::byte> packet, bool syn,
+                                             bool checksum_unverified) noexcept {
   if (!cfg_.deny.empty() && cfg_.deny.contains(seg.src)) {
     if (const Verdict v = dropOrWould(svc, VerdictReason::kDenied); v.action == Action::kDrop) {
       return v;
@@ -162,23 +162,6 @@ std::optional<Verdict> Protector::screen(std::uint32_t svc, const Segment& seg,
     }
   }
   return std::nullopt;
-}
-
-std::optional<Verdict> Protector::admit(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
-                                        const Segment& seg, const HalfOpenAccounting::SynRefs& refs,
-                                        std::span<const std::byte> packet, bool syn,
-                                        std::uint32_t tick, MonotonicTime now,
-                                        const Clock& clock) noexcept {
-  if (syn) {
-    return admitSyn(svc, tuple, seg, refs, tick, now, clock);
-  }
-  if (seg.first_fragment) [[unlikely]] {
-    return admitFirstFragment(svc);
-  }
-  if (seg.has(kAck) && !seg.has(kSyn) && !seg.has(kRst)) {
-    return admitAck(svc, tuple, hash, seg, packet, tick, clock);
-  }
-  return admitStray(svc);
 }
 
 std::optional<Verdict> Protector::fromServerSide(const Segment& seg) noexcept {

@@ -68,13 +68,30 @@ class Protector final : public TrackListener {
   /// nothing has verified it. A verdict when the segment stops here.
   std::optional<Verdict> screen(std::uint32_t svc, const Segment& seg,
                                 std::span<const std::byte> packet, bool syn,
-                                bool checksum_unverified) noexcept;
+                                bool checksum_unverified) noexcept {
+    if (cfg_.deny.empty() && !(syn && checksum_unverified)) {
+      return std::nullopt;
+    }
+    return screenSlow(svc, seg, packet, syn, checksum_unverified);
+  }
   /// A segment with no connection to service `svc`: a SYN (lists, limits, cookie mode), a cookie
   /// ACK (the proxy starts), a first fragment or a stray. nullopt: track it as usual.
   std::optional<Verdict> admit(std::uint32_t svc, const FlowKey& tuple, std::uint64_t hash,
                                const Segment& seg, const HalfOpenAccounting::SynRefs& refs,
                                std::span<const std::byte> packet, bool syn, std::uint32_t tick,
-                               MonotonicTime now, const Clock& clock) noexcept;
+                               MonotonicTime now, const Clock& clock) noexcept {
+    // Inline: each case's verdict goes straight to the pipeline (no copy through this level).
+    if (syn) {
+      return admitSyn(svc, tuple, seg, refs, tick, now, clock);
+    }
+    if (seg.first_fragment) [[unlikely]] {
+      return admitFirstFragment(svc);
+    }
+    if (seg.has(kAck) && !seg.has(kSyn) && !seg.has(kRst)) {
+      return admitAck(svc, tuple, hash, seg, packet, tick, clock);
+    }
+    return admitStray(svc);
+  }
   /// A segment with no connection from the server's side of a service in cookie mode: nothing
   /// it could start is legitimate while its clients come through cookies (their connections
   /// are proxied), and a spoofed one would make an entry a later SYN finds.
@@ -128,6 +145,10 @@ class Protector final : public TrackListener {
   /// accept the caller goes on from.
   Verdict dropOrWould(std::uint32_t svc, VerdictReason r) noexcept;
   bool monitoring(std::uint32_t svc) const noexcept;
+  /// screen() when there is something to screen: a deny list, an unverified SYN.
+  std::optional<Verdict> screenSlow(std::uint32_t svc, const Segment& seg,
+                                    std::span<const std::byte> packet, bool syn,
+                                    bool checksum_unverified) noexcept;
   std::optional<Verdict> fromServerSide(const Segment& seg) noexcept;
   void updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now) noexcept;
   /// A SYN that may start a connection to service `svc`: deny/allow lists, per-source limits,
