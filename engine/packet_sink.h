@@ -9,8 +9,8 @@ namespace synguard::engine {
 enum class Direction : std::uint8_t { kToClient, kToServer };
 
 /// Where the engine sends the packets it originates: cookie SYN-ACKs, and the proxy's side of
-/// its connections (the handshake with the server, ACKs, RSTs). Only protection
-/// (engine_protect.cc) emits; tracking alone sends nothing.
+/// its connections (the handshake with the server, ACKs, RSTs). Only the Protector
+/// (engine/protect/) emits; tracking alone sends nothing.
 class PacketSink {
  public:
   virtual ~PacketSink() = default;

@@ -49,7 +49,7 @@ enum class EndCause : std::uint8_t {
 constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
 std::string_view toString(EndCause c) noexcept;
 
-/// Which entry made room for a newcomer (Engine::allocate).
+/// Which entry made room for a newcomer (Tracker::allocate).
 enum class EvictKind : std::uint8_t {
   kUnassuredShare,  ///< unassured entries held their whole share: the oldest unassured one went
   kUnassured,       ///< the table was full: the oldest unassured entry went

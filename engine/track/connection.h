@@ -68,7 +68,7 @@ constexpr std::uint32_t kNoIndex = 0xffffffffU;
 /// Connection::in_use bits: the slot is taken, and (conntrack's IPS_ASSURED) the other side has
 /// answered consistently. Every entry starts unassured: a handshake seen to complete, a picked-up
 /// connection's responder answering what its originator sent, or a valid cookie (proxied)
-/// assures it. Unassured entries time out quickly and are evicted first (see Engine::allocate).
+/// assures it. Unassured entries time out quickly and are evicted first (see Tracker::allocate).
 enum SlotFlag : std::uint8_t {
   kSlotInUse = 0x01,
   kSlotAssured = 0x02,
