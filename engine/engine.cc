@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <array>
 
 #include "engine/limits.h"
 #include "engine/verdict_counter.h"
@@ -150,21 +151,94 @@ Result<void> Engine::check(const EngineConfig& cfg) {
   return {};
 }
 
-EngineConfig Engine::keptOnReload(const EngineConfig& next, const EngineConfig& running) {
-  // What sizes the memory allocated at start, or what the connections already depend on,
-  // stays: the caller reports those as needing a restart.
-  EngineConfig cfg = next;
-  cfg.table_capacity = running.table_capacity;
-  cfg.half_open = running.half_open;
-  cfg.protection.cookies = running.protection.cookies;
-  cfg.protection.key_rotation = running.protection.key_rotation;
-  cfg.protection.proxy.capacity = running.protection.proxy.capacity;
-  cfg.protection.proxy.early_segment_buffers = running.protection.proxy.early_segment_buffers;
-  return cfg;
+namespace {
+
+/// One setting a reload keeps: its name in the "needs a restart" message, whether the new
+/// configuration changes it, and how its running value is put back.
+struct KeptSetting {
+  const char* what;
+  bool (*changed)(const EngineConfig& next, const EngineConfig& running);
+  void (*keep)(EngineConfig& next, const EngineConfig& running);
+};
+
+bool sameMss(const MssTable& a, const MssTable& b) {
+  return a.size == b.size && a.values == b.values;
+}
+
+// What sized the memory allocated at start (the table, the accounting's tables, the proxy's
+// pools), or what connections already depend on (the cookie layout and key period of cookies
+// handed out), stays until a restart. The one list of them: the daemon adds its own settings.
+const std::array<KeptSetting, 7> kKeptOnReload{{
+    {"table capacity",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.table_capacity != r.table_capacity;
+     },
+     [](EngineConfig& n, const EngineConfig& r) { n.table_capacity = r.table_capacity; }},
+    {"proxy capacity",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.protection.proxy.capacity != r.protection.proxy.capacity;
+     },
+     [](EngineConfig& n, const EngineConfig& r) {
+       n.protection.proxy.capacity = r.protection.proxy.capacity;
+     }},
+    {"key rotation",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.protection.key_rotation != r.protection.key_rotation;
+     },
+     [](EngineConfig& n, const EngineConfig& r) {
+       n.protection.key_rotation = r.protection.key_rotation;
+     }},
+    {"accounting capacities",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.half_open.service_capacity != r.half_open.service_capacity ||
+              n.half_open.source_capacity != r.half_open.source_capacity;
+     },
+     [](EngineConfig& n, const EngineConfig& r) {
+       n.half_open.service_capacity = r.half_open.service_capacity;
+       n.half_open.source_capacity = r.half_open.source_capacity;
+     }},
+    {"source prefix lengths",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.half_open.source_prefix_v4 != r.half_open.source_prefix_v4 ||
+              n.half_open.source_prefix_v6 != r.half_open.source_prefix_v6;
+     },
+     [](EngineConfig& n, const EngineConfig& r) {
+       n.half_open.source_prefix_v4 = r.half_open.source_prefix_v4;
+       n.half_open.source_prefix_v6 = r.half_open.source_prefix_v6;
+     }},
+    {"cookie window and MSS tables",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       const auto& a = n.protection.cookies;
+       const auto& b = r.protection.cookies;
+       return a.window != b.window || a.max_age_windows != b.max_age_windows ||
+              !sameMss(a.v4, b.v4) || !sameMss(a.v6, b.v6);
+     },
+     [](EngineConfig& n, const EngineConfig& r) { n.protection.cookies = r.protection.cookies; }},
+    {"proxy early-segment buffers",
+     [](const EngineConfig& n, const EngineConfig& r) {
+       return n.protection.proxy.early_segment_buffers != r.protection.proxy.early_segment_buffers;
+     },
+     [](EngineConfig& n, const EngineConfig& r) {
+       n.protection.proxy.early_segment_buffers = r.protection.proxy.early_segment_buffers;
+     }},
+}};
+
+}  // namespace
+
+std::vector<const char*> Engine::keepOnReload(EngineConfig& next, const EngineConfig& running) {
+  std::vector<const char*> kept;
+  for (const KeptSetting& k : kKeptOnReload) {
+    if (k.changed(next, running)) {
+      kept.push_back(k.what);
+    }
+    k.keep(next, running);
+  }
+  return kept;
 }
 
 Result<void> Engine::reconfigure(const EngineConfig& next) {
-  EngineConfig cfg = keptOnReload(next, cfg_);
+  EngineConfig cfg = next;
+  keepOnReload(cfg, cfg_);
   if (protector_.serviceCount() == 0 && !cfg.protection.services.empty()) {
     return Unexpected{Error{"services cannot be added to an engine started without any"}};
   }

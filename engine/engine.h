@@ -134,9 +134,10 @@ class Engine {
   /// tables and key period are kept from the running configuration; the secrets given to
   /// create() stay. Nothing changes if the new configuration is invalid.
   Result<void> reconfigure(const EngineConfig& next);
-  /// `next` with what reconfigure() keeps from the `running` configuration (the sizes fixed at
-  /// start, the cookie layout and key period).
-  static EngineConfig keptOnReload(const EngineConfig& next, const EngineConfig& running);
+  /// Puts back into `next` what reconfigure() keeps from the `running` configuration (the sizes
+  /// fixed at start, the cookie layout and key period); returns the names of those `next` had
+  /// changed, for a "needs a restart" message.
+  static std::vector<const char*> keepOnReload(EngineConfig& next, const EngineConfig& running);
   /// Everything create() checks of a configuration, without building an engine (a reload is
   /// checked once before any worker applies it).
   static Result<void> check(const EngineConfig& cfg);

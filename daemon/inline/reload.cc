@@ -18,14 +18,9 @@ struct KeptSetting {
   void (*keep)(RunOptions& next, const RunOptions& running);
 };
 
-bool sameMss(const engine::MssTable& a, const engine::MssTable& b) {
-  return a.size == b.size && a.values == b.values;
-}
-
-// In the order the message names them. The engine-level rows are what Engine::reconfigure
-// keeps as well (the accounting's tables are sized at start, cookies already handed out
-// depend on the cookie layout): said here rather than kept silently.
-const std::array<KeptSetting, 15> kKeptOnReload{{
+// In the order the message names them, before the engine's own (Engine::keepOnReload): the
+// daemon lists what it set up at start, the engine what it sized or handed out.
+const std::array<KeptSetting, 8> kKeptOnReload{{
     {"queues",
      [](const RunOptions& n, const RunOptions& r) { return n.queues != 0 && n.queues != r.queues; },
      [](RunOptions& n, const RunOptions& r) { n.queues = r.queues; }},
@@ -51,62 +46,6 @@ const std::array<KeptSetting, 15> kKeptOnReload{{
     {"metrics listen address",
      [](const RunOptions& n, const RunOptions& r) { return n.metrics_listen != r.metrics_listen; },
      [](RunOptions& n, const RunOptions& r) { n.metrics_listen = r.metrics_listen; }},
-    {"table capacity",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.table_capacity != r.engine.table_capacity;
-     },
-     [](RunOptions& n, const RunOptions& r) { n.engine.table_capacity = r.engine.table_capacity; }},
-    {"proxy capacity",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.protection.proxy.capacity != r.engine.protection.proxy.capacity;
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.protection.proxy.capacity = r.engine.protection.proxy.capacity;
-     }},
-    {"key rotation",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.protection.key_rotation != r.engine.protection.key_rotation;
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.protection.key_rotation = r.engine.protection.key_rotation;
-     }},
-    {"accounting capacities",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.half_open.service_capacity != r.engine.half_open.service_capacity ||
-              n.engine.half_open.source_capacity != r.engine.half_open.source_capacity;
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.half_open.service_capacity = r.engine.half_open.service_capacity;
-       n.engine.half_open.source_capacity = r.engine.half_open.source_capacity;
-     }},
-    {"source prefix lengths",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.half_open.source_prefix_v4 != r.engine.half_open.source_prefix_v4 ||
-              n.engine.half_open.source_prefix_v6 != r.engine.half_open.source_prefix_v6;
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.half_open.source_prefix_v4 = r.engine.half_open.source_prefix_v4;
-       n.engine.half_open.source_prefix_v6 = r.engine.half_open.source_prefix_v6;
-     }},
-    {"cookie window and MSS tables",
-     [](const RunOptions& n, const RunOptions& r) {
-       const auto& a = n.engine.protection.cookies;
-       const auto& b = r.engine.protection.cookies;
-       return a.window != b.window || a.max_age_windows != b.max_age_windows ||
-              !sameMss(a.v4, b.v4) || !sameMss(a.v6, b.v6);
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.protection.cookies = r.engine.protection.cookies;
-     }},
-    {"proxy early-segment buffers",
-     [](const RunOptions& n, const RunOptions& r) {
-       return n.engine.protection.proxy.early_segment_buffers !=
-              r.engine.protection.proxy.early_segment_buffers;
-     },
-     [](RunOptions& n, const RunOptions& r) {
-       n.engine.protection.proxy.early_segment_buffers =
-           r.engine.protection.proxy.early_segment_buffers;
-     }},
 }};
 
 }  // namespace
@@ -139,6 +78,9 @@ std::vector<std::string> keepRunning(RunOptions& next, const RunOptions& running
       kept.emplace_back(k.what);
     }
     k.keep(next, running);
+  }
+  for (const char* what : engine::Engine::keepOnReload(next.engine, running.engine)) {
+    kept.emplace_back(what);
   }
   return kept;
 }

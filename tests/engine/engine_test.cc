@@ -477,5 +477,38 @@ TEST_F(EngineTest, ClockSteppingBackwardsDoesNotExpireOrCrash) {
   EXPECT_EQ(state(), TcpState::kEstablished);
 }
 
+TEST(EngineReload, KeepsWhatWasSizedAtStartAndNamesWhatTheNewConfigurationChanged) {
+  EngineConfig running;
+  running.table_capacity = 1024;
+  EngineConfig next = running;
+  EXPECT_TRUE(Engine::keepOnReload(next, running).empty());
+  next.table_capacity = 4096;
+  next.half_open.source_prefix_v4 = 16;
+  next.protection.cookies.window = running.protection.cookies.window * 2;
+  next.pickup_midstream = !running.pickup_midstream;  // not sized at start: taken
+  const std::vector<const char*> kept = Engine::keepOnReload(next, running);
+  ASSERT_EQ(kept.size(), 3U);
+  EXPECT_STREQ(kept[0], "table capacity");
+  EXPECT_STREQ(kept[1], "source prefix lengths");
+  EXPECT_STREQ(kept[2], "cookie window and MSS tables");
+  EXPECT_EQ(next.table_capacity, 1024U);
+  EXPECT_EQ(next.half_open.source_prefix_v4, running.half_open.source_prefix_v4);
+  EXPECT_EQ(next.protection.cookies.window, running.protection.cookies.window);
+  EXPECT_NE(next.pickup_midstream, running.pickup_midstream);
+}
+
+TEST_F(EngineTest, AReloadKeepsTheTableItWasStartedWith) {
+  EngineConfig small;
+  small.table_capacity = 1024;
+  start(small);
+  EngineConfig next = small;
+  next.table_capacity = 1U << 16;
+  next.record_stray = true;
+  ASSERT_TRUE(eng().reconfigure(next).has_value());
+  EXPECT_EQ(eng().config().table_capacity, 1024U);
+  EXPECT_EQ(eng().table().capacity(), 1024U);
+  EXPECT_TRUE(eng().config().record_stray);
+}
+
 }  // namespace
 }  // namespace synguard::engine
