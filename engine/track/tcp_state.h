@@ -84,9 +84,9 @@ std::string_view toString(TcpEvent e) noexcept;
 TcpState connectionState(TcpState orig, TcpState resp) noexcept;
 
 /// Half-open (RFC 4987 §2): SYN seen, handshake not complete.
-bool isHalfOpen(TcpState connection_state) noexcept;
+bool isHalfOpen(TcpState s) noexcept;
 /// One side has started closing, or the connection is closed or in TIME-WAIT.
-bool isClosing(TcpState connection_state) noexcept;
+bool isClosing(TcpState s) noexcept;
 /// A state that may be stored (not a sentinel).
 bool isRealState(TcpState s) noexcept;
 
