@@ -89,11 +89,11 @@ class Engine {
   /// connections are translated (Verdict::rewritten) and must be passed on as rewritten.
   /// (Through the read-only overload they are classified alike but left untouched.)
   Verdict processMutable(std::span<std::byte> ip_packet, const PacketMeta& meta = {}) noexcept;
-  /// A hint that `ip_packet` will be processed soon (a few packets from now): starts loading the
+  /// A hint that packet `p` will be processed soon (a few packets from now): starts loading the
   /// cache lines its lookup will touch. `deep` also follows the bucket to its first slot — call
   /// it for packets nearer in line, whose bucket an earlier shallow hint has loaded. Lookahead
   /// over a batch hides the memory latency that dominates a flood of new tuples.
-  void prefetch(std::span<const std::byte> ip_packet, bool deep) const noexcept;
+  void prefetch(std::span<const std::byte> p, bool deep) const noexcept;
   /// Runs deadlines up to clock.now().
   void expire() noexcept;
   /// Ends every connection (cause kFlushed), reporting each to the observer.

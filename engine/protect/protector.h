@@ -54,7 +54,7 @@ class Protector final : public TrackListener {
   }
   const ProxyTable& proxies() const noexcept { return *proxies_; }
   void setLoadSource(const ServiceLoadSource* source) noexcept { load_source_ = source; }
-  void localLoad(std::size_t service, std::uint32_t& half_open, double& syn_rate) noexcept;
+  void localLoad(std::size_t svc, std::uint32_t& half_open, double& syn_rate) noexcept;
 
   /// The service a TCP segment is addressed to, looked up only when something here may act on
   /// it (`may_open`: a SYN, or no connection holds it; else only the deny list).

@@ -46,7 +46,7 @@ class ConnectionTable {
     return find(packet_tuple, hashOf(packet_tuple));
   }
   /// The same with the tuple's hash already computed (hashOf), so a packet hashes once.
-  Found find(const FlowKey& packet_tuple, std::uint64_t hash) const noexcept;
+  Found find(const FlowKey& t, std::uint64_t hash) const noexcept;
   std::uint64_t hashOf(const FlowKey& k) const noexcept { return hasher_(k); }
 
   /// Cache hints for a lookup that is coming: the bucket, then (once the bucket is cached) the
