@@ -5,9 +5,9 @@
 #include <cstdint>
 
 /// Every bound that validation (config/validate.cc), the engine (Engine::check) and the daemon
-/// (daemon/run.cc) share: each is written once here, so a check that reports it to the operator
-/// and the check that relies on it cannot drift apart. Bounds that only one of them applies
-/// (an operator-facing sanity limit, say) stay next to their single check.
+/// (daemon/inline/run.cc, reload.cc) share: each is written once here, so a check that reports it
+/// to the operator and the check that relies on it cannot drift apart. Bounds that only one of them
+/// applies (an operator-facing sanity limit, say) stay next to their single check.
 namespace synguard::engine {
 
 /// Services a daemon protects: the per-worker load slots are sized for this many at start, so a

@@ -158,7 +158,7 @@ std::string_view translatedName(std::size_t i) noexcept;  ///< EngineStats::tran
 struct CounterInfo {
   std::string_view field{};  ///< the member's name; the replay report's key
   /// The Prometheus family (docs/METRICS.md). Empty: not exported from here (the replay report
-  /// still shows it); the daemon exports some of those itself (see daemon/metrics.cc).
+  /// still shows it); the daemon exports some of those itself (see daemon/inline/metrics.cc).
   std::string_view metric{};
   std::string_view help{};  ///< the family's help text
   CounterKind kind = CounterKind::kCounter;
@@ -206,7 +206,7 @@ constexpr void forEachCounter(Stats& s, Visitor&& visit) {
                     .label = "reason",
                     .index_name = enumNameAfterNone<ParseError>},
         values(s.parse_errors));
-  // Verdicts: one family for both arrays (label `verdict`), exported in daemon/metrics.cc.
+  // Verdicts: one family for both arrays (label `verdict`), exported in daemon/inline/metrics.cc.
   visit(CounterInfo{.field = "accepted",
                     .help = "Packets accepted, by reason",
                     .label = "reason",

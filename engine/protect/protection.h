@@ -44,7 +44,7 @@ struct ServerProfile {
 
 /// A protected service: destination prefixes and ports, and how to defend it.
 /// What the kernel does with a SYN to the service when the daemon's queue is full (the engine
-/// never sees those; daemon/nft_rules.cc and daemon/run.cc act on it).
+/// never sees those; daemon/inline/nft_rules.cc and the daemon's workers act on it).
 enum class OverloadPolicy : std::uint8_t {
   kDropSyn,  ///< SYNs (and fragments) go to a SYN queue that drops on overflow in cookie mode
   kPass,     ///< they share the regular queue, which accepts on overflow (fail-open)
