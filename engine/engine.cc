@@ -328,6 +328,27 @@ Verdict Engine::processMutable(std::span<std::byte> packet, const PacketMeta& me
   return countVerdict(stats_, processImpl(packet, packet.data(), meta));
 }
 
+void Engine::noteOffloaded(std::size_t service, const OffloadedCounts& counts) noexcept {
+  if (service >= protector_.serviceCount()) {
+    return;
+  }
+  const MonotonicTime now = tracker_.advance(clock_->now());
+  const std::uint32_t tick = tracker_.tickOf(now);
+  const std::uint64_t packets = counts.syns_answered + counts.denied;
+  stats_.packets += packets;
+  stats_.tcp_segments += packets;
+  stats_.bytes += counts.bytes_answered + counts.denied_bytes;
+  stats_.dropped[static_cast<std::size_t>(VerdictReason::kCookieSent)] += counts.syns_answered;
+  stats_.dropped[static_cast<std::size_t>(VerdictReason::kDenied)] += counts.denied;
+  // A rate meter's window holds 32 bits; a batch is what one CPU set answered in ~100 ms.
+  for (std::uint64_t left = counts.syns_answered; left != 0;) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 0xffffffffU));
+    tracker_.halfOpen().recordOffloadedSyns(tick, n);
+    protector_.noteOffloadedSyns(static_cast<std::uint32_t>(service), n, tick, now);
+    left -= n;
+  }
+}
+
 Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writable,
                             const PacketMeta& meta) noexcept {
   ++stats_.packets;

@@ -59,6 +59,14 @@ struct EngineConfig {
   // (Secrets).
 };
 
+/// What the XDP fast path decided for one service since it was last asked (deltas).
+struct OffloadedCounts {
+  std::uint64_t syns_answered = 0;   ///< SYNs answered with a cookie SYN-ACK
+  std::uint64_t bytes_answered = 0;  ///< their IP bytes
+  std::uint64_t denied = 0;          ///< segments from deny-listed sources, dropped
+  std::uint64_t denied_bytes = 0;
+};
+
 /// Per-packet facts from the interceptor.
 struct PacketMeta {
   /// Datagram length on the wire when the buffer was truncated by a capture (0: whole packet).
@@ -110,6 +118,18 @@ class Engine {
     protector_.localLoad(service, half_open, syn_rate);
   }
   const ServiceRuntime& service(std::size_t i) const noexcept { return protector_.service(i); }
+  /// What a cookie SYN-ACK for service `i` announces now (learned profile after overrides): the
+  /// XDP fast path answers with the same options.
+  ServerProfile cookieProfile(std::size_t i) const noexcept {
+    return protector_.cookieProfile(static_cast<std::uint32_t>(i));
+  }
+  /// Adds what the XDP fast path decided for service `service` since the last call to this
+  /// engine's figures, as if this engine had judged those packets: packets, bytes and verdicts
+  /// (cookie_sent, denied), the service's SYNs, SYN rate and cookies sent, the global SYN rate.
+  /// The mode machine runs on the sum, so adaptive mode sees a flood XDP answers. Per-source
+  /// and per-destination SYN counters do not see these SYNs. Ignored for a service index the
+  /// engine does not have (a reload removed it).
+  void noteOffloaded(std::size_t service, const OffloadedCounts& counts) noexcept;
   const ServiceConfig& serviceConfig(std::size_t i) const noexcept {
     return protector_.serviceConfig(i);
   }

@@ -197,6 +197,16 @@ void Protector::localLoad(std::size_t svc, std::uint32_t& half_open, double& syn
                       static_cast<double>(rt.syn_rate.currentWindowCount()));
 }
 
+void Protector::noteOffloadedSyns(std::uint32_t svc, std::uint32_t n, std::uint32_t tick,
+                                  MonotonicTime now) noexcept {
+  ServiceRuntime& rt = runtime_[svc];
+  rt.syns += n;
+  rt.syn_rate.add(tick, n);
+  stats_->cookies_sent += n;
+  rt.cookies_sent += n;
+  updateMode(svc, tick, now);
+}
+
 void Protector::updateMode(std::uint32_t svc, std::uint32_t tick, MonotonicTime now) noexcept {
   ServiceRuntime& rt = runtime_[svc];
   std::uint32_t half_open = rt.half_open;

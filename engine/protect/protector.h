@@ -55,6 +55,13 @@ class Protector final : public TrackListener {
   const ProxyTable& proxies() const noexcept { return *proxies_; }
   void setLoadSource(const ServiceLoadSource* source) noexcept { load_source_ = source; }
   void localLoad(std::size_t svc, std::uint32_t& half_open, double& syn_rate) noexcept;
+  /// What a cookie SYN-ACK for service `svc` announces: the profile learned from the server's
+  /// own SYN-ACKs (or the defaults), after the service's mss/wscale overrides.
+  ServerProfile cookieProfile(std::uint32_t svc) const noexcept { return profileFor(svc); }
+  /// SYNs to `svc` another path answered with this engine's cookies (the XDP fast path): they
+  /// count as this engine's own (SYNs, SYN rate, cookies sent) and the mode machine sees them.
+  void noteOffloadedSyns(std::uint32_t svc, std::uint32_t n, std::uint32_t tick,
+                         MonotonicTime now) noexcept;
 
   /// The service a TCP segment is addressed to, looked up only when something here may act on
   /// it (`may_open`: a SYN, or no connection holds it; else only the deny list).

@@ -118,6 +118,12 @@ class HalfOpenAccounting {
   std::int64_t peakTimeNs() const noexcept { return peak_time_ns_; }
   void notePeakTime(std::int64_t now_ns) noexcept;
   RateMeter& globalSynRate() noexcept { return global_syn_rate_; }
+  /// SYNs another path answered (the XDP fast path): they count towards the global SYN figures
+  /// only, as nothing says which source prefix or destination they had.
+  void recordOffloadedSyns(std::uint32_t tick, std::uint32_t n) noexcept {
+    global_syns_ += n;
+    global_syn_rate_.add(tick, n);
+  }
   std::uint64_t globalSyns() const noexcept { return global_syns_; }
 
   IpAddress sourcePrefix(const IpAddress& a) const noexcept;

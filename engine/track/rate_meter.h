@@ -15,6 +15,11 @@ class RateMeter {
     roll(tick_ms);
     ++count_;
   }
+  /// Records `n` events at `tick_ms` (a batch counted elsewhere, e.g. by the XDP fast path).
+  void add(std::uint32_t tick_ms, std::uint32_t n) noexcept {
+    roll(tick_ms);
+    count_ += n;
+  }
   /// The smoothed rate after folding windows up to `tick_ms`.
   double rate(std::uint32_t tick_ms) noexcept {
     roll(tick_ms);
