@@ -13,6 +13,7 @@
 namespace synguard::engine {
 namespace {
 
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::PacketBuilder;
@@ -160,6 +161,62 @@ TEST_F(ProtectionTest, LeavesCookieModeOnlyAfterTheHoldTimeUnderTheOffThresholds
   EXPECT_GE(log_.changes[1].second.at - log_.changes[0].second.at, seconds(10));
   // Normal again: SYNs pass to the server and are tracked.
   EXPECT_EQ(spoofedSyn(n++), Verdict::accept(VerdictReason::kTracked));
+}
+
+TEST_F(ProtectionTest, SynsTheXdpPathAnsweredKeepCookieModeOnAndAddUp) {
+  // XDP answers the flood's SYNs before the queue: only their counts reach the engine, in
+  // batches (Engine::noteOffloaded). Adaptive mode must still see the flood, leave cookie mode
+  // only after it ends, and every counter must add up as if the engine had answered them.
+  ServiceConfig s = service();
+  s.thresholds.half_open_on = 1'000'000;
+  s.thresholds.half_open_off = 500'000;
+  s.thresholds.syn_rate_on = 1000;
+  s.thresholds.syn_rate_off = 100;
+  start(config(s));
+  std::uint32_t n = 0;
+  for (; n < 1000; ++n) {  // the engine's own SYNs enter cookie mode
+    clock_.advance(microseconds(500));
+    spoofedSyn(n);
+  }
+  ASSERT_EQ(mode(), ServiceMode::kCookie);
+  const EngineStats before = st();
+  const std::uint64_t syns_before = eng().service(0).syns;
+  // 20 s of a 5000/s flood answered by XDP, reported every 100 ms: cookie mode holds.
+  for (int i = 0; i < 200; ++i) {
+    clock_.advance(milliseconds(100));
+    eng().noteOffloaded(0, OffloadedCounts{.syns_answered = 500,
+                                           .bytes_answered = 500 * 60,
+                                           .denied = i == 0 ? 7U : 0U,
+                                           .denied_bytes = i == 0 ? 7U * 40 : 0U});
+    eng().expire();
+    ASSERT_EQ(mode(), ServiceMode::kCookie) << i;
+  }
+  EXPECT_EQ(st().packets - before.packets, 100'007U);
+  EXPECT_EQ(st().bytes - before.bytes, 100'000U * 60 + 7 * 40);
+  EXPECT_EQ(st().cookies_sent - before.cookies_sent, 100'000U);
+  EXPECT_EQ(dropped(VerdictReason::kCookieSent) -
+                before.dropped[static_cast<std::size_t>(VerdictReason::kCookieSent)],
+            100'000U);
+  EXPECT_EQ(dropped(VerdictReason::kDenied), 7U);
+  EXPECT_EQ(eng().service(0).syns - syns_before, 100'000U);
+  EXPECT_EQ(eng().service(0).cookies_sent, st().cookies_sent);
+  std::uint32_t half_open = 0;
+  double rate = 0;
+  eng().localLoad(0, half_open, rate);
+  EXPECT_GT(rate, 4000.0);
+  // The flood ends: the mode machine leaves cookie mode as it does for its own SYNs.
+  for (int i = 0; i < 60 && mode() == ServiceMode::kCookie; ++i) {
+    clock_.advance(seconds(1));
+    eng().noteOffloaded(0, OffloadedCounts{});
+    eng().expire();
+  }
+  EXPECT_EQ(mode(), ServiceMode::kNormal);
+  ASSERT_EQ(log_.changes.size(), 2U);
+  EXPECT_GE(log_.changes[1].second.at - log_.changes[0].second.at, seconds(30));
+  // A service index the engine does not have (a reload removed it) is ignored.
+  const std::uint64_t packets = st().packets;
+  eng().noteOffloaded(5, OffloadedCounts{.syns_answered = 9});
+  EXPECT_EQ(st().packets, packets);
 }
 
 TEST_F(ProtectionTest, AnExcursionDuringTheHoldRestartsIt) {
