@@ -19,7 +19,7 @@
 #include "daemon/inline/xdp/xdp_abi.h"
 
 /* MssTable::indexFor: the largest entry not above the client's MSS (entry 0 if all are). */
-static __always_inline __u32 sg_mss_index(const __u16 *values, __u32 n, __u16 client_mss) {
+static __always_inline __u32 sg_mss_index(const __u16* values, __u32 n, __u16 client_mss) {
   __u32 best = 0;
 #pragma unroll
   for (__u32 i = 0; i < SG_XDP_MAX_MSS; i++) {
@@ -31,7 +31,7 @@ static __always_inline __u32 sg_mss_index(const __u16 *values, __u32 n, __u16 cl
 }
 
 /* Addresses in host order (IPv4), ports in host order. */
-static __always_inline __u32 sg_cookie_v4(const struct sg_xdp_key *key, __u32 saddr, __u32 daddr,
+static __always_inline __u32 sg_cookie_v4(const struct sg_xdp_key* key, __u32 saddr, __u32 daddr,
                                           __u16 sport, __u16 dport, __u32 counter, __u32 isn,
                                           __u32 idx) {
   struct sg_sip s;
@@ -44,9 +44,9 @@ static __always_inline __u32 sg_cookie_v4(const struct sg_xdp_key *key, __u32 sa
 }
 
 /* s64/d64: the addresses' bytes read as little-endian 64-bit words (le64 in syn_cookie.cc). */
-static __always_inline __u32 sg_cookie_v6(const struct sg_xdp_key *key, const __u64 *s64,
-                                          const __u64 *d64, __u16 sport, __u16 dport,
-                                          __u32 counter, __u32 isn, __u32 idx) {
+static __always_inline __u32 sg_cookie_v6(const struct sg_xdp_key* key, const __u64* s64,
+                                          const __u64* d64, __u16 sport, __u16 dport, __u32 counter,
+                                          __u32 isn, __u32 idx) {
   struct sg_sip s;
   sg_sip_init(&s, key);
   sg_sip_word(&s, s64[0]);

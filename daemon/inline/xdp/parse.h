@@ -5,7 +5,8 @@
 #ifndef SYNGUARD_DAEMON_INLINE_XDP_PARSE_H_
 #define SYNGUARD_DAEMON_INLINE_XDP_PARSE_H_
 
-/* clang-format off: the kernel UAPI types first, libbpf's helpers need them */
+/* The kernel UAPI headers first: libbpf's helper declarations need their types. */
+/* clang-format off */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -37,8 +38,8 @@ struct sg_pkt {
   __u32 tcp_hlen;
   __u32 payload; /* TCP payload bytes */
   __u8 v6;
-  __u8 flags;     /* TCP flags byte */
-  __u8 reserved;  /* TCP byte 12 low nibble (reserved bits and AE) */
+  __u8 flags;    /* TCP flags byte */
+  __u8 reserved; /* TCP byte 12 low nibble (reserved bits and AE) */
   __u8 pad;
   __u16 sport; /* host order */
   __u16 dport;
@@ -77,16 +78,16 @@ static __always_inline __u16 sg_fold(__u64 sum) {
 
 /* Ethernet, VLAN, IP and the TCP header (not its options). Returns -1 to go on, else the
  * counter of the pass. */
-static __always_inline int sg_parse_headers(void *data, void *data_end, struct sg_pkt *p) {
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) {
+static __always_inline int sg_parse_headers(void* data, void* data_end, struct sg_pkt* p) {
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) {
     return SG_XDP_PASS_MALFORMED;
   }
   __u16 proto = eth->h_proto;
   __u32 l3 = sizeof(struct ethhdr);
   if (proto == bpf_htons(SG_ETH_P_8021Q)) {
-    __be16 *inner = data + l3 + 2;
-    if ((void *)(inner + 1) > data_end) {
+    __be16* inner = data + l3 + 2;
+    if ((void*)(inner + 1) > data_end) {
       return SG_XDP_PASS_MALFORMED;
     }
     proto = *inner;
@@ -94,8 +95,8 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
   }
   p->l3 = l3;
   if (proto == bpf_htons(ETH_P_IP)) {
-    struct iphdr *ip = data + l3;
-    if ((void *)(ip + 1) > data_end) {
+    struct iphdr* ip = data + l3;
+    if ((void*)(ip + 1) > data_end) {
       return SG_XDP_PASS_MALFORMED;
     }
     if (ip->version != 4 || ip->ihl < 5) {
@@ -115,7 +116,7 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
       return SG_XDP_PASS_NOT_TCP;
     }
     /* RFC 1071: the header's words sum to 0xffff. */
-    const __u32 *w = (const __u32 *)ip;
+    const __u32* w = (const __u32*)ip;
     __u64 sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
     if (sg_fold(sum) != 0xffff) {
       return SG_XDP_PASS_MALFORMED;
@@ -126,8 +127,8 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
     p->saddr[0] = ip->saddr;
     p->daddr[0] = ip->daddr;
   } else if (proto == bpf_htons(ETH_P_IPV6)) {
-    struct ipv6hdr *ip6 = data + l3;
-    if ((void *)(ip6 + 1) > data_end) {
+    struct ipv6hdr* ip6 = data + l3;
+    if ((void*)(ip6 + 1) > data_end) {
       return SG_XDP_PASS_MALFORMED;
     }
     if (ip6->version != 6) {
@@ -148,8 +149,8 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
   } else {
     return SG_XDP_PASS_NOT_IP; /* ARP, LLDP, a second tag (QinQ)... */
   }
-  struct tcphdr *tcp = data + l3 + p->ip_hlen;
-  if ((void *)(tcp + 1) > data_end || p->ip_hlen + 20 > p->ip_len) {
+  struct tcphdr* tcp = data + l3 + p->ip_hlen;
+  if ((void*)(tcp + 1) > data_end || p->ip_hlen + 20 > p->ip_len) {
     return SG_XDP_PASS_MALFORMED;
   }
   __u32 hlen = (__u32)tcp->doff * 4;
@@ -158,7 +159,7 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
   }
   p->tcp_hlen = hlen;
   p->payload = p->ip_len - p->ip_hlen - hlen;
-  const __u8 *b = (const __u8 *)tcp;
+  const __u8* b = (const __u8*)tcp;
   p->flags = b[13];
   p->reserved = b[12] & 0x0f;
   p->sport = bpf_ntohs(tcp->source);
@@ -175,9 +176,9 @@ static __always_inline int sg_parse_headers(void *data, void *data_end, struct s
  * what it has seen is kept in *o (memory behind an argument, whose values the verifier does
  * not track), so its states differ only by the position and converge. Inlined, or with the
  * flags in registers, the walk outgrew the verifier's 1M-instruction and 8192-branch limits. */
-__noinline int sg_parse_options(struct xdp_md *ctx, __u32 tcp_off, __u32 hlen, struct sg_opts *o) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
+__noinline int sg_parse_options(struct xdp_md* ctx, __u32 tcp_off, __u32 hlen, struct sg_opts* o) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
   if (!o || tcp_off > 58 || hlen > 60) {
     return -1;
   }
@@ -186,14 +187,14 @@ __noinline int sg_parse_options(struct xdp_md *ctx, __u32 tcp_off, __u32 hlen, s
   __u64 end = hlen;
   asm volatile("%[o] &= 0x3f" : [o] "+r"(off));
   asm volatile("%[e] &= 0x3f" : [e] "+r"(end));
-  const __u8 *opt = data + off;
+  const __u8* opt = data + off;
   __u64 i = 20;
   for (;;) { /* i grows by at least 1 a round, up to hlen <= 60 */
     if (i >= end) {
       return 0;
     }
-    const __u8 *q = opt + (i & 0x3f);
-    if ((const void *)(q + 1) > data_end) {
+    const __u8* q = opt + (i & 0x3f);
+    if ((const void*)(q + 1) > data_end) {
       return -1;
     }
     __u8 kind = q[0];
@@ -204,7 +205,7 @@ __noinline int sg_parse_options(struct xdp_md *ctx, __u32 tcp_off, __u32 hlen, s
       i++;
       continue;
     }
-    if (i + 1 >= end || (const void *)(q + 2) > data_end) {
+    if (i + 1 >= end || (const void*)(q + 2) > data_end) {
       return -1; /* no room for the length byte */
     }
     __u64 l = q[1];
@@ -213,14 +214,14 @@ __noinline int sg_parse_options(struct xdp_md *ctx, __u32 tcp_off, __u32 hlen, s
     }
     switch (kind) {
       case 2: /* MSS, RFC 9293 section 3.2 */
-        if (l != 4 || o->has_mss || (const void *)(q + 4) > data_end) {
+        if (l != 4 || o->has_mss || (const void*)(q + 4) > data_end) {
           return -1;
         }
         o->has_mss = 1;
         o->mss = (__u16)((q[2] << 8) | q[3]);
         break;
       case 3: /* Window scale, RFC 7323 section 2.2 */
-        if (l != 3 || o->has_ws || (const void *)(q + 3) > data_end) {
+        if (l != 3 || o->has_ws || (const void*)(q + 3) > data_end) {
           return -1;
         }
         o->has_ws = 1;
@@ -235,7 +236,7 @@ __noinline int sg_parse_options(struct xdp_md *ctx, __u32 tcp_off, __u32 hlen, s
       case 5: /* SACK blocks in a SYN: the engine's checks are not worth repeating here */
         return -1;
       case 8: /* Timestamps, RFC 7323 section 3.2 */
-        if (l != 10 || o->has_ts || (const void *)(q + 10) > data_end) {
+        if (l != 10 || o->has_ts || (const void*)(q + 10) > data_end) {
           return -1;
         }
         o->has_ts = 1;

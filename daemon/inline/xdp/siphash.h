@@ -32,7 +32,7 @@ struct sg_sip {
   __u64 v0, v1, v2, v3;
 };
 
-static __always_inline void sg_sip_init(struct sg_sip *s, const struct sg_xdp_key *k) {
+static __always_inline void sg_sip_init(struct sg_sip* s, const struct sg_xdp_key* k) {
   /* "somepseudorandomlygeneratedbytes" (the paper, section 2) */
   s->v0 = k->k0 ^ 0x736f6d6570736575ULL;
   s->v1 = k->k1 ^ 0x646f72616e646f6dULL;
@@ -40,7 +40,7 @@ static __always_inline void sg_sip_init(struct sg_sip *s, const struct sg_xdp_ke
   s->v3 = k->k1 ^ 0x7465646279746573ULL;
 }
 
-static __always_inline void sg_sip_word(struct sg_sip *s, __u64 m) {
+static __always_inline void sg_sip_word(struct sg_sip* s, __u64 m) {
   __u64 v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3;
   v3 ^= m;
   SG_SIPROUND(v0, v1, v2, v3);
@@ -53,7 +53,7 @@ static __always_inline void sg_sip_word(struct sg_sip *s, __u64 m) {
 }
 
 /* `nbytes`: the message length (words * 8). */
-static __always_inline __u64 sg_sip_finish(struct sg_sip *s, __u64 nbytes) {
+static __always_inline __u64 sg_sip_finish(struct sg_sip* s, __u64 nbytes) {
   __u64 v0, v1, v2, v3;
   sg_sip_word(s, (nbytes & 0xff) << 56);
   v0 = s->v0;

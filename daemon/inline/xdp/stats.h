@@ -2,7 +2,8 @@
 #ifndef SYNGUARD_DAEMON_INLINE_XDP_STATS_H_
 #define SYNGUARD_DAEMON_INLINE_XDP_STATS_H_
 
-/* clang-format off: the kernel UAPI types first, libbpf's helpers need them */
+/* The kernel UAPI headers first: libbpf's helper declarations need their types. */
+/* clang-format off */
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
@@ -29,7 +30,7 @@ __u32 sg_ifindex[SG_XDP_MAX_IFACES];
 __u32 sg_nifaces;
 
 /* A global function: verified once, not at each of the program's exits. */
-__noinline int sg_count(struct xdp_md *ctx, __u32 counter) {
+__noinline int sg_count(struct xdp_md* ctx, __u32 counter) {
   if (!ctx) {
     return 0;
   }
@@ -46,7 +47,7 @@ __noinline int sg_count(struct xdp_md *ctx, __u32 counter) {
     }
   }
   __u32 key = slot * SG_XDP_NCOUNTERS + counter;
-  __u64 *v = bpf_map_lookup_elem(&sg_if_stats, &key);
+  __u64* v = bpf_map_lookup_elem(&sg_if_stats, &key);
   if (v) {
     *v += 1;
   }

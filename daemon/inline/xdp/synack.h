@@ -9,7 +9,8 @@
 #ifndef SYNGUARD_DAEMON_INLINE_XDP_SYNACK_H_
 #define SYNGUARD_DAEMON_INLINE_XDP_SYNACK_H_
 
-/* clang-format off: the kernel UAPI types first, libbpf's helpers need them */
+/* The kernel UAPI headers first: libbpf's helper declarations need their types. */
+/* clang-format off */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/types.h>
@@ -43,7 +44,7 @@ struct sg_optw {
   __u32 n;
 };
 
-static __always_inline void sg_options(const struct sg_answer *a, struct sg_optw *o) {
+static __always_inline void sg_options(const struct sg_answer* a, struct sg_optw* o) {
   const __u32 ws = a->has_ws ? bpf_htonl(0x01030300U | a->ws) : 0;
   __u32 a0 = 0, a1 = 0, a2 = 0, a3 = 0, n = a->has_ws ? 1 : 0;
   if (a->has_ts) {
@@ -78,8 +79,8 @@ static __always_inline void sg_options(const struct sg_answer *a, struct sg_optw
 
 /* Rewrites the frame `p` was parsed from; returns XDP_TX, or -1 (the frame untouched) when it
  * cannot be resized to the SYN-ACK's length. */
-static __always_inline int sg_write_synack(struct xdp_md *ctx, const struct sg_pkt *p,
-                                           const struct sg_answer *a) {
+static __always_inline int sg_write_synack(struct xdp_md* ctx, const struct sg_pkt* p,
+                                           const struct sg_answer* a) {
   struct sg_optw w;
   sg_options(a, &w);
   const __u32 nw = w.n;
@@ -91,20 +92,20 @@ static __always_inline int sg_write_synack(struct xdp_md *ctx, const struct sg_p
   if (delta != 0 && bpf_xdp_adjust_tail(ctx, delta) != 0) {
     return -1;
   }
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
   /* Every bound is checked before the first write; after the adjustment none can fail (the
    * verifier wants them said): if one did, the frame is dropped, never sent half-written. */
-  struct ethhdr *eth = data;
-  __u32 *ipw = data + l3;
-  __u32 *tcpw = data + l3 + ip_hlen;
-  if ((void *)(eth + 1) > data_end || (p->v6 && (void *)(ipw + 10) > data_end) ||
-      (void *)(ipw + 5) > data_end || (void *)(tcpw + 5) > data_end) {
+  struct ethhdr* eth = data;
+  __u32* ipw = data + l3;
+  __u32* tcpw = data + l3 + ip_hlen;
+  if ((void*)(eth + 1) > data_end || (p->v6 && (void*)(ipw + 10) > data_end) ||
+      (void*)(ipw + 5) > data_end || (void*)(tcpw + 5) > data_end) {
     return XDP_ABORTED;
   }
 #pragma unroll
   for (__u32 k = 0; k < 5; k++) {
-    if (k < nw && (void *)(tcpw + 6 + k) > data_end) {
+    if (k < nw && (void*)(tcpw + 6 + k) > data_end) {
       return XDP_ABORTED;
     }
   }
@@ -117,27 +118,27 @@ static __always_inline int sg_write_synack(struct xdp_md *ctx, const struct sg_p
 
   __u64 sum = 0; /* the TCP checksum's pseudo-header and header, in memory order */
   if (!p->v6) {
-    __u8 *ip = (__u8 *)ipw;
+    __u8* ip = (__u8*)ipw;
     ip[0] = 0x45;
     ip[1] = 0;
-    *(__u16 *)(ip + 2) = bpf_htons((__u16)(20 + tcp_len));
-    *(__u16 *)(ip + 4) = 0;
-    *(__u16 *)(ip + 6) = bpf_htons(0x4000); /* DF, ID 0 (RFC 6864 section 4.1) */
+    *(__u16*)(ip + 2) = bpf_htons((__u16)(20 + tcp_len));
+    *(__u16*)(ip + 4) = 0;
+    *(__u16*)(ip + 6) = bpf_htons(0x4000); /* DF, ID 0 (RFC 6864 section 4.1) */
     ip[8] = 64;
     ip[9] = IPPROTO_TCP;
-    *(__u16 *)(ip + 10) = 0;
+    *(__u16*)(ip + 10) = 0;
     ipw[3] = p->daddr[0];
     ipw[4] = p->saddr[0];
     __u64 ipsum = (__u64)ipw[0] + ipw[1] + ipw[2] + ipw[3] + ipw[4];
-    *(__u16 *)(ip + 10) = (__u16)~sg_fold(ipsum);
+    *(__u16*)(ip + 10) = (__u16)~sg_fold(ipsum);
     sum = (__u64)p->saddr[0] + p->daddr[0];
   } else {
-    if ((void *)(ipw + 10) > data_end) {
+    if ((void*)(ipw + 10) > data_end) {
       return XDP_ABORTED;
     }
     ipw[0] = bpf_htonl(0x60000000U);
-    __u8 *ip = (__u8 *)ipw;
-    *(__u16 *)(ip + 4) = bpf_htons((__u16)tcp_len);
+    __u8* ip = (__u8*)ipw;
+    *(__u16*)(ip + 4) = bpf_htons((__u16)tcp_len);
     ip[6] = IPPROTO_TCP;
     ip[7] = 64;
 #pragma unroll
@@ -179,7 +180,7 @@ static __always_inline int sg_write_synack(struct xdp_md *ctx, const struct sg_p
     tcpw[9] = w.w4;
     sum += w.w4;
   }
-  ((__u16 *)tcpw)[8] = (__u16)~sg_fold(sum);
+  ((__u16*)tcpw)[8] = (__u16)~sg_fold(sum);
   return XDP_TX;
 }
 

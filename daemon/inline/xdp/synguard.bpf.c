@@ -2,7 +2,8 @@
  * the engine would send (same cookie, same options, same bytes), and passes everything else to
  * the kernel's stack and the NFQUEUE path. xdp_abi.h is the layout the daemon writes;
  * xdp_program.cc loads this program through the skeleton bpftool generates from it. */
-/* clang-format off: the kernel UAPI types first, libbpf's helpers need them */
+/* The kernel UAPI headers first: libbpf's helper declarations need their types. */
+/* clang-format off */
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_endian.h>
@@ -55,14 +56,14 @@ struct {
 
 #define SG_NO_SVC 0xffffU
 
-static __always_inline int sg_pass(struct xdp_md *ctx, __u32 counter) {
+static __always_inline int sg_pass(struct xdp_md* ctx, __u32 counter) {
   sg_count(ctx, counter);
   return XDP_PASS;
 }
 
 /* The LPM key of an address: IPv4 as ::ffff:a.b.c.d. */
-static __always_inline void sg_lpm_key(struct sg_xdp_lpm_key *k, const __u32 *a, int v6) {
-  __u32 *w = (__u32 *)k->addr;
+static __always_inline void sg_lpm_key(struct sg_xdp_lpm_key* k, const __u32* a, int v6) {
+  __u32* w = (__u32*)k->addr;
   k->prefixlen = 128;
   if (v6) {
     w[0] = a[0];
@@ -79,7 +80,7 @@ static __always_inline void sg_lpm_key(struct sg_xdp_lpm_key *k, const __u32 *a,
 
 /* ServiceMap::find: the first service, in configuration order, whose prefix holds `key` and
  * whose ports hold `port`. */
-static __always_inline __u32 sg_find_service(const struct sg_xdp_svc_list *l, __u16 port) {
+static __always_inline __u32 sg_find_service(const struct sg_xdp_svc_list* l, __u16 port) {
   __u32 n = l->n;
 #pragma unroll
   for (__u32 i = 0; i < SG_XDP_MAX_PER_PREFIX; i++) {
@@ -92,14 +93,14 @@ static __always_inline __u32 sg_find_service(const struct sg_xdp_svc_list *l, __
 
 /* RFC 9293 section 3.1: the TCP checksum over the pseudo-header and the header (the SYN has
  * no payload here) sums to 0xffff. */
-static __always_inline int sg_tcp_checksum_ok(void *data_end, const __u32 *tcpw, __u32 hlen,
+static __always_inline int sg_tcp_checksum_ok(void* data_end, const __u32* tcpw, __u32 hlen,
                                               __u64 pseudo) {
   __u64 sum = pseudo;
   __u32 nw = hlen / 4;
 #pragma unroll
   for (__u32 k = 0; k < 15; k++) {
     if (k < nw) {
-      if ((const void *)(tcpw + k + 1) > data_end) {
+      if ((const void*)(tcpw + k + 1) > data_end) {
         return 0;
       }
       sum += tcpw[k];
@@ -122,10 +123,10 @@ static __always_inline __u32 sg_action_counter(__u8 action) {
 }
 
 SEC("xdp")
-int synguard_xdp(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  const struct sg_xdp_state *st = &sg_state[sg_active & 1];
+int synguard_xdp(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  const struct sg_xdp_state* st = &sg_state[sg_active & 1];
   if (!st->ready) {
     return sg_pass(ctx, SG_XDP_PASS_NOT_READY);
   }
@@ -140,7 +141,7 @@ int synguard_xdp(struct xdp_md *ctx) {
   /* The service the destination belongs to. */
   struct sg_xdp_lpm_key key;
   sg_lpm_key(&key, p.daddr, p.v6);
-  const struct sg_xdp_svc_list *list = bpf_map_lookup_elem(&sg_services, &key);
+  const struct sg_xdp_svc_list* list = bpf_map_lookup_elem(&sg_services, &key);
   if (!list) {
     return sg_pass(ctx, SG_XDP_PASS_NO_SERVICE);
   }
@@ -151,14 +152,14 @@ int synguard_xdp(struct xdp_md *ctx) {
   if (svc >= SG_XDP_MAX_SERVICES) {
     return sg_pass(ctx, SG_XDP_PASS_NO_SERVICE);
   }
-  const struct sg_xdp_service *sv = &sg_svc[svc];
+  const struct sg_xdp_service* sv = &sg_svc[svc];
 
   /* Protector::screen: a deny-listed source's segments to a service are dropped. */
   const int syn = (p.flags & (SG_TCP_SYN | SG_TCP_ACK | SG_TCP_FIN | 0x04)) == SG_TCP_SYN;
   if (st->has_deny && sv->deny_drop) {
     sg_lpm_key(&key, p.saddr, p.v6);
     if (bpf_map_lookup_elem(&sg_deny, &key)) {
-      struct sg_xdp_svc_stats *ss = bpf_map_lookup_elem(&sg_svc_stats, &svc);
+      struct sg_xdp_svc_stats* ss = bpf_map_lookup_elem(&sg_svc_stats, &svc);
       if (ss) {
         ss->denied += 1;
         ss->denied_bytes += p.ip_len;
@@ -195,7 +196,7 @@ int synguard_xdp(struct xdp_md *ctx) {
   /* The options, then the checksum (over the header only: no payload). */
   __u32 l4 = p.l3 == 18 ? 18 : 14;
   l4 += p.v6 ? 40 : 20;
-  const __u32 *tcpw = data + l4;
+  const __u32* tcpw = data + l4;
   struct sg_opts o;
   __builtin_memset(&o, 0, sizeof(o));
   if (sg_parse_options(ctx, l4, p.tcp_hlen, &o) != 0) {
@@ -203,8 +204,8 @@ int synguard_xdp(struct xdp_md *ctx) {
   }
   __u64 pseudo = bpf_htons(IPPROTO_TCP) + bpf_htons((__u16)p.tcp_hlen);
   if (p.v6) {
-    pseudo += (__u64)p.saddr[0] + p.saddr[1] + p.saddr[2] + p.saddr[3] + p.daddr[0] +
-              p.daddr[1] + p.daddr[2] + p.daddr[3];
+    pseudo += (__u64)p.saddr[0] + p.saddr[1] + p.saddr[2] + p.saddr[3] + p.daddr[0] + p.daddr[1] +
+              p.daddr[2] + p.daddr[3];
   } else {
     pseudo += (__u64)p.saddr[0] + p.daddr[0];
   }
@@ -213,7 +214,8 @@ int synguard_xdp(struct xdp_md *ctx) {
   }
 
   /* Protector::readWall: cookie time and key period from the wall clock. */
-  __u64 wall_ns = sg_fixed_clock ? sg_fixed_wall_ns : bpf_ktime_get_ns() + (__u64)st->wall_offset_ns;
+  __u64 wall_ns =
+      sg_fixed_clock ? sg_fixed_wall_ns : bpf_ktime_get_ns() + (__u64)st->wall_offset_ns;
   __u64 secs = wall_ns / 1000000000ULL;
   __u32 rotation = st->key_rotation_s;
   __u32 window = st->cookie_window_s;
@@ -224,7 +226,7 @@ int synguard_xdp(struct xdp_md *ctx) {
   if (d > 1) {
     return sg_pass(ctx, SG_XDP_PASS_NOT_READY); /* stale: the daemon has not refreshed */
   }
-  const struct sg_xdp_key *k = &st->keys[d & 1];
+  const struct sg_xdp_key* k = &st->keys[d & 1];
   __u32 counter = (__u32)(secs / window);
 
   /* Protector::sendCookie. */
@@ -233,7 +235,7 @@ int synguard_xdp(struct xdp_md *ctx) {
   if (p.v6) {
     __u32 n = st->mss_v6_n;
     __u32 idx = sg_mss_index(st->mss_v6, n, client_mss);
-    cookie = sg_cookie_v6(k, (const __u64 *)p.saddr, (const __u64 *)p.daddr, p.sport, p.dport,
+    cookie = sg_cookie_v6(k, (const __u64*)p.saddr, (const __u64*)p.daddr, p.sport, p.dport,
                           counter, p.seq, idx);
   } else {
     __u32 n = st->mss_v4_n;
@@ -271,7 +273,7 @@ int synguard_xdp(struct xdp_md *ctx) {
   if (r != XDP_TX) {
     return r;
   }
-  struct sg_xdp_svc_stats *ss = bpf_map_lookup_elem(&sg_svc_stats, &svc);
+  struct sg_xdp_svc_stats* ss = bpf_map_lookup_elem(&sg_svc_stats, &svc);
   if (ss) {
     ss->syns_answered += 1;
     ss->bytes_answered += p.ip_len;
