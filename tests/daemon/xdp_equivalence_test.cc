@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <span>
@@ -395,6 +396,358 @@ TEST_F(XdpEquivalence, RandomSynsGetTheEnginesSynAckByteForByte) {
   EXPECT_EQ(total, 100'000);
   EXPECT_GT(acks, 12'000);
   EXPECT_EQ(counters()[SG_XDP_TX_COOKIE], 100'000U);
+}
+
+/// Recomputes an IPv4 header checksum after a test changed the header.
+void fixIpv4Checksum(Bytes& ip) {
+  const std::size_t ihl = std::size_t{ip[0] & 0x0fU} * 4;
+  if (ip.size() < ihl || ihl < 20) {
+    return;
+  }
+  ip[10] = 0;
+  ip[11] = 0;
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < ihl; i += 2) {
+    sum += (std::uint32_t{ip[i]} << 8) | ip[i + 1];
+  }
+  while (sum > 0xffff) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  ip[10] = static_cast<std::uint8_t>(~sum >> 8);
+  ip[11] = static_cast<std::uint8_t>(~sum);
+}
+
+PacketBuilder webSyn(std::string_view src = "10.1.2.3", std::string_view dst = "198.51.100.10") {
+  return std::move(PacketBuilder::ipv4(src, dst).tcp(40000, 80).syn().seq(1000).mss(1460));
+}
+
+class XdpReasons : public XdpEquivalence {
+ protected:
+  static constexpr std::int64_t kT0 = 500'000LL * 3600 * kNsPerSec + 12345;
+
+  void SetUp() override {
+    XdpEquivalence::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    engine::EngineConfig cfg = equivalenceConfig(true);
+    ASSERT_TRUE(cfg.protection.deny.add("10.9.0.0/16").has_value());
+    ASSERT_TRUE(cfg.protection.allow.add("10.8.0.0/16").has_value());
+    startBoth(cfg, kT0);
+  }
+
+  /// Runs `ip` (in an Ethernet frame) and checks the action and that exactly counter `c` moved.
+  void expectReason(const Bytes& frame, std::uint32_t action, sg_xdp_counter c,
+                    const std::string& what) {
+    const Counters before = counters();
+    const auto r = run(frame);
+    EXPECT_EQ(r.action, action) << what;
+    const Counters after = counters();
+    for (std::size_t i = 0; i < SG_XDP_NCOUNTERS; ++i) {
+      EXPECT_EQ(after[i] - before[i], i == static_cast<std::size_t>(c) ? 1U : 0U)
+          << what << ": counter " << i;
+    }
+  }
+  void expectReason(const PacketBuilder& b, std::uint32_t action, sg_xdp_counter c,
+                    const std::string& what) {
+    const Bytes ip = toBytes(b.build());
+    expectReason(frameOf(ip, (ip[0] >> 4) == 6), action, c, what);
+  }
+};
+
+TEST_F(XdpReasons, EachCounterHasItsCase) {
+  expectReason(webSyn(), kXdpTx, SG_XDP_TX_COOKIE, "plain SYN");
+  expectReason(webSyn("10.9.3.4"), kXdpDrop, SG_XDP_DROP_DENIED, "denied SYN");
+  expectReason(PacketBuilder::ipv4("10.9.3.4", "198.51.100.10").tcp(40000, 80).ack(5).seq(9),
+               kXdpDrop, SG_XDP_DROP_DENIED, "denied ACK");
+  const sg_xdp_svc_stats web = prog_->serviceCounters(0);
+  EXPECT_EQ(web.syns_answered, 1U);
+  EXPECT_EQ(web.bytes_answered, 44U);
+  EXPECT_EQ(web.denied, 2U);
+  EXPECT_EQ(web.denied_syns, 1U);
+  EXPECT_EQ(web.denied_bytes, 44U + 40U);
+
+  Bytes arp = frameOf(Bytes(28, 0), false);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  expectReason(arp, kXdpPass, SG_XDP_PASS_NOT_IP, "ARP");
+  const Bytes syn_ip = toBytes(webSyn().build());
+  Bytes qinq = frameOf(syn_ip, false, 7);
+  qinq.insert(qinq.begin() + 16, {0x81, 0x00, 0x00, 0x08});
+  expectReason(qinq, kXdpPass, SG_XDP_PASS_NOT_IP, "two VLAN tags");
+  Bytes udp = syn_ip;
+  udp[9] = 17;
+  fixIpv4Checksum(udp);
+  expectReason(frameOf(udp, false), kXdpPass, SG_XDP_PASS_NOT_TCP, "UDP");
+  expectReason(webSyn().fragment(0, true), kXdpPass, SG_XDP_PASS_IP_UNUSUAL, "first fragment");
+  expectReason(PacketBuilder::ipv6("2a00::1", "2001:db8:5::10")
+                   .ipv6ExtensionHeader(0, {0, 0, 0, 0, 0, 0})
+                   .tcp(40000, 80)
+                   .syn()
+                   .seq(1),
+               kXdpPass, SG_XDP_PASS_IP_UNUSUAL, "hop-by-hop header");
+  Bytes badsum = syn_ip;
+  badsum[8] ^= 1;  // TTL changed, checksum not
+  expectReason(frameOf(badsum, false), kXdpPass, SG_XDP_PASS_MALFORMED, "IPv4 checksum");
+  Bytes cut = frameOf(syn_ip, false);
+  cut.resize(cut.size() - 1);
+  expectReason(cut, kXdpPass, SG_XDP_PASS_MALFORMED, "truncated");
+  expectReason(PacketBuilder::ipv4("10.1.2.3", "198.51.100.10").tcp(40000, 80).ack(5).seq(9),
+               kXdpPass, SG_XDP_PASS_NOT_SYN, "ACK");
+  expectReason(webSyn().flags(kSynFlag | 0x08), kXdpPass, SG_XDP_PASS_NOT_SYN, "SYN|PSH");
+  expectReason(webSyn("10.1.2.3", "198.51.100.10").tcp(40000, 81), kXdpPass, SG_XDP_PASS_NO_SERVICE,
+               "port");
+  expectReason(webSyn("10.1.2.3", "198.18.0.1"), kXdpPass, SG_XDP_PASS_NO_SERVICE, "address");
+  expectReason(webSyn("10.8.1.1"), kXdpPass, SG_XDP_PASS_ALLOWED, "allow-listed");
+  expectReason(webSyn("198.51.100.77"), kXdpPass, SG_XDP_PASS_SOURCE, "source in a service");
+  expectReason(webSyn().rawOptions({2, 4, 5, 180, 2, 4, 5, 180}), kXdpPass, SG_XDP_PASS_OPTIONS,
+               "duplicate MSS");
+  expectReason(webSyn().rawOptions({2, 5, 5, 180}), kXdpPass, SG_XDP_PASS_OPTIONS, "MSS length");
+  expectReason(webSyn().rawOptions({8, 10, 1, 2}), kXdpPass, SG_XDP_PASS_OPTIONS, "overrun");
+  expectReason(webSyn().payload(10), kXdpPass, SG_XDP_PASS_DATA, "SYN with data");
+  expectReason(webSyn().badChecksum(), kXdpPass, SG_XDP_PASS_CHECKSUM, "TCP checksum");
+
+  const std::vector<std::pair<sg_xdp_svc_action, sg_xdp_counter>> actions{
+      {SG_XDP_SVC_PASS_NORMAL, SG_XDP_PASS_NORMAL},
+      {SG_XDP_SVC_PASS_OFF, SG_XDP_PASS_OFF},
+      {SG_XDP_SVC_PASS_MONITOR, SG_XDP_PASS_MONITOR},
+      {SG_XDP_SVC_PASS_LIMITS, SG_XDP_PASS_LIMITS}};
+  for (const auto& [action, counter] : actions) {
+    writeService(0, action, false);
+    expectReason(webSyn(), kXdpPass, counter, "service action " + std::to_string(action));
+    // Not dropping (monitor, dry run): a deny-listed source passes too.
+    expectReason(webSyn("10.9.3.4"), kXdpPass, counter, "denied, not dropping");
+  }
+  writeService(0, SG_XDP_SVC_COOKIE);
+
+  // Stale: the program's key period is two behind the clock.
+  setTime(kT0 + 2 * 3600 * kNsPerSec);
+  expectReason(webSyn(), kXdpPass, SG_XDP_PASS_NOT_READY, "stale key period");
+  setTime(kT0 + 3599 * kNsPerSec);
+  expectReason(webSyn(), kXdpTx, SG_XDP_TX_COOKIE, "next period (keys[1])");
+  prog_->setReady(false);
+  expectReason(webSyn(), kXdpPass, SG_XDP_PASS_NOT_READY, "not ready");
+  prog_->setReady(true);
+  expectReason(webSyn(), kXdpTx, SG_XDP_TX_COOKIE, "ready again");
+}
+
+TEST_F(XdpReasons, CheckSourceOffAnswersServiceSources) {
+  writeState(kT0, false);
+  expectReason(webSyn("198.51.100.77"), kXdpTx, SG_XDP_TX_COOKIE, "source in a service");
+}
+
+TEST_F(XdpReasons, TooManyPortRowsPass) {
+  engine::EngineConfig cfg = equivalenceConfig(true);
+  auto& ports = cfg.protection.services[0].ports;
+  ports.clear();
+  for (std::uint16_t p = 0; p < SG_XDP_MAX_PER_PREFIX + 1; ++p) {
+    ports.push_back(
+        {static_cast<std::uint16_t>(1000 + 2 * p), static_cast<std::uint16_t>(1000 + 2 * p)});
+  }
+  startBoth(cfg, kT0);
+  expectReason(webSyn().tcp(40000, 1000), kXdpPass, SG_XDP_PASS_OVERFLOW, "17 port rows");
+}
+
+TEST_F(XdpReasons, CountersGoToTheInterfaceSlot) {
+  const std::array<int, 2> ifs{7, 1};  // 1: lo, which BPF_PROG_TEST_RUN accepts as ingress
+  prog_->setInterfaces(ifs);
+  // All four options: the SYN-ACK is as long as the SYN (no bpf_xdp_adjust_tail, which a real
+  // device's receive queue may not allow).
+  const Bytes ip = toBytes(webSyn().wscale(7).sackPermitted().timestamps(5, 0).build());
+  const auto r = prog_->testRun(frameOf(ip, false), 1, 1);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->action, kXdpTx);
+  for (std::size_t i = 0; i < SG_XDP_NCOUNTERS; ++i) {
+    EXPECT_EQ(prog_->counters(1)[i], i == SG_XDP_TX_COOKIE ? 1U : 0U) << "counter " << i;
+  }
+  EXPECT_EQ(prog_->counters(1)[SG_XDP_TX_COOKIE], 1U);
+  EXPECT_EQ(prog_->counters(SG_XDP_MAX_IFACES)[SG_XDP_TX_COOKIE], 0U);
+}
+
+/// Overlapping service prefixes (ports apart): the program's service is ServiceMap::find's.
+TEST_F(XdpReasons, FirstMatchingServiceAsServiceMap) {
+  engine::EngineConfig cfg;
+  auto& svcs = cfg.protection.services;
+  svcs.push_back(service("a", {"10.200.0.0/16", "2001:db8:a::/48"}, {{80, 80}}));
+  svcs.push_back(service("b", {"10.200.5.0/24", "2001:db8:a:5::/64"}, {{81, 90}, {443, 443}}));
+  svcs.push_back(service("c", {"10.0.0.0/8", "2001:db8::/32"}, {{100, 200}}));
+  svcs.push_back(service("d", {"10.200.5.128/25"}, {{22, 22}, {95, 95}}));
+  for (std::size_t i = 0; i < svcs.size(); ++i) {
+    svcs[i].mss_override = static_cast<std::uint16_t>(1000 + i);  // the SYN-ACK names it
+  }
+  startBoth(cfg, kT0, false);
+  auto map = engine::ServiceMap::create(svcs);
+  ASSERT_TRUE(map.has_value());
+  std::mt19937_64 rng(7);
+  static constexpr std::array<std::uint16_t, 11> kPorts{80,  81, 85,  90,  91, 95,
+                                                        443, 22, 150, 200, 201};
+  for (int i = 0; i < 4000; ++i) {
+    const bool v6 = i % 2 == 1;
+    const std::uint16_t port = kPorts[rng() % kPorts.size()];
+    std::string dst;
+    if (v6) {
+      dst = i % 6 == 1 ? "2001:db8:a:5::" + std::to_string(rng() % 9000 + 1)
+                       : "2001:db8:" + std::string(i % 4 == 1 ? "a" : "b") +
+                             "::" + std::to_string(rng() % 9000 + 1);
+    } else {
+      const std::uint32_t base =
+          i % 3 == 0 ? 0x0ac80500U : (i % 3 == 1 ? 0x0ac80000U : 0x0a000000U);
+      dst = v4Text(base | static_cast<std::uint32_t>(rng() & (i % 3 == 0 ? 0xff : 0xffff)));
+    }
+    const std::string src = v6 ? "2a00::1" : "192.0.2.1";
+    auto b = (v6 ? PacketBuilder::ipv6(src, dst) : PacketBuilder::ipv4(src, dst));
+    b.tcp(40000, port).syn().seq(1).mss(1460);
+    const Bytes ip = toBytes(b.build());
+    const auto r = run(frameOf(ip, v6));
+    const auto addr = engine::IpAddress::parse(dst);
+    ASSERT_TRUE(addr.has_value()) << dst;
+    const std::uint32_t want = map->find(*addr, port);
+    if (want == engine::ServiceMap::kNone) {
+      ASSERT_EQ(r.action, kXdpPass) << dst << " port " << port;
+      continue;
+    }
+    ASSERT_EQ(r.action, kXdpTx) << dst << " port " << port;
+    const std::size_t tcp = 14 + (v6 ? 40 : 20);
+    ASSERT_GE(r.out.size(), tcp + 24);
+    const unsigned mss = (unsigned{r.out[tcp + 22]} << 8) | r.out[tcp + 23];
+    EXPECT_EQ(mss, 1000 + want) << dst << " port " << port;
+  }
+}
+
+/// Malformed and mutated frames: never XDP_TX, unless the engine itself answers the very same
+/// IP packet with the very same SYN-ACK (a mutation can leave a valid SYN).
+TEST_F(XdpEquivalence, MalformedFramesAreNeverAnswered) {
+  std::mt19937_64 rng(99);
+  const std::int64_t t0 = 500'000LL * 3600 * kNsPerSec + 777;
+  startBoth(equivalenceConfig(true), t0);
+  int frames = 0;
+  int answered = 0;
+  const auto judge = [&](const Bytes& frame, bool must_pass, const std::string& what) {
+    ++frames;
+    const auto r = run(frame);
+    ASSERT_NE(r.action, kXdpAborted) << what;
+    if (r.action != kXdpTx) {
+      return;
+    }
+    ASSERT_FALSE(must_pass) << what << ": answered";
+    // Answered: the frame must hold a SYN the engine answers identically.
+    const bool vlan = frame[12] == 0x81;
+    const std::size_t l3 = vlan ? 18 : 14;
+    const bool v6 = frame[l3 - 2] == 0x86;
+    Bytes ip(frame.begin() + static_cast<std::ptrdiff_t>(l3), frame.end());
+    const std::size_t len =
+        v6 ? 40U + ((std::size_t{ip[4]} << 8) | ip[5]) : (std::size_t{ip[2]} << 8) | ip[3];
+    ip.resize(len);
+    const Bytes want = engineAnswer(ip);
+    ASSERT_FALSE(want.empty()) << what << ": the engine would not answer";
+    ASSERT_EQ(r.out, expectedFrame(want, v6, vlan ? ((frame[14] << 8) | frame[15]) : -1)) << what;
+    ++answered;
+  };
+  for (int base = 0; base < 40; ++base) {
+    const RandomSyn s = randomSyn(rng, cfg_);
+    const Bytes frame = frameOf(s.ip, s.v6, s.vlan);
+    const std::size_t l3 = s.vlan >= 0 ? 18 : 14;
+    // Every truncation (BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header).
+    for (std::size_t n = 14; n < frame.size(); ++n) {
+      judge(Bytes(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(n)), true,
+            "truncated to " + std::to_string(n));
+    }
+    // Flags other than a plain SYN.
+    for (int f = 0; f < 256; ++f) {
+      if ((f & ~(kEceFlag | kCwrFlag)) == kSynFlag) {
+        continue;
+      }
+      Bytes m = s.ip;
+      m[(s.v6 ? 40 : 20) + 13] = static_cast<std::uint8_t>(f);
+      judge(frameOf(m, s.v6, s.vlan), true, "flags " + std::to_string(f));
+    }
+    // Header fields: IHL, versions, lengths, fragments, next header, data offset, checksum.
+    for (int k = 0; k < 60; ++k) {
+      Bytes m = s.ip;
+      bool must = true;
+      if (!s.v6) {
+        switch (k % 6) {
+          case 0:
+            m[0] = static_cast<std::uint8_t>(0x40 | (rng() % 16));
+            must = (m[0] & 0x0f) != 5;
+            break;
+          case 1:
+            m[6] = static_cast<std::uint8_t>(rng() % 0x40 | 0x01);  // an offset or MF
+            break;
+          case 2:
+            m[3] = static_cast<std::uint8_t>(m[3] + 1 + rng() % 40);  // longer than the frame
+            break;
+          case 3:
+            m[20 + 12] = static_cast<std::uint8_t>((rng() % 5) << 4);  // data offset < 5
+            break;
+          case 4:
+            m[9] = static_cast<std::uint8_t>(rng() % 256);
+            must = m[9] != 6;
+            break;
+          default:
+            m[20 + 16] ^= static_cast<std::uint8_t>(1 + rng() % 255);  // TCP checksum
+            break;
+        }
+        if (k % 6 != 5) {
+          fixIpv4Checksum(m);
+        }
+      } else {
+        switch (k % 4) {
+          case 0:
+            m[6] = static_cast<std::uint8_t>(rng() % 256);
+            must = m[6] != 6;
+            break;
+          case 1:
+            m[5] = static_cast<std::uint8_t>(m[5] + 1 + rng() % 40);
+            break;
+          case 2:
+            m[40 + 12] = static_cast<std::uint8_t>((rng() % 5) << 4);
+            break;
+          default:
+            m[40 + 17] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+            break;
+        }
+      }
+      judge(frameOf(m, s.v6, s.vlan), must, "header mutation " + std::to_string(k));
+    }
+    // Random option bytes (the parsers must agree), and payloads.
+    for (int k = 0; k < 100; ++k) {
+      Bytes opts(4 * (1 + rng() % 10));
+      for (auto& b : opts) {
+        b = static_cast<std::uint8_t>(rng() % 4 == 0 ? rng() % 12 : rng());
+      }
+      auto b = (s.v6 ? PacketBuilder::ipv6(s.src, s.dst) : PacketBuilder::ipv4(s.src, s.dst));
+      b.tcp(s.sport, s.dport).syn().seq(s.isn).rawOptions(opts);
+      if (k % 10 == 0) {
+        b.payload(1 + rng() % 100);
+      }
+      judge(frameOf(toBytes(b.build()), s.v6, s.vlan), k % 10 == 0, "options " + std::to_string(k));
+    }
+    // Two VLAN tags, random bytes.
+    Bytes qinq = frameOf(s.ip, s.v6, 9);
+    qinq.insert(qinq.begin() + 12, {0x81, 0x00, 0x00, 0x05});
+    judge(qinq, true, "two VLAN tags");
+    for (int k = 0; k < 20; ++k) {
+      Bytes junk(14 + rng() % 120);
+      for (auto& b : junk) {
+        b = static_cast<std::uint8_t>(rng());
+      }
+      judge(junk, true, "random bytes");
+      Bytes tail_junk(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(l3));
+      tail_junk.resize(l3 + rng() % 80);
+      for (std::size_t i = l3; i < tail_junk.size(); ++i) {
+        tail_junk[i] = static_cast<std::uint8_t>(rng());
+      }
+      judge(tail_junk, true, "random IP bytes");
+    }
+    if (HasFatalFailure()) {
+      return;
+    }
+  }
+  EXPECT_GE(frames, 10'000);
+  EXPECT_GT(answered, 0);  // some random options were valid: those were compared
+  std::cout << "malformed/mutated frames: " << frames << ", answered (and equal): " << answered
+            << "\n";
 }
 
 }  // namespace

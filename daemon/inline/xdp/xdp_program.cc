@@ -420,6 +420,7 @@ Result<XdpProgram::RunResult> XdpProgram::testRun(std::span<const std::uint8_t> 
   xdp_md ctx{};
   if (ingress_ifindex != 0) {
     ctx.ingress_ifindex = static_cast<__u32>(ingress_ifindex);
+    ctx.data_end = static_cast<__u32>(frame.size());  // the kernel wants the frame's end
     o.ctx_in = &ctx;
     o.ctx_size_in = sizeof(ctx);
   }
