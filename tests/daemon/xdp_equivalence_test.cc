@@ -750,5 +750,103 @@ TEST_F(XdpEquivalence, MalformedFramesAreNeverAnswered) {
             << "\n";
 }
 
+/// The engine learns a service's profile from the server's SYN-ACK of a proxied handshake
+/// (Protector::learnFrom): with SACK, window scaling or timestamps off, or ECN on, the program
+/// answers with that profile's SYN-ACK too.
+TEST_F(XdpEquivalence, LearnedProfilesGiveTheSameSynAck) {
+  std::mt19937_64 rng(4242);
+  const std::int64_t t0 = 500'000LL * 3600 * kNsPerSec + 999;
+  struct Learned {
+    std::uint16_t mss;
+    int wscale;  // < 0: none
+    bool sack;
+    bool ts;
+    bool ecn;
+  };
+  const std::array<Learned, 4> profiles{{{1380, 9, false, true, true},
+                                         {1200, -1, true, true, false},
+                                         {1460, 4, true, false, true},
+                                         {0, 14, false, true, true}}};
+  int compared = 0;
+  for (const Learned& l : profiles) {
+    std::int64_t now = t0;
+    startBoth(equivalenceConfig(false), now);
+    // A proxied handshake to "web" (service 0): SYN, ACK, then the server's SYN-ACK.
+    const auto syn = PacketBuilder::ipv4("10.7.7.7", "198.51.100.5")
+                         .tcp(41000, 80)
+                         .syn()
+                         .seq(500)
+                         .mss(1460)
+                         .sackPermitted()
+                         .timestamps(77, 0)
+                         .wscale(7);
+    const Bytes synack = engineAnswer(toBytes(syn.build()));
+    ASSERT_FALSE(synack.empty());
+    RandomSyn client;
+    client.src = "10.7.7.7";
+    client.dst = "198.51.100.5";
+    client.sport = 41000;
+    client.dport = 80;
+    client.isn = 500;
+    const Bytes ack = clientAck(client, synack, rng);
+    sink_.clear();
+    std::vector<std::byte> ack_b(ack.size());
+    std::transform(ack.begin(), ack.end(), ack_b.begin(),
+                   [](std::uint8_t x) { return std::byte{x}; });
+    (void)eng().process(ack_b);
+    engine::Segment to_server;
+    bool found = false;
+    for (const auto& pkt : sink_.packets()) {
+      if (engine::parseSegment(pkt, to_server) == engine::ParseError::kNone &&
+          (to_server.flags & (kSynFlag | kAckFlag)) == kSynFlag) {
+        found = true;
+        break;
+      }
+    }
+    ASSERT_TRUE(found) << "the engine opened no connection to the server";
+    auto sa = PacketBuilder::ipv4("198.51.100.5", "10.7.7.7")
+                  .tcp(80, 41000)
+                  .flags(static_cast<std::uint8_t>(kSynFlag | kAckFlag | (l.ecn ? kEceFlag : 0)))
+                  .seq(123456)
+                  .ack(to_server.seq.raw() + 1)
+                  .window(64000);
+    if (l.mss != 0) {
+      sa.mss(l.mss);
+    }
+    if (l.wscale >= 0) {
+      sa.wscale(static_cast<std::uint8_t>(l.wscale));
+    }
+    if (l.sack) {
+      sa.sackPermitted();
+    }
+    if (l.ts) {
+      sa.timestamps(999, to_server.options.ts_val);
+    }
+    (void)send(sa);
+    const engine::ServerProfile p = eng().cookieProfile(0);
+    ASSERT_TRUE(p.learned);
+    EXPECT_EQ(p.sack_permitted, l.sack);
+    EXPECT_EQ(p.timestamps, l.ts);
+    EXPECT_EQ(p.ecn, l.ecn);
+    writeService(0, SG_XDP_SVC_COOKIE);
+    for (int i = 0; i < 5000; ++i) {
+      now += static_cast<std::int64_t>(rng() % 50'000'000);
+      setTime(now);
+      RandomSyn s = randomSyn(rng, cfg_);
+      if (cfg_.protection.services[0].addresses.contains(*engine::IpAddress::parse(s.dst)) ==
+          false) {
+        continue;  // only "web" learned
+      }
+      const auto r = run(frameOf(s.ip, s.v6, s.vlan, s.pad));
+      const Bytes want = engineAnswer(s.ip);
+      ASSERT_FALSE(want.empty());
+      ASSERT_EQ(r.action, kXdpTx);
+      ASSERT_EQ(r.out, expectedFrame(want, s.v6, s.vlan)) << "learned profile, SYN " << i;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 4000);
+}
+
 }  // namespace
 }  // namespace synguard::testing
