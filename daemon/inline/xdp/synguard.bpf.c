@@ -199,7 +199,8 @@ int synguard_xdp(struct xdp_md* ctx) {
   const __u32* tcpw = data + l4;
   struct sg_opts o;
   __builtin_memset(&o, 0, sizeof(o));
-  if (sg_parse_options(ctx, l4, p.tcp_hlen, &o) != 0) {
+  if (!sg_linux_options(tcpw, p.tcp_hlen, data_end, &o) &&
+      sg_parse_options(ctx, l4, p.tcp_hlen, &o) != 0) {
     return sg_pass(ctx, SG_XDP_PASS_OPTIONS);
   }
   __u64 pseudo = bpf_htons(IPPROTO_TCP) + bpf_htons((__u16)p.tcp_hlen);
