@@ -81,7 +81,7 @@ Bytes expectedFrame(const Bytes& ip, bool v6, int vlan) {
   return f;
 }
 
-engine::ServiceConfig service(const std::string& name, std::vector<std::string> prefixes,
+engine::ServiceConfig service(const std::string& name, const std::vector<std::string>& prefixes,
                               std::vector<engine::PortRange> ports) {
   engine::ServiceConfig s;
   s.name = name;
