@@ -536,6 +536,25 @@ TEST_F(XdpReasons, CheckSourceOffAnswersServiceSources) {
   expectReason(webSyn("198.51.100.77"), kXdpTx, SG_XDP_TX_COOKIE, "source in a service");
 }
 
+/// The engine never matches an IPv4 address against an IPv6 prefix, ::/0 included; nor may the
+/// program (whose maps keep IPv4 as ::ffff:a.b.c.d). IPv4-mapped IPv6 packets are the engine's.
+TEST_F(XdpReasons, IpV6AllDoesNotHoldIpV4) {
+  engine::EngineConfig cfg = equivalenceConfig(true);
+  cfg.protection.services.push_back(service("all6", {"::/0"}, {{9090, 9090}}));
+  ASSERT_TRUE(cfg.protection.deny.add("::/0").has_value());
+  ASSERT_TRUE(cfg.protection.allow.add("::/1").has_value());
+  startBoth(cfg, kT0);
+  expectReason(webSyn(), kXdpTx, SG_XDP_TX_COOKIE, "IPv4 SYN, IPv6 ::/0 deny and allow");
+  expectReason(webSyn("10.1.2.3", "198.51.100.10").tcp(40000, 9090), kXdpPass,
+               SG_XDP_PASS_NO_SERVICE, "IPv4 address under ::/0");
+  expectReason(webSyn("198.18.0.1", "198.51.100.10").tcp(40000, 80), kXdpTx, SG_XDP_TX_COOKIE,
+               "IPv4 source under ::/0 (check_source)");
+  expectReason(PacketBuilder::ipv6("2a00::1", "::ffff:198.51.100.10").tcp(40000, 80).syn().seq(1),
+               kXdpPass, SG_XDP_PASS_IP_UNUSUAL, "IPv4-mapped destination");
+  expectReason(PacketBuilder::ipv6("8000::1", "2001:db8:5::10").tcp(40000, 9090).syn().seq(1),
+               kXdpDrop, SG_XDP_DROP_DENIED, "IPv6 source in ::/0 deny");
+}
+
 TEST_F(XdpReasons, TooManyPortRowsPass) {
   engine::EngineConfig cfg = equivalenceConfig(true);
   auto& ports = cfg.protection.services[0].ports;

@@ -141,6 +141,16 @@ static __always_inline int sg_parse_headers(void* data, void* data_end, struct s
     if (ip6->nexthdr != IPPROTO_TCP) {
       return sg_is_ext_header(ip6->nexthdr) ? SG_XDP_PASS_IP_UNUSUAL : SG_XDP_PASS_NOT_TCP;
     }
+    /* IPv4-mapped addresses (::ffff:0:0/96): the engine takes them for IPv4 (its cookie
+     * message, MSS table and lists then differ from an IPv6 packet's): its call. */
+    if ((ip6->saddr.in6_u.u6_addr32[0] | ip6->saddr.in6_u.u6_addr32[1]) == 0 &&
+        ip6->saddr.in6_u.u6_addr32[2] == bpf_htonl(0xffff)) {
+      return SG_XDP_PASS_IP_UNUSUAL;
+    }
+    if ((ip6->daddr.in6_u.u6_addr32[0] | ip6->daddr.in6_u.u6_addr32[1]) == 0 &&
+        ip6->daddr.in6_u.u6_addr32[2] == bpf_htonl(0xffff)) {
+      return SG_XDP_PASS_IP_UNUSUAL;
+    }
     p->v6 = 1;
     p->ip_hlen = 40;
     p->ip_len = 40 + plen;

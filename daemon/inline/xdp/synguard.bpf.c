@@ -29,7 +29,10 @@ __u32 sg_active;
 /* Per-service rows, by the engine's service index. */
 struct sg_xdp_service sg_svc[SG_XDP_MAX_SERVICES];
 
-/* Service prefixes -> port rows; max_entries set by the loader (Options::lpm_capacity). */
+/* Service prefixes -> port rows; max_entries set by the loader (Options::lpm_capacity). An
+ * entry without rows is a miss (the loader's stop for IPv4 addresses under an IPv6 prefix such
+ * as ::/0, which the engine never matches against IPv4); likewise a value 0 in sg_allow and
+ * sg_deny. */
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
   __uint(max_entries, 4096);
@@ -158,7 +161,8 @@ int synguard_xdp(struct xdp_md* ctx) {
   const int syn = (p.flags & (SG_TCP_SYN | SG_TCP_ACK | SG_TCP_FIN | 0x04)) == SG_TCP_SYN;
   if (st->has_deny && sv->deny_drop) {
     sg_lpm_key(&key, p.saddr, p.v6);
-    if (bpf_map_lookup_elem(&sg_deny, &key)) {
+    const __u8* denied = bpf_map_lookup_elem(&sg_deny, &key);
+    if (denied && *denied) {
       struct sg_xdp_svc_stats* ss = bpf_map_lookup_elem(&sg_svc_stats, &svc);
       if (ss) {
         ss->denied += 1;
@@ -182,13 +186,15 @@ int synguard_xdp(struct xdp_md* ctx) {
   }
   if (st->has_allow) {
     sg_lpm_key(&key, p.saddr, p.v6);
-    if (bpf_map_lookup_elem(&sg_allow, &key)) {
+    const __u8* allowed = bpf_map_lookup_elem(&sg_allow, &key);
+    if (allowed && *allowed) {
       return sg_pass(ctx, SG_XDP_PASS_ALLOWED);
     }
   }
   if (st->check_source) {
     sg_lpm_key(&key, p.saddr, p.v6);
-    if (bpf_map_lookup_elem(&sg_services, &key)) {
+    const struct sg_xdp_svc_list* from = bpf_map_lookup_elem(&sg_services, &key);
+    if (from && (from->n || from->overflow)) {
       return sg_pass(ctx, SG_XDP_PASS_SOURCE);
     }
   }

@@ -83,7 +83,11 @@ using KeyBytes = std::array<std::uint8_t, sizeof(sg_xdp_lpm_key)>;
 struct Prefix {
   std::array<std::uint8_t, 16> addr{};  ///< IPv4-mapped for IPv4
   unsigned len = 0;                     ///< 0..128 in the mapped space
+  bool v4 = false;
 };
+
+/// IPv4's 0.0.0.0/0 in the map's space: ::ffff:0:0/96.
+constexpr Prefix kAllV4{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}, 96, true};
 
 KeyBytes keyOf(const Prefix& p) {
   sg_xdp_lpm_key k{};
@@ -94,8 +98,9 @@ KeyBytes keyOf(const Prefix& p) {
   return b;
 }
 
-/// Whether `outer` contains `inner` (every address of inner is in outer).
-bool containsPrefix(const Prefix& outer, const Prefix& inner) {
+/// Whether `outer`'s bits contain `inner`'s (every address of inner is in outer), whatever
+/// their families.
+bool coversBits(const Prefix& outer, const Prefix& inner) {
   if (outer.len > inner.len) {
     return false;
   }
@@ -109,6 +114,18 @@ bool containsPrefix(const Prefix& outer, const Prefix& inner) {
   }
   const auto mask = static_cast<std::uint8_t>(0xffU << (8 - rest));
   return (outer.addr[full] & mask) == (inner.addr[full] & mask);
+}
+
+/// As the engine's PrefixSet sees it: an IPv6 prefix never holds IPv4 addresses (::/0 included).
+bool containsPrefix(const Prefix& outer, const Prefix& inner) {
+  return outer.v4 == inner.v4 && coversBits(outer, inner);
+}
+
+/// Whether an IPv6 prefix of `ps` covers the IPv4-mapped space: the map then needs a stop at
+/// ::ffff:0:0/96, or IPv4 lookups would end at that IPv6 prefix.
+bool needsV4Stop(const std::vector<Prefix>& ps) {
+  return std::any_of(ps.begin(), ps.end(),
+                     [](const Prefix& p) { return !p.v4 && coversBits(p, kAllV4); });
 }
 
 /// The prefixes of a set, from its text form ("a.b.c.d/len", "x::/len").
@@ -127,6 +144,7 @@ Result<std::vector<Prefix>> prefixesOf(const engine::PrefixSet& set) {
                                ? (v4 ? 32U : 128U)
                                : static_cast<unsigned>(std::stoul(cidr.substr(slash + 1)));
       p.len = v4 ? len + 96 : len;
+      p.v4 = v4;
       out.push_back(p);
     }
   }
@@ -281,31 +299,36 @@ Result<void> XdpProgram::writeServiceMap(const engine::ProtectionConfig& protect
     svc_prefixes.push_back(std::move(*ps));
   }
   std::map<KeyBytes, std::vector<std::uint8_t>> services;
+  std::vector<Prefix> keys;
   for (const std::vector<Prefix>& list : svc_prefixes) {
-    for (const Prefix& key : list) {
-      const KeyBytes kb = keyOf(key);
-      if (services.contains(kb)) {
+    keys.insert(keys.end(), list.begin(), list.end());
+  }
+  if (needsV4Stop(keys)) {
+    keys.push_back(kAllV4);  // its rows: the services holding all of IPv4, if any
+  }
+  for (const Prefix& key : keys) {
+    const KeyBytes kb = keyOf(key);
+    if (services.contains(kb)) {
+      continue;
+    }
+    sg_xdp_svc_list v{};
+    for (std::size_t j = 0; j < svc_prefixes.size() && j < SG_XDP_MAX_SERVICES; ++j) {
+      const bool holds = std::any_of(svc_prefixes[j].begin(), svc_prefixes[j].end(),
+                                     [&](const Prefix& p) { return containsPrefix(p, key); });
+      if (!holds) {
         continue;
       }
-      sg_xdp_svc_list v{};
-      for (std::size_t j = 0; j < svc_prefixes.size() && j < SG_XDP_MAX_SERVICES; ++j) {
-        const bool holds = std::any_of(svc_prefixes[j].begin(), svc_prefixes[j].end(),
-                                       [&](const Prefix& p) { return containsPrefix(p, key); });
-        if (!holds) {
-          continue;
+      for (const engine::PortRange& r : protection.services[j].ports) {
+        if (v.n == SG_XDP_MAX_PER_PREFIX) {
+          v.overflow = 1;
+          break;
         }
-        for (const engine::PortRange& r : protection.services[j].ports) {
-          if (v.n == SG_XDP_MAX_PER_PREFIX) {
-            v.overflow = 1;
-            break;
-          }
-          v.rows[v.n++] = sg_xdp_port_svc{r.first, r.last, static_cast<__u16>(j), 0};
-        }
+        v.rows[v.n++] = sg_xdp_port_svc{r.first, r.last, static_cast<__u16>(j), 0};
       }
-      std::vector<std::uint8_t> bytes(sizeof(v));
-      std::memcpy(bytes.data(), &v, sizeof(v));
-      services.emplace(kb, std::move(bytes));
     }
+    std::vector<std::uint8_t> bytes(sizeof(v));
+    std::memcpy(bytes.data(), &v, sizeof(v));
+    services.emplace(kb, std::move(bytes));
   }
   if (auto r = syncMap(impl_->skel->maps.sg_services, services, "sg_services"); !r) {
     return r;
@@ -319,6 +342,9 @@ Result<void> XdpProgram::writeServiceMap(const engine::ProtectionConfig& protect
     std::map<KeyBytes, std::vector<std::uint8_t>> m;
     for (const Prefix& p : *ps) {
       m.emplace(keyOf(p), std::vector<std::uint8_t>{1});
+    }
+    if (needsV4Stop(*ps)) {
+      m.emplace(keyOf(kAllV4), std::vector<std::uint8_t>{0});  // kept if 0.0.0.0/0 is listed
     }
     return m;
   };
