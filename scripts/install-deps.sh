@@ -16,6 +16,9 @@ packages=(
   clang libclang-rt-14-dev python3-matplotlib
   # Wall-clock jumps under the live daemon (tests/integration/live_faults.sh clock).
   faketime conntrack
+  # The XDP fast path: clang (above) compiles it for the BPF target, bpftool makes its
+  # skeleton header, libbpf loads it (libelf and zlib are libbpf's own dependencies).
+  libbpf-dev bpftool libelf-dev zlib1g-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

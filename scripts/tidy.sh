@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/build.sh
 build="${TIDY_BUILD_DIR:-build-tidy}"
 configure_tree "$build" RelWithDebInfo -DSYNGUARD_BUILD_BENCH=ON
+# The XDP skeleton header is generated (clang -target bpf, bpftool): xdp_program.cc includes it.
+build_tree "$build" --target synguard_xdp_skel >/dev/null
 db="$build/tidy"
 mkdir -p "$db"
 python3 - "$build/compile_commands.json" "$db/compile_commands.json" <<'PY'

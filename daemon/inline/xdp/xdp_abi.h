@@ -40,18 +40,18 @@ struct sg_xdp_state {
    * master key. */
   __u64 key_period;
   struct sg_xdp_key keys[2];
-  __u32 cookie_window_s; /* SynCookies::Config::window, > 0 */
-  __u32 key_rotation_s;  /* ProtectionConfig::key_rotation, > 0 */
+  __u32 cookie_window_s;        /* SynCookies::Config::window, > 0 */
+  __u32 key_rotation_s;         /* ProtectionConfig::key_rotation, > 0 */
   __u16 mss_v4[SG_XDP_MAX_MSS]; /* SynCookies::Config::v4 (ascending) */
   __u16 mss_v6[SG_XDP_MAX_MSS]; /* SynCookies::Config::v6 */
   __u8 mss_v4_n;                /* 1..8 */
   __u8 mss_v6_n;
-  __u8 zero_window; /* ProxyConfig::hold_with_zero_window: SYN-ACK window 0, else 65535 */
-  __u8 ready;       /* 0: pass everything (keys not written yet, or the daemon is stopping) */
+  __u8 zero_window;  /* ProxyConfig::hold_with_zero_window: SYN-ACK window 0, else 65535 */
+  __u8 ready;        /* 0: pass everything (keys not written yet, or the daemon is stopping) */
   __u8 check_source; /* 1: a SYN whose *source* is in a service prefix is passed (anti-spoofing
                         is the nft rules' job; XDP must not answer what they would drop) */
-  __u8 has_deny;    /* 1: sg_deny holds prefixes */
-  __u8 has_allow;   /* 1: sg_allow holds prefixes */
+  __u8 has_deny;     /* 1: sg_deny holds prefixes */
+  __u8 has_allow;    /* 1: sg_allow holds prefixes */
   __u8 pad0;
 };
 
@@ -65,10 +65,10 @@ enum sg_xdp_svc_action {
 };
 
 struct sg_xdp_service {
-  __u8 action;      /* enum sg_xdp_svc_action */
-  __u8 deny_drop;   /* 1: segments from sg_deny sources are dropped (not monitor, not dry run) */
-  __u8 has_wscale;  /* the profile's (ServerProfile after overrides) */
-  __u8 wscale;      /* <= 14 */
+  __u8 action;     /* enum sg_xdp_svc_action */
+  __u8 deny_drop;  /* 1: segments from sg_deny sources are dropped (not monitor, not dry run) */
+  __u8 has_wscale; /* the profile's (ServerProfile after overrides) */
+  __u8 wscale;     /* <= 14 */
   __u8 sack;
   __u8 timestamps;
   __u8 ecn;
@@ -90,7 +90,7 @@ struct sg_xdp_lpm_key {
 struct sg_xdp_port_svc {
   __u16 first; /* port range, host order, inclusive */
   __u16 last;
-  __u16 svc;   /* index into sg_services (the engine's service index) */
+  __u16 svc; /* index into sg_services (the engine's service index) */
   __u16 pad;
 };
 
@@ -105,37 +105,37 @@ struct sg_xdp_svc_list {
 /* Per-interface counters (per CPU): key = slot * SG_XDP_NCOUNTERS + counter, where slot is
  * the index of ctx->ingress_ifindex in sg_ifindex[] (SG_XDP_MAX_IFACES if absent). */
 enum sg_xdp_counter {
-  SG_XDP_TX_COOKIE = 0,      /* SYN answered with a cookie SYN-ACK (XDP_TX) */
-  SG_XDP_DROP_DENIED,        /* deny-listed source to a service */
-  SG_XDP_PASS_NOT_IP,        /* not IPv4/IPv6 (ARP, LLDP...), or more than one VLAN tag */
-  SG_XDP_PASS_NOT_TCP,       /* IP but not TCP */
-  SG_XDP_PASS_IP_UNUSUAL,    /* IPv4 options or fragment, IPv6 extension headers */
-  SG_XDP_PASS_MALFORMED,     /* truncated or inconsistent headers, bad IPv4 header checksum */
-  SG_XDP_PASS_NOT_SYN,       /* any TCP segment but a plain SYN (SYN, optionally ECE|CWR) */
-  SG_XDP_PASS_NO_SERVICE,    /* no service for the destination address and port */
-  SG_XDP_PASS_NORMAL,        /* the service is in normal mode */
-  SG_XDP_PASS_OFF,           /* the service's protection is off */
-  SG_XDP_PASS_MONITOR,       /* monitor service or dry run */
-  SG_XDP_PASS_LIMITS,        /* per-source SYN rate limits: the engine enforces them */
-  SG_XDP_PASS_ALLOWED,       /* allow-listed source */
-  SG_XDP_PASS_SOURCE,        /* the source is a service address (check_source) */
-  SG_XDP_PASS_OPTIONS,       /* TCP options the program does not take (duplicates, bad lengths) */
-  SG_XDP_PASS_DATA,          /* SYN carrying data (TFO): the engine answers it */
-  SG_XDP_PASS_CHECKSUM,      /* bad TCP checksum: the engine drops and counts it */
-  SG_XDP_PASS_NO_ROOM,       /* bpf_xdp_adjust_tail failed (no tailroom) */
-  SG_XDP_PASS_NOT_READY,     /* state not ready, or the key period is stale */
-  SG_XDP_PASS_OVERFLOW,      /* a prefix with more port rows than fit */
+  SG_XDP_TX_COOKIE = 0,   /* SYN answered with a cookie SYN-ACK (XDP_TX) */
+  SG_XDP_DROP_DENIED,     /* deny-listed source to a service */
+  SG_XDP_PASS_NOT_IP,     /* not IPv4/IPv6 (ARP, LLDP...), or more than one VLAN tag */
+  SG_XDP_PASS_NOT_TCP,    /* IP but not TCP */
+  SG_XDP_PASS_IP_UNUSUAL, /* IPv4 options or fragment, IPv6 extension headers */
+  SG_XDP_PASS_MALFORMED,  /* truncated or inconsistent headers, bad IPv4 header checksum */
+  SG_XDP_PASS_NOT_SYN,    /* any TCP segment but a plain SYN (SYN, optionally ECE|CWR) */
+  SG_XDP_PASS_NO_SERVICE, /* no service for the destination address and port */
+  SG_XDP_PASS_NORMAL,     /* the service is in normal mode */
+  SG_XDP_PASS_OFF,        /* the service's protection is off */
+  SG_XDP_PASS_MONITOR,    /* monitor service or dry run */
+  SG_XDP_PASS_LIMITS,     /* per-source SYN rate limits: the engine enforces them */
+  SG_XDP_PASS_ALLOWED,    /* allow-listed source */
+  SG_XDP_PASS_SOURCE,     /* the source is a service address (check_source) */
+  SG_XDP_PASS_OPTIONS,    /* TCP options the program does not take (duplicates, bad lengths) */
+  SG_XDP_PASS_DATA,       /* SYN carrying data (TFO): the engine answers it */
+  SG_XDP_PASS_CHECKSUM,   /* bad TCP checksum: the engine drops and counts it */
+  SG_XDP_PASS_NO_ROOM,    /* bpf_xdp_adjust_tail failed (no tailroom) */
+  SG_XDP_PASS_NOT_READY,  /* state not ready, or the key period is stale */
+  SG_XDP_PASS_OVERFLOW,   /* a prefix with more port rows than fit */
   SG_XDP_NCOUNTERS
 };
 
 /* Per-service feedback (per CPU), key = service index: what XDP decided for the engine, which
  * the daemon adds to the engine's counters and SYN-rate meters (Engine::noteOffloaded). */
 struct sg_xdp_svc_stats {
-  __u64 syns_answered; /* cookie SYN-ACKs sent */
+  __u64 syns_answered;  /* cookie SYN-ACKs sent */
   __u64 bytes_answered; /* IP bytes of those SYNs */
-  __u64 denied;        /* segments dropped as deny-listed */
+  __u64 denied;         /* segments dropped as deny-listed */
   __u64 denied_bytes;
-  __u64 denied_syns;   /* of which SYNs */
+  __u64 denied_syns; /* of which SYNs */
 };
 
 #endif /* SYNGUARD_DAEMON_INLINE_XDP_XDP_ABI_H_ */
