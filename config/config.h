@@ -23,7 +23,7 @@ struct ServiceSide {
 /// Interfaces the XDP program can count apart (SG_XDP_MAX_IFACES in daemon/inline/xdp/xdp_abi.h).
 inline constexpr std::size_t kMaxXdpInterfaces = 32;
 
-/// How the XDP fast path attaches (xdp.mode; docs/XDP.md).
+/// How the XDP fast path attaches (xdp.mode; docs/DAEMON.md, "XDP fast path").
 enum class XdpMode : std::uint8_t {
   kAuto,     ///< native (driver) mode where the driver has it, else generic
   kNative,   ///< driver mode only: an interface whose driver cannot is a start error

@@ -158,7 +158,7 @@ st=$(ns cat "/proc/$pid/status")
 user=$(ns ps -o user= -p "$pid")
 [ "$user" = synguard ] || fail "runs as '$user'"
 for want in "CapEff:	0000000000003000" "CapPrm:	0000000000003000" "CapAmb:	0000000000003000" \
-  "CapBnd:	0000000000003000" "NoNewPrivs:	1" "Seccomp:	2"; do
+  "CapBnd:	0000008000003000" "NoNewPrivs:	1" "Seccomp:	2"; do
   grep -qF "$want" <<<"$st" || fail "not '$want': $(grep -E '^(Cap|NoNew|Seccomp)' <<<"$st")"
 done
 ns nft list table inet synguard >/dev/null 2>&1 || fail "no table inet synguard"

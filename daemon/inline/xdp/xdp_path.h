@@ -4,7 +4,7 @@
 // each configured interface through a BPF link, its maps kept current from the engines' state
 // (refresh, every main-thread tick), its interfaces watched (a link whose interface went away is
 // attached again when it comes back), and its counters summed per interface for the metrics.
-// docs/XDP.md has the design.
+// docs/DAEMON.md, "XDP fast path" has the design.
 //
 // Thread-safety: everything but figures() and program() runs on the daemon's main thread.
 // figures() may be called from any thread (the metrics exporter's). program() is loaded before
