@@ -10,6 +10,8 @@ packages=(
   # The daemon: YAML configuration, metrics, NFQUEUE, nftables, capabilities, sd_notify.
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
   libnftables-dev libcap-dev
+  # The XDP fast path: libbpf (the daemon links it), bpftool (the skeleton) and clang (above).
+  libbpf-dev bpftool
   # The metrics tests (tests/monitoring, live_ops): the Prometheus server and promtool, curl.
   prometheus curl
   # The fuzz targets (scripts/fuzz.sh) need clang's libFuzzer; the plots need matplotlib.

@@ -3,7 +3,8 @@
 # of fresh pid, mount, network, UTS, IPC and cgroup namespaces (the host needs no systemd and
 # nothing is written to its /etc, /var or /run). Under the unit's whole sandbox the daemon:
 #   starts (Type=notify) as user synguard holding exactly CAP_NET_ADMIN and CAP_NET_RAW
-#   (ambient), no new privileges, a seccomp filter; installs its rules (through
+#   (ambient; CAP_BPF, which the unit grants for XDP, is dropped without xdp configured and
+#   stays in the bounding set only), no new privileges, a seccomp filter; installs its rules (through
 #   iptables-nft-restore on kernels without the nft queue expression); creates its key 0600 in
 #   /var/lib/synguard (0700); serves metrics; reloads on `systemctl reload`; is restarted by
 #   the watchdog when hung (SIGSTOP); follows a `systemctl restart nftables` (PartOf=); stops
