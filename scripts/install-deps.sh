@@ -10,14 +10,15 @@ packages=(
   # The daemon: YAML configuration, metrics, NFQUEUE, nftables, capabilities, sd_notify.
   libyaml-cpp-dev prometheus-cpp-dev libnetfilter-queue-dev libmnl-dev libsystemd-dev
   libnftables-dev libcap-dev
-  # The XDP fast path: libbpf (the daemon links it), bpftool (the skeleton) and clang (above).
-  libbpf-dev bpftool
   # The metrics tests (tests/monitoring, live_ops): the Prometheus server and promtool, curl.
   prometheus curl
   # The fuzz targets (scripts/fuzz.sh) need clang's libFuzzer; the plots need matplotlib.
   clang libclang-rt-14-dev python3-matplotlib
   # Wall-clock jumps under the live daemon (tests/integration/live_faults.sh clock).
   faketime conntrack
+  # The XDP fast path: clang (above) compiles it for the BPF target, bpftool makes its
+  # skeleton header, libbpf loads it (libelf and zlib are libbpf's own dependencies).
+  libbpf-dev bpftool libelf-dev zlib1g-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then
