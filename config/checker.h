@@ -217,6 +217,7 @@ class Checker {
   void rules(const YAML::Node& r);
   void metrics(const YAML::Node& m);
   void logging(const YAML::Node& l);
+  void xdp(const YAML::Node& x);
 
   // --- The document (validate.cc) ---------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -19,6 +20,29 @@ struct ServiceSide {
   bool operator==(const ServiceSide&) const = default;
 };
 
+/// Interfaces the XDP program can count apart (SG_XDP_MAX_IFACES in daemon/inline/xdp/xdp_abi.h).
+inline constexpr std::size_t kMaxXdpInterfaces = 32;
+
+/// How the XDP fast path attaches (xdp.mode; docs/DAEMON.md, "XDP fast path").
+enum class XdpMode : std::uint8_t {
+  kAuto,     ///< native (driver) mode where the driver has it, else generic
+  kNative,   ///< driver mode only: an interface whose driver cannot is a start error
+  kGeneric,  ///< generic (skb) mode: every driver, a smaller gain
+  kOff,      ///< no XDP, whatever the interfaces
+};
+
+/// The XDP fast path: SYNs to services in cookie mode answered before the kernel builds a packet.
+struct XdpConfig {
+  std::vector<std::string> interfaces{};  ///< xdp.interfaces: client-facing; empty: no XDP
+  XdpMode mode = XdpMode::kAuto;          ///< xdp.mode
+  /// Whether XDP is on at all: some interface and a mode other than off.
+  bool enabled() const noexcept { return mode != XdpMode::kOff && !interfaces.empty(); }
+  bool operator==(const XdpConfig&) const = default;
+};
+
+/// xdp.mode as the file spells it: auto, native, generic or off.
+const char* toString(XdpMode m) noexcept;
+
 /// Everything `/etc/synguard/synguard.yaml` sets: the engine's configuration plus the daemon's
 /// own settings. Plain data; config/synguard.yaml documents every key and its default, and
 /// docs/CONFIG.md maps each key to its field.
@@ -33,6 +57,7 @@ struct DaemonConfig {
   /// Per service name, what differs from the default ServiceSide (absent: check by the routes).
   std::map<std::string, ServiceSide> service_sides;
   std::string key_file = "/var/lib/synguard/cookie.key";  ///< cookies.key_file
+  XdpConfig xdp;                                          ///< xdp
   std::string user;  ///< drop to this user after setup ("" = stay)
   bool metrics_enabled = true;
   std::string metrics_listen = "127.0.0.1:9815";  ///< ADDRESS:PORT

@@ -19,7 +19,7 @@ void Checker::document(const YAML::Node& root) {
   if (!map(root, "",
            {"queues", "rules", "services", "allow", "deny", "dry_run", "timeouts", "emergency",
             "table", "half_open_accounting", "cookies", "proxy", "reap_half_open_after", "metrics",
-            "logging", "user", "stats_interval"})) {
+            "logging", "user", "stats_interval", "xdp"})) {
     return;
   }
   engine::ProtectionConfig& p = out_.engine.protection;
@@ -68,6 +68,9 @@ void Checker::document(const YAML::Node& root) {
   }
   if (root["logging"]) {
     logging(root["logging"]);
+  }
+  if (root["xdp"]) {
+    xdp(root["xdp"]);
   }
   if (const YAML::Node u = root["user"]; u) {
     if (u.IsNull()) {

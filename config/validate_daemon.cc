@@ -117,4 +117,58 @@ void Checker::logging(const YAML::Node& l) {
   }
 }
 
+const char* toString(XdpMode m) noexcept {
+  switch (m) {
+    case XdpMode::kAuto:
+      return "auto";
+    case XdpMode::kNative:
+      return "native";
+    case XdpMode::kGeneric:
+      return "generic";
+    case XdpMode::kOff:
+      return "off";
+  }
+  return "?";
+}
+
+void Checker::xdp(const YAML::Node& x) {
+  if (x.IsNull()) {
+    return;  // `xdp:` with nothing after it: no XDP, as when absent
+  }
+  if (!map(x, "xdp", {"interfaces", "mode"})) {
+    return;
+  }
+  if (x["mode"]) {
+    if (const auto m = choice(x["mode"], "xdp.mode", {"auto", "native", "generic", "off"})) {
+      out_.xdp.mode = static_cast<XdpMode>(*m);
+    }
+  }
+  const YAML::Node l = x["interfaces"];
+  if (!l || l.IsNull()) {
+    return;  // no interface: no XDP
+  }
+  if (!l.IsSequence()) {
+    error(l, "xdp.interfaces: expected a list of interface names, got " + describe(l));
+    return;
+  }
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    std::string name;
+    if (!string(l[i], index("xdp.interfaces", i), name)) {
+      continue;
+    }
+    std::vector<std::string>& have = out_.xdp.interfaces;
+    if (!interfaceName(name)) {
+      error(l[i], index("xdp.interfaces", i) + ": '" + name +
+                      "' is not an interface name: 1 to 15 letters, digits, '_', '-', '.' or '@'");
+    } else if (std::find(have.begin(), have.end(), name) != have.end()) {
+      error(l[i], index("xdp.interfaces", i) + ": '" + name + "' is already in the list");
+    } else if (have.size() == kMaxXdpInterfaces) {
+      error(l[i], index("xdp.interfaces", i) + ": more than " + std::to_string(kMaxXdpInterfaces) +
+                      " interfaces");
+    } else {
+      have.push_back(name);
+    }
+  }
+}
+
 }  // namespace synguard::config

@@ -1,4 +1,5 @@
 // The commands around a running daemon: check-config, status and cookie-key.
+#include <net/if.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -30,6 +31,14 @@ int cmdCheckConfig(int argc, char** argv) {
   if (auto ok = engine::Engine::check(loaded.config->engine); !ok) {
     std::cerr << file << ": " << ok.error().message << "\n";
     return 1;
+  }
+  // A host fact, not the file's: a warning (the file may be checked on another machine, and
+  // the daemon attaches an interface once it appears).
+  for (const std::string& name : loaded.config->xdp.interfaces) {
+    if (loaded.config->xdp.enabled() && ::if_nametoindex(name.c_str()) == 0) {
+      std::cerr << file << ": warning: xdp.interfaces: '" << name
+                << "' does not exist on this host (the daemon attaches XDP when it appears)\n";
+    }
   }
   std::cout << file << ": ok, " << loaded.config->engine.protection.services.size()
             << " service(s)\n";

@@ -31,6 +31,7 @@ RunOptions fromConfig(const config::DaemonConfig& c) {
   o.anti_spoofing = c.anti_spoofing;
   o.sides = c.service_sides;
   o.key_file = c.key_file;
+  o.xdp = c.xdp;
   o.user = c.user;
   o.metrics_listen = c.metrics_enabled ? c.metrics_listen : std::string();
   o.stats_interval = c.stats_interval_seconds;

@@ -224,6 +224,39 @@ void statusOtherCounters(const Exposition& m, std::ostringstream& os) {
   }
 }
 
+/// One row per XDP interface: its attach mode and what the program answered, passed and dropped
+/// (nothing without XDP).
+void statusXdp(const Exposition& m, std::ostringstream& os) {
+  const auto it = m.find("synguard_xdp_reattach_total");
+  if (it == m.end() || it->second.empty()) {
+    return;
+  }
+  os << "\n"
+     << std::left << std::setw(20) << "XDP INTERFACE" << std::setw(10) << "MODE" << std::right
+     << std::setw(10) << "ANSWERED" << std::setw(10) << "PASSED" << std::setw(10) << "DROPPED"
+     << std::setw(10) << "REATTACH"
+     << "\n";
+  for (const Sample& s : it->second) {
+    const auto nit = s.labels.find("interface");
+    if (nit == s.labels.end()) {
+      continue;
+    }
+    const std::string& name = nit->second;
+    std::string mode = "DETACHED";
+    for (const char* candidate : {"native", "generic"}) {
+      if (sumOf(m, "synguard_xdp_attached", {{"interface", name}, {"mode", candidate}}) > 0) {
+        mode = candidate;
+      }
+    }
+    const auto packets = [&](const char* action) {
+      return num(sumOf(m, "synguard_xdp_packets_total", {{"interface", name}, {"action", action}}));
+    };
+    os << std::left << std::setw(20) << name << std::setw(10) << mode << std::right << std::setw(10)
+       << packets("tx") << std::setw(10) << packets("pass") << std::setw(10) << packets("drop")
+       << std::setw(10) << num(s.value) << "\n";
+  }
+}
+
 }  // namespace
 
 std::string renderStatus(const std::string& exposition) {
@@ -243,6 +276,7 @@ std::string renderStatus(const std::string& exposition) {
      << num(value("synguard_table_capacity")) << "   proxied "
      << num(value("synguard_proxied_connections")) << "\n\n";
   statusServices(m, os);
+  statusXdp(m, os);
   os << "\ncookies rejected " << num(value("synguard_cookies_rejected_total")) << "   dropped "
      << num(value("synguard_verdicts_total", {{"verdict", "drop"}})) << "   accepted "
      << num(value("synguard_verdicts_total", {{"verdict", "accept"}})) << "   bypassed connections "

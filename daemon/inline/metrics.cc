@@ -86,8 +86,12 @@ class SnapshotCollectable : public prometheus::Collectable {
     if (live_.spoofed) {
       spoofed = live_.spoofed();
     }
+    std::vector<xdp::InterfaceFigures> x;
+    if (live_.xdp) {
+      x = live_.xdp();
+    }
     return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_, hu.first, hu.second,
-                          spoofed);
+                          spoofed, x);
   }
 
  private:
@@ -357,6 +361,32 @@ void addReloads(Families& f, const ReloadCounters& reloads) {
         kGauge, reloads.last_ok.load() ? 1 : 0);
 }
 
+/// The XDP fast path per configured interface (the families stay visible without XDP).
+void addXdp(Families& f, const std::vector<xdp::InterfaceFigures>& interfaces) {
+  auto& pk = f.family("synguard_xdp_packets_total",
+                      "Packets the XDP program saw, by what it did (tx: answered with a cookie "
+                      "SYN-ACK, pass: to the kernel and the queue, drop) and why",
+                      kCounter);
+  auto& at = f.family("synguard_xdp_attached",
+                      "1 while the XDP program is attached to the interface in that mode", kGauge);
+  auto& re = f.family("synguard_xdp_reattach_total",
+                      "Times the interface disappeared and came back and XDP was attached again",
+                      kCounter);
+  for (const xdp::InterfaceFigures& i : interfaces) {
+    for (std::size_t c = 0; c < i.counters.size(); ++c) {
+      const xdp::CounterLabels l = xdp::counterLabels(static_cast<sg_xdp_counter>(c));
+      Families::add(pk, static_cast<double>(i.counters[c]),
+                    {{"action", std::string(l.action)},
+                     {"interface", i.name},
+                     {"reason", std::string(l.reason)}});
+    }
+    for (const auto m : {xdp::AttachMode::kNative, xdp::AttachMode::kGeneric}) {
+      Families::add(at, i.mode == m ? 1 : 0, {{"interface", i.name}, {"mode", xdp::toString(m)}});
+    }
+    Families::add(re, static_cast<double>(i.reattaches), {{"interface", i.name}});
+  }
+}
+
 }  // namespace
 
 std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
@@ -364,7 +394,8 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                                          const std::vector<KernelQueueStats>& kernel,
                                          const ReloadCounters& reloads, std::uint64_t rule_hits,
                                          std::uint64_t unprotected,
-                                         const RuleCounterTotals::Totals& spoofed) {
+                                         const RuleCounterTotals::Totals& spoofed,
+                                         const std::vector<xdp::InterfaceFigures>& xdp) {
   using engine::VerdictReason;
   Families f;
   Families::add(f.family("synguard_build_info", "synguard build information (always 1)", kGauge), 1,
@@ -414,6 +445,7 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
 
   addProcessingHistogram(f, sum.processing);
   addReloads(f, reloads);
+  addXdp(f, xdp);
   return f.take();
 }
 

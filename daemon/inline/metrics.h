@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/inline/worker_snapshot.h"
+#include "daemon/inline/xdp/xdp_figures.h"
 #include "engine/result.h"
 
 namespace prometheus {
@@ -80,6 +81,8 @@ struct LiveQueueFigures {
   std::function<std::pair<std::uint64_t, std::uint64_t>()> hits_and_unprotected;
   /// Per service: segments with its source address dropped by the anti-spoofing rules.
   std::function<RuleCounterTotals::Totals()> spoofed;
+  /// Per configured XDP interface: its attach mode and the program's counters (empty: no XDP).
+  std::function<std::vector<xdp::InterfaceFigures>()> xdp;
 };
 
 /// Config reloads, written by the main thread, read by scrapes.
@@ -98,13 +101,12 @@ struct MetricsInfo {
 
 /// Every metric of docs/METRICS.md from the workers' snapshots (summed over queues).
 /// `unprotected` and `rule_hits`: from an UnprotectedEstimator (0 when not measured).
-std::vector<prometheus::MetricFamily> collectMetrics(const MetricsInfo& info,
-                                                     const std::vector<WorkerSnapshot>& workers,
-                                                     const std::vector<KernelQueueStats>& kernel,
-                                                     const ReloadCounters& reloads,
-                                                     std::uint64_t rule_hits = 0,
-                                                     std::uint64_t unprotected = 0,
-                                                     const RuleCounterTotals::Totals& spoofed = {});
+std::vector<prometheus::MetricFamily> collectMetrics(
+    const MetricsInfo& info, const std::vector<WorkerSnapshot>& workers,
+    const std::vector<KernelQueueStats>& kernel, const ReloadCounters& reloads,
+    std::uint64_t rule_hits = 0, std::uint64_t unprotected = 0,
+    const RuleCounterTotals::Totals& spoofed = {},
+    const std::vector<xdp::InterfaceFigures>& xdp = {});
 
 /// The HTTP endpoint (prometheus-cpp pull, civetweb): each scrape asks `snapshots` for the
 /// workers' latest figures and the kernel for its queue counters. The workers' packet loops

@@ -35,7 +35,7 @@ Result<void> becomeUser(const std::string& user) {
 
 }  // namespace
 
-Result<void> dropPrivileges(const std::string& user) {
+Result<void> dropPrivileges(const std::string& user, bool keep_bpf) {
   if (!user.empty()) {
     if (auto r = becomeUser(user); !r) {
       return r;
@@ -46,6 +46,11 @@ Result<void> dropPrivileges(const std::string& user) {
   cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET);
   cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET);
   cap_set_flag(caps, CAP_INHERITABLE, 2, keep, CAP_SET);
+  if (keep_bpf) {
+    const cap_value_t bpf[] = {CAP_BPF};
+    cap_set_flag(caps, CAP_PERMITTED, 1, bpf, CAP_SET);
+    cap_set_flag(caps, CAP_EFFECTIVE, 1, bpf, CAP_SET);
+  }
   const int rc = cap_set_proc(caps);
   cap_free(caps);
   if (rc != 0) {

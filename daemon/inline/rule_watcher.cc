@@ -104,7 +104,8 @@ LiveQueueFigures RuleWatcher::liveFigures() {
       [this] {
         const std::lock_guard<std::mutex> lock(spoofed_mutex_);
         return spoofed_.totals();
-      }};
+      },
+      {}};  // the XDP figures: the daemon adds them (XdpPath::figures)
 }
 
 }  // namespace synguard::daemon

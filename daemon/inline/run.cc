@@ -30,6 +30,7 @@
 #include "daemon/inline/rule_watcher.h"
 #include "daemon/inline/system_clock.h"
 #include "daemon/inline/worker.h"
+#include "daemon/inline/xdp/xdp_path.h"
 #include "engine/limits.h"
 
 namespace synguard::daemon {
@@ -75,6 +76,8 @@ class Daemon {
   Step loadSecrets();
   Step openWorkers();
   Step openWorker(std::uint16_t i);
+  Step startXdp();
+  void refreshXdp();
   Step installRules();
   void startWorkers();
   Step startMetrics();
@@ -99,6 +102,10 @@ class Daemon {
   std::unique_ptr<RuleWatcher> rules_;
   std::unique_ptr<MetricsExporter> metrics_;
   std::uint64_t watchdog_us_ = 0;
+  // The XDP fast path (null: off at start). Declared after the workers: destroyed (detached)
+  // before them, and the workers have stopped by then (stop() joins them).
+  std::unique_ptr<xdp::XdpPath> xdp_;
+  std::atomic<const xdp::XdpProgram*> xdp_program_{nullptr};  ///< for worker 0's feedback
 };
 
 int Daemon::run() {
@@ -130,10 +137,14 @@ int Daemon::run() {
   if (const Step code = openWorkers()) {
     return *code;
   }
+  if (const Step code = startXdp()) {
+    return *code;
+  }
   if (const Step code = installRules()) {
     return *code;
   }
   startWorkers();
+  refreshXdp();  // ready: the services' rows follow the engines' snapshots from now on
   if (const Step code = startMetrics()) {
     return *code;
   }
@@ -231,6 +242,35 @@ Step Daemon::openWorker(std::uint16_t i) {
   return std::nullopt;
 }
 
+/// Loads the XDP program and attaches it (not ready yet: it passes everything until the first
+/// refresh) before the rules go in and before the capabilities are dropped (CAP_BPF).
+Step Daemon::startXdp() {
+  if (!opts_.xdp.enabled()) {
+    return std::nullopt;
+  }
+  auto path = xdp::XdpPath::start(opts_.xdp, opts_.engine.protection);
+  if (!path) {
+    logLine(LogLevel::kError, path.error().message);
+    return 1;
+  }
+  xdp_ = std::move(*path);
+  xdp_program_.store(&xdp_->program(), std::memory_order_release);
+  return std::nullopt;
+}
+
+/// The XDP program's state and service rows from the running configuration and the engines'
+/// latest snapshots (each main-thread tick, ~100 ms: key rotations, mode changes).
+void Daemon::refreshXdp() {
+  if (!xdp_) {
+    return;
+  }
+  xdp::RefreshInputs in;
+  in.config = &opts_.engine;
+  in.master_key = secrets_.master_key;
+  in.check_source = xdp::checkSource(opts_.engine.protection, opts_.anti_spoofing, opts_.sides);
+  xdp_->refresh(in, snapshots(workers_));
+}
+
 Step Daemon::installRules() {
   std::string rules_note;
   auto installed = NftRules::install(opts_.engine.protection.services, ropts_, &rules_note);
@@ -243,7 +283,7 @@ Step Daemon::installRules() {
     logLine(LogLevel::kWarning, rules_note);
   }
   logSides(opts_.engine.protection.services, ropts_);
-  if (auto r = dropPrivileges(opts_.user); !r) {
+  if (auto r = dropPrivileges(opts_.user, xdp_ != nullptr); !r) {
     logLine(LogLevel::kError, r.error().message);
     return 1;
   }
@@ -253,8 +293,10 @@ Step Daemon::installRules() {
 void Daemon::startWorkers() {
   for (auto& w : workers_) {
     Worker* wp = w.get();
-    w->thread = std::thread([this, wp] {
-      workerLoop(*wp, WorkerContext{*shared_, reload_slot_, clock_, stop_});
+    // Worker 0 feeds what XDP answered into its engine (one reader of the program's counters).
+    const std::atomic<const xdp::XdpProgram*>* x = wp->index == 0 ? &xdp_program_ : nullptr;
+    w->thread = std::thread([this, wp, x] {
+      workerLoop(*wp, WorkerContext{*shared_, reload_slot_, clock_, stop_, x});
     });
   }
 }
@@ -264,9 +306,13 @@ Step Daemon::startMetrics() {
     return std::nullopt;
   }
   MetricsInfo info{opts_.version, static_cast<double>(::time(nullptr))};
+  LiveQueueFigures live = rules_->liveFigures();
+  if (xdp_) {
+    live.xdp = [this] { return xdp_->figures(); };
+  }
   auto m = MetricsExporter::start(
       opts_.metrics_listen, info, [this] { return snapshots(workers_); }, reloads_,
-      rules_->liveFigures());
+      std::move(live));
   if (!m) {
     // Started after the workers (capabilities are per thread: every thread is created after
     // the drop), so stop them cleanly before leaving.
@@ -294,6 +340,7 @@ int Daemon::supervise() {
   auto last_stats = std::chrono::steady_clock::now();
   auto last_status = last_stats;
   auto last_estimate = last_stats;
+  auto last_xdp_watch = last_stats;
   for (;;) {
     timespec wait{0, 100'000'000};
     siginfo_t info{};
@@ -310,6 +357,11 @@ int Daemon::supervise() {
     if (now - last_estimate >= std::chrono::milliseconds(500)) {
       last_estimate = now;
       rules_->check(opts_.engine.protection.services, workers_);
+    }
+    refreshXdp();
+    if (xdp_ && now - last_xdp_watch >= std::chrono::seconds(1)) {
+      last_xdp_watch = now;
+      xdp_->watch();  // interfaces that came back, and the per-interface figures
     }
     if (watchdog) {
       pingWatchdog();
@@ -347,7 +399,12 @@ Result<std::string> Daemon::reloadConfig() {
     return Unexpected{loaded.error()};
   }
   RunOptions next = std::move(*loaded);
-  const std::vector<std::string> kept = keepRunning(next, opts_);
+  std::vector<std::string> kept = keepRunning(next, opts_);
+  if (next.xdp.enabled() && !xdp_) {
+    // Off at start: the program was never loaded and CAP_BPF was given up with the user drop.
+    kept.emplace_back("xdp (off at start)");
+    next.xdp = opts_.xdp;
+  }
   const engine::EngineConfig& cfg = next.engine;
   // The rules follow the services and their anti-spoofing settings: re-installed (one
   // transaction) only if they differ.
@@ -368,6 +425,17 @@ Result<std::string> Daemon::reloadConfig() {
   if (auto r = publishToWorkers(cfg, reload_slot_, workers_); !r) {
     return Unexpected{r.error()};
   }
+  std::string xdp_note;
+  if (xdp_) {
+    // The service map follows the services, allow and deny lists (rewritten as a difference);
+    // the links follow the interface list and mode.
+    auto r = xdp_->reconfigure(next.xdp, cfg.protection, true);
+    if (!r) {
+      return Unexpected{r.error()};
+    }
+    xdp_note = *r;
+    opts_.xdp = next.xdp;
+  }
   // What the engines kept stays the running value, so a later reload still names it.
   opts_.engine = cfg;
   opts_.stats_interval = next.stats_interval;
@@ -376,7 +444,8 @@ Result<std::string> Daemon::reloadConfig() {
   }
   std::ostringstream os;
   os << cfg.protection.services.size() << " service(s)"
-     << (rules_changed ? ", rules re-installed" : ", rules unchanged");
+     << (rules_changed ? ", rules re-installed" : ", rules unchanged")
+     << (xdp_note.empty() ? "" : ", " + xdp_note);
   if (!kept.empty()) {
     os << "; needs a restart, kept as running:";
     for (const auto& k : kept) {
@@ -409,6 +478,11 @@ void Daemon::joinWorkers() {
 int Daemon::stop() {
   int exit_code = 0;
   sd_notify(0, "STOPPING=1");
+  // XDP first: it passes everything, then its links go, so every SYN reaches the queue rules
+  // while they are still there.
+  if (xdp_) {
+    xdp_->stop();
+  }
   // Stop taking packets first: with the rules gone nothing new is queued; the workers then
   // drain what is already queued and stop.
   if (auto r = rules_->remove(); !r) {

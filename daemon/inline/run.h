@@ -22,6 +22,7 @@ struct RunOptions {
   bool anti_spoofing = true;  ///< rules.anti_spoofing (RuleOptions)
   std::map<std::string, config::ServiceSide> sides;  ///< per service (RuleOptions::sides)
   std::string key_file = "/var/lib/synguard/cookie.key";
+  config::XdpConfig xdp;      ///< the XDP fast path (xdp.interfaces, xdp.mode)
   bool print_rules = false;   ///< print the ruleset and exit
   double stats_interval = 0;  ///< seconds between "stats:" lines on stderr (0: none)
   std::string user;           ///< drop to this user after setup (keeping two capabilities)

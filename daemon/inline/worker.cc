@@ -69,6 +69,7 @@ void takeSnapshot(Worker& w) {
     f.would_cookie = rt.would_cookie;
     f.would_drop = rt.would_drop;
     f.mode = rt.mode.mode();
+    f.profile = eng.cookieProfile(s);
   }
 }
 
@@ -192,6 +193,27 @@ void publishLoad(Worker& w, SharedLoad& shared) {
   }
 }
 
+/// Worker 0 adds what the XDP program answered and dropped to its engine's figures and SYN-rate
+/// meters (every ~100 ms; reads of per-CPU maps, no packet waits for them), so adaptive mode
+/// sees the flood XDP answers and every counter still adds up.
+void feedOffloaded(Worker& w, const WorkerContext& ctx, std::int64_t now) {
+  if (ctx.xdp == nullptr || now - w.last_offload_ns < 100'000'000) {
+    return;
+  }
+  const xdp::XdpProgram* prog = ctx.xdp->load(std::memory_order_acquire);
+  if (prog == nullptr) {
+    return;
+  }
+  w.last_offload_ns = now;
+  engine::Engine& eng = *w.eng;
+  for (std::size_t s = 0; s < eng.serviceCount() && s < SG_XDP_MAX_SERVICES; ++s) {
+    const engine::OffloadedCounts d = w.offload.delta(s, prog->serviceCounters(s));
+    if (xdp::anything(d)) {
+      eng.noteOffloaded(s, d);
+    }
+  }
+}
+
 }  // namespace
 
 void workerLoop(Worker& w, const WorkerContext& ctx) {
@@ -215,10 +237,11 @@ void workerLoop(Worker& w, const WorkerContext& ctx) {
     if (pkts.empty() && syns.empty() && stopping) {
       break;  // the rules are gone and the queues are drained
     }
+    const std::int64_t now = nowNs(ctx.clock);
+    feedOffloaded(w, ctx, now);
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
     w.sender->flush();
     publishLoad(w, ctx.shared);
-    const std::int64_t now = nowNs(ctx.clock);
     w.heartbeat_ns.store(now, std::memory_order_relaxed);
     if (now - last_snap > 200'000'000) {
       last_snap = now;

@@ -14,6 +14,8 @@
 #include "daemon/inline/raw_sender.h"
 #include "daemon/inline/system_clock.h"
 #include "daemon/inline/worker_snapshot.h"
+#include "daemon/inline/xdp/offload_feedback.h"
+#include "daemon/inline/xdp/xdp_program.h"
 #include "engine/engine.h"
 
 namespace synguard::daemon {
@@ -80,6 +82,10 @@ struct WorkerContext {
   ReloadSlot& reload;
   const SystemClock& clock;
   const std::atomic<bool>& stop;  ///< the rules are gone: drain the queues and return
+  /// The XDP program whose per-service counters this worker feeds into its engine
+  /// (Engine::noteOffloaded); null for every worker but the first, or without XDP. The
+  /// program outlives the workers; its reads are map lookups only.
+  const std::atomic<const xdp::XdpProgram*>* xdp = nullptr;
 };
 
 /// One queue pair and the engine judging it, on its own thread.
@@ -102,6 +108,8 @@ struct Worker {
   std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
   std::atomic<std::uint64_t> verdicts{0};            ///< verdicts given, both queues (any thread)
   std::string reload_error;                          ///< of that generation (under mutex)
+  xdp::OffloadFeedback offload;      ///< worker 0: the XDP counters already fed to the engine
+  std::int64_t last_offload_ns = 0;  ///< when they were last read
 };
 
 /// Copies a worker's figures for the main thread (status line, STATUS=, the final line).

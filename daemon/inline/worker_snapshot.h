@@ -9,6 +9,7 @@
 #include "daemon/inline/nfqueue.h"
 #include "daemon/inline/raw_sender.h"
 #include "engine/protect/adaptive_mode.h"
+#include "engine/protect/protection.h"
 #include "engine/stats.h"
 
 namespace synguard::daemon {
@@ -28,6 +29,9 @@ struct ServiceFigures {
   std::uint64_t would_cookie = 0;  ///< monitor: SYNs that would have been answered with a cookie
   std::uint64_t would_drop = 0;    ///< monitor: segments that would have been dropped
   engine::ServiceMode mode = engine::ServiceMode::kNormal;
+  /// What this engine's cookie SYN-ACKs announce (Engine::cookieProfile): the XDP program
+  /// answers with the same options.
+  engine::ServerProfile profile;
 };
 
 /// Engine time per packet, recorded per batch (one clock read before and after the batch: the

@@ -53,6 +53,7 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(log_per_second);
   SYNGUARD_SAME(log_burst);
   SYNGUARD_SAME(stats_interval_seconds);
+  SYNGUARD_SAME(xdp);
   SYNGUARD_SAME(engine.table_capacity);
   for (const char* t : {"timeouts", "emergency.timeouts"}) {
     const bool e = std::strcmp(t, "timeouts") != 0;
@@ -295,6 +296,11 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return c.log_burst == 7; }},
       {"user", "user: synguard", [](C c) { return c.user == "synguard"; }},
       {"stats_interval", "stats_interval: 5s", [](C c) { return c.stats_interval_seconds == 5.0; }},
+      {"xdp.interfaces", "xdp: {interfaces: [eth0, bond0.7]}",
+       [](C c) {
+         return c.xdp.interfaces == std::vector<std::string>{"eth0", "bond0.7"};
+       }},
+      {"xdp.mode", "xdp: {mode: generic}", [](C c) { return c.xdp.mode == XdpMode::kGeneric; }},
   };
   // The nine per-state timeouts, normal and emergency: each a distinct value.
   const std::pair<const char*, milliseconds engine::Timeouts::*> kStates[] = {
@@ -361,7 +367,8 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "reap_half_open_after: 0s\n"
       "metrics: {enabled: false, listen: \"[::1]:9999\"}\n"
       "logging: {level: debug, rate_limit: {per_second: 2.5, burst: 7}}\n"
-      "user: synguard\nstats_interval: 5s\n";
+      "user: synguard\nstats_interval: 5s\n"
+      "xdp: {interfaces: [eth0, bond0.7], mode: generic}\n";
   const auto r = load(doc);
   ASSERT_TRUE(r.ok()) << errors(r);
   for (const KeyCase& k : everyKey()) {

@@ -447,3 +447,54 @@ TEST(ConfigValidation, RulesTableIsTheDeprecatedSpellingOfNftTable) {
 
 }  // namespace
 }  // namespace synguard::config
+
+namespace synguard::config {
+namespace {
+
+TEST(ConfigValidation, XdpInterfacesAndMode) {
+  const auto r = load(R"(xdp:
+  interfaces: [eth0, "a/b", eth0, 0123456789abcdef, "", {x: 1}]
+  mode: fast
+  extra: 1
+)");
+  EXPECT_EQ(errors(r),
+            "2:22: xdp.interfaces[1]: 'a/b' is not an interface name: 1 to 15 letters, digits, "
+            "'_', '-', '.' or '@'\n"
+            "2:29: xdp.interfaces[2]: 'eth0' is already in the list\n"
+            "2:35: xdp.interfaces[3]: '0123456789abcdef' is not an interface name: 1 to 15 "
+            "letters, digits, '_', '-', '.' or '@'\n"
+            "2:53: xdp.interfaces[4]: '' is not an interface name: 1 to 15 letters, digits, "
+            "'_', '-', '.' or '@'\n"
+            "2:57: xdp.interfaces[5]: expected a string, got a map\n"
+            "3:9: xdp.mode: expected auto, native, generic or off, got 'fast'\n"
+            "4:3: unknown key 'xdp.extra'\n");
+  EXPECT_EQ(errors(load("xdp: {interfaces: eth0}\n")),
+            "1:19: xdp.interfaces: expected a list of interface names, got 'eth0'\n");
+  EXPECT_EQ(errors(load("xdp: [eth0]\n")), "1:6: xdp: expected a map of keys, got a list\n");
+  EXPECT_EQ(errors(load("xdp: {mode: native, mode: generic}\n")),
+            "1:21: xdp.mode: duplicate key (only the first one would count)\n");
+  std::string many = "xdp: {interfaces: [";
+  for (int i = 0; i <= 32; ++i) {
+    many += (i == 0 ? "" : ", ") + std::string("e") + std::to_string(i);
+  }
+  many += "]}\n";
+  EXPECT_NE(errors(load(many)).find("xdp.interfaces[32]: more than 32 interfaces"),
+            std::string::npos);
+
+  // Empty or absent: no XDP; `off` keeps the list but turns it off.
+  for (const char* text : {"xdp:\n", "xdp: {}\n", "xdp: {interfaces: []}\n",
+                           "xdp: {interfaces: [eth0], mode: off}\n", "xdp: {interfaces:}\n"}) {
+    const auto ok = load(text);
+    ASSERT_TRUE(ok.ok()) << text << errors(ok);
+    EXPECT_FALSE(ok.config->xdp.enabled()) << text;
+  }
+  const auto ok = load("xdp:\n  interfaces: [eth0, veth-c.10]\n  mode: native\n");
+  ASSERT_TRUE(ok.ok()) << errors(ok);
+  EXPECT_TRUE(ok.config->xdp.enabled());
+  EXPECT_EQ(ok.config->xdp.interfaces, (std::vector<std::string>{"eth0", "veth-c.10"}));
+  EXPECT_EQ(ok.config->xdp.mode, XdpMode::kNative);
+  EXPECT_STREQ(toString(XdpMode::kGeneric), "generic");
+}
+
+}  // namespace
+}  // namespace synguard::config

@@ -119,4 +119,20 @@ TEST_F(Cli, TheOldTableKeyWorksAndWarnsOnce) {
   EXPECT_NE(check.output.find(path + ": ok, 1 service(s)"), std::string::npos) << check.output;
 }
 
+TEST_F(Cli, CheckConfigWarnsAboutXdpInterfacesThatDoNotExist) {
+  const std::string path =
+      configFile("xdp", "xdp: {interfaces: [lo, sgnoexist0], mode: generic}\n");
+  const Outcome check = synguard("check-config " + path);
+  EXPECT_EQ(check.status, 0) << "a host fact is a warning: " << check.output;
+  EXPECT_NE(check.output.find(path + ": warning: xdp.interfaces: 'sgnoexist0' does not exist on "
+                                     "this host (the daemon attaches XDP when it appears)"),
+            std::string::npos)
+      << check.output;
+  EXPECT_EQ(check.output.find("'lo'"), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find(path + ": ok, 1 service(s)"), std::string::npos) << check.output;
+  // Turned off: nothing to check.
+  const std::string off = configFile("xdp_off", "xdp: {interfaces: [sgnoexist0], mode: off}\n");
+  EXPECT_EQ(synguard("check-config " + off).output.find("warning"), std::string::npos);
+}
+
 }  // namespace

@@ -290,5 +290,34 @@ TEST(Metrics, ExposesTheSpoofedSourceDropsPerService) {
             std::string::npos);
 }
 
+TEST(Metrics, ExposesTheXdpFastPathPerInterface) {
+  xdp::InterfaceFigures eth0;
+  eth0.name = "eth0";
+  eth0.mode = xdp::AttachMode::kGeneric;
+  eth0.counters[SG_XDP_TX_COOKIE] = 900;
+  eth0.counters[SG_XDP_PASS_NOT_SYN] = 40;
+  eth0.counters[SG_XDP_DROP_DENIED] = 2;
+  eth0.reattaches = 1;
+  ReloadCounters reloads;
+  const std::string t = text(collectMetrics({"1", 0}, {}, {}, reloads, 0, 0, {}, {eth0}));
+  EXPECT_TRUE(
+      has(t, R"(synguard_xdp_packets_total{action="tx",interface="eth0",reason="cookie"} 900)"))
+      << t;
+  EXPECT_TRUE(
+      has(t, R"(synguard_xdp_packets_total{action="pass",interface="eth0",reason="not_syn"} 40)"));
+  EXPECT_TRUE(
+      has(t, R"(synguard_xdp_packets_total{action="drop",interface="eth0",reason="denied"} 2)"));
+  EXPECT_TRUE(
+      has(t, R"(synguard_xdp_packets_total{action="pass",interface="eth0",reason="overflow"} 0)"))
+      << "every reason, zeros too: rate() sees the first one";
+  EXPECT_TRUE(has(t, R"(synguard_xdp_attached{interface="eth0",mode="generic"} 1)"));
+  EXPECT_TRUE(has(t, R"(synguard_xdp_attached{interface="eth0",mode="native"} 0)"));
+  EXPECT_TRUE(has(t, R"(synguard_xdp_reattach_total{interface="eth0"} 1)"));
+  // Without XDP the families are there, without samples (the documentation lists them).
+  const std::string none = text(collectMetrics({"1", 0}, {}, {}, reloads));
+  EXPECT_NE(none.find("# TYPE synguard_xdp_packets_total counter"), std::string::npos) << none;
+  EXPECT_EQ(none.find("synguard_xdp_attached{"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace synguard::daemon

@@ -54,6 +54,29 @@ TEST(Status, RendersTheDaemonsOwnExposition) {
   EXPECT_NE(view.find("\n proxy_refused 7\n"), std::string::npos) << view;
   EXPECT_NE(view.find("\n would_drop 5\n"), std::string::npos) << view;
   EXPECT_EQ(view.find("proxy_syns_resent"), std::string::npos) << view;  // zero: not listed
+  EXPECT_EQ(view.find("XDP"), std::string::npos) << "no XDP: no XDP table\n" << view;
+}
+
+TEST(Status, ShowsEachXdpInterfaceWithItsModeAndFigures) {
+  xdp::InterfaceFigures eth0;
+  eth0.name = "eth0";
+  eth0.mode = xdp::AttachMode::kNative;
+  eth0.counters[SG_XDP_TX_COOKIE] = 1'500'000;
+  eth0.counters[SG_XDP_PASS_NOT_SYN] = 300;
+  eth0.counters[SG_XDP_PASS_NORMAL] = 20;
+  eth0.counters[SG_XDP_DROP_DENIED] = 4;
+  xdp::InterfaceFigures eth1;
+  eth1.name = "eth1";
+  eth1.reattaches = 2;
+  ReloadCounters reloads;
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(
+      os, collectMetrics({"0.1.0", 0}, {WorkerSnapshot{}}, {}, reloads, 0, 0, {}, {eth0, eth1}));
+  const std::string view = squeeze(renderStatus(os.str()));
+  EXPECT_NE(view.find("XDP INTERFACE MODE ANSWERED PASSED DROPPED REATTACH\n"), std::string::npos)
+      << view;
+  EXPECT_NE(view.find("\neth0 native 1.5M 320 4 0\n"), std::string::npos) << view;
+  EXPECT_NE(view.find("\neth1 DETACHED 0 0 0 2\n"), std::string::npos) << view;
 }
 
 TEST(Status, SaysWhenNoDaemonListens) {

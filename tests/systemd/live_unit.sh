@@ -3,7 +3,8 @@
 # of fresh pid, mount, network, UTS, IPC and cgroup namespaces (the host needs no systemd and
 # nothing is written to its /etc, /var or /run). Under the unit's whole sandbox the daemon:
 #   starts (Type=notify) as user synguard holding exactly CAP_NET_ADMIN and CAP_NET_RAW
-#   (ambient), no new privileges, a seccomp filter; installs its rules (through
+#   (ambient; CAP_BPF and CAP_PERFMON, which the unit grants for XDP, are dropped without xdp
+#   configured and stay in the bounding set only), no new privileges, a seccomp filter; installs its rules (through
 #   iptables-nft-restore on kernels without the nft queue expression); creates its key 0600 in
 #   /var/lib/synguard (0700); serves metrics; reloads on `systemctl reload`; is restarted by
 #   the watchdog when hung (SIGSTOP); follows a `systemctl restart nftables` (PartOf=); stops
@@ -158,7 +159,7 @@ st=$(ns cat "/proc/$pid/status")
 user=$(ns ps -o user= -p "$pid")
 [ "$user" = synguard ] || fail "runs as '$user'"
 for want in "CapEff:	0000000000003000" "CapPrm:	0000000000003000" "CapAmb:	0000000000003000" \
-  "CapBnd:	0000000000003000" "NoNewPrivs:	1" "Seccomp:	2"; do
+  "CapBnd:	000000c000003000" "NoNewPrivs:	1" "Seccomp:	2"; do
   grep -qF "$want" <<<"$st" || fail "not '$want': $(grep -E '^(Cap|NoNew|Seccomp)' <<<"$st")"
 done
 ns nft list table inet synguard >/dev/null 2>&1 || fail "no table inet synguard"
