@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Side-by-side lab benchmark (docs/BENCHMARKS.md), all in one run: the same namespace lab and the
 # same unthrottled trafgen floods against (1) no protection, (2) the kernel's SYNPROXY (the
-# iptables recipe, without timestamps), (3) synguard with one queue, (4) synguard with two.
-# Floods: SYN, ACK with random cookies, RST, and unsolicited SYN-ACKs (what a reflection attack
-# delivers), all from spoofed sources to the server's port. For each setup and flood:
+# iptables recipe, without timestamps), (3) synguard with one queue, (4) synguard with two,
+# (5) synguard with its XDP fast path in native mode and (6) in generic mode (docs/XDP.md).
+# Floods: SYN (an MSS option), SYN with Linux's 20 option bytes (syn20), ACK with random
+# cookies, RST, and unsolicited SYN-ACKs (what a reflection attack delivers), all from spoofed
+# sources to the server's port. Before them, a baseline round per flood drops it at the
+# gateway's ingress (an XDP_DROP program): what the generator and the veth cost per packet.
+# For each setup and flood:
 #   flood_pps          what the generator sent per second
 #   synacks_per_s      SYN-ACKs arriving back at the attacker (answers to spoofed SYNs)
 #   to_server_per_s    flood packets that reached the server (counted in its namespace)
@@ -13,11 +17,16 @@
 #   legit_ok/total     fresh legitimate connections (1 s connect timeout) during the flood
 #   p50_ms, p99_ms     their connect latency
 #   cpu_s_per_M        busy CPU-seconds of the machine, minus trafgen's own, per million packets
+#   to_server          (see above)
+#   gw_cpu_s           the gateway's CPU-seconds: the machine's busy time less the baseline
+#                      round's busy time per packet times the packets sent
+#   synacks_per_cpu_s  SYN-ACKs that reached the attacker per gateway CPU-second
 # Then the throughput of an established 200 MB transfer with and without synguard. Writes the
 # CSV and SVG plots to docs/bench/ (scripts/plot-bench.py) and prints the CSV.
 # Usage: scripts/lab-bench.sh [SYNGUARD_BINARY]   (as root)
 #   BENCH_DURATION=8 (seconds per flood)  BENCH_FLOODS="syn ack rst synack"  BENCH_OUT=docs/bench
-#   BENCH_SETUPS="none synproxy synguard-1q synguard-2q"  BENCH_THROUGHPUT=1 (0: skip it)
+#   BENCH_SETUPS="none synproxy synguard-1q synguard-2q synguard-xdp synguard-xdp-generic"
+#   BENCH_THROUGHPUT=1 (0: skip it)
 # A partial run (fewer floods or setups, or no throughput) prints its CSV and leaves docs/bench
 # alone unless BENCH_OUT is given.
 set -euo pipefail
@@ -28,8 +37,8 @@ LAB_ID="sgb$$"
 source "$here/lab/netns.sh"
 PORT=8080
 DURATION=${BENCH_DURATION:-8}
-ALL_FLOODS="syn ack rst synack"
-ALL_SETUPS="none synproxy synguard-1q synguard-2q"
+ALL_FLOODS="syn syn20 ack rst synack"
+ALL_SETUPS="none synproxy synguard-1q synguard-2q synguard-xdp synguard-xdp-generic"
 FLOODS=${BENCH_FLOODS:-$ALL_FLOODS}
 SETUPS=${BENCH_SETUPS:-$ALL_SETUPS}
 THROUGHPUT=${BENCH_THROUGHPUT:-1}
@@ -43,7 +52,10 @@ LEGIT=200
 lab_up
 lab_server "$PORT"
 out="$LAB_DIR/bench.csv"
-echo "setup,flood,flood_pps,synacks_per_s,to_server_per_s,rsts_per_s,legit_ok,legit_total,p50_ms,p99_ms,cpu_s_per_M,to_server" >"$out"
+echo "setup,flood,flood_pps,synacks_per_s,to_server_per_s,rsts_per_s,legit_ok,legit_total,p50_ms,p99_ms,cpu_s_per_M,to_server,gw_cpu_s,synacks_per_cpu_s" >"$out"
+# The client and the attacker get a pass-through XDP program on their veth ends and no tx
+# checksum offload, in every setup alike (lab_peer_xdp: what native XDP_TX on veth needs).
+lab_peer_xdp "$NS_C" "$NS_A"
 
 # What comes back to the attacker, and what of the flood reaches the server.
 lab_ns "$NS_A" nft -f - <<'NFT'
@@ -97,9 +109,9 @@ run_case() {  # run_case SETUP FLOOD
   local ok=${res#normal: }
   ok=${ok%%/*}
   python3 - "$name" "$kind" "${sent:-0}" "$tg_cpu" "$before" "$after" "$before_busy" "$after_busy" \
-    "${ok:-0}" "$LEGIT" "$LAB_DIR/lat.$name.$kind" "$DURATION" >>"$out" <<'PY'
+    "${ok:-0}" "$LEGIT" "$LAB_DIR/lat.$name.$kind" "$DURATION" "$LAB_DIR/baseline.$kind" >>"$out" <<'PY'
 import os, sys
-name, kind, sent, tg_cpu, c0, c1, b0, b1, ok, total, lat, dur = sys.argv[1:]
+name, kind, sent, tg_cpu, c0, c1, b0, b1, ok, total, lat, dur, base = sys.argv[1:]
 sent = int(sent); dur = float(dur)
 d = [int(y) - int(x) for x, y in zip(c0.split(), c1.split())]
 synacks, rsts, to_server = (d + [0, 0, 0])[:3]
@@ -108,14 +120,30 @@ busy = (int(b1) - int(b0)) / hz - float(tg_cpu)
 lats = sorted(float(x) * 1000 for x in open(lat)) if os.path.exists(lat) else []
 pct = lambda p: lats[min(len(lats) - 1, int(p * len(lats)))] if lats else float("nan")
 cpu_per_m = busy / (sent / 1e6) if sent else float("nan")
-print("%s,%s,%d,%d,%d,%d,%s,%s,%.2f,%.2f,%.2f,%d" % (
+# The machine's whole busy time per packet sent in the baseline round (trafgen included):
+# what the generator and the veth cost, with the gateway dropping the flood at once.
+total_busy = (int(b1) - int(b0)) / hz
+if name == "baseline":
+    if sent:
+        open(base, "w").write("%.12f\n" % (total_busy / sent))
+    gw, per_cpu = 0.0, float("nan")
+else:
+    per_pkt = float(open(base).read()) if os.path.exists(base) else 0.0
+    gw = max(total_busy - per_pkt * sent, 1e-9)
+    per_cpu = synacks / gw
+print("%s,%s,%d,%d,%d,%d,%s,%s,%.2f,%.2f,%.2f,%d,%.2f,%.0f" % (
     name, kind, sent / dur, synacks / dur, to_server / dur, rsts / dur, ok, total,
-    pct(0.5), pct(0.99), cpu_per_m, to_server))
+    pct(0.5), pct(0.99), cpu_per_m, to_server, gw, per_cpu))
 PY
   tail -1 "$out"
   sleep 4  # the server's SYN queue drains between cases
 }
 run_floods() { for kind in $FLOODS; do run_case "$1" "$kind"; done; }
+
+# 0. The baseline: the flood dropped at the gateway's ingress by an XDP program.
+lab_ns "$NS_G" ip link set dev ga xdpdrv obj "$(lab_xdp_prog drop XDP_DROP)" sec xdp
+run_floods baseline
+lab_ns "$NS_G" ip link set dev ga xdpdrv off
 
 # 1. No protection.
 if wants none; then run_floods none; fi
@@ -152,6 +180,35 @@ for q in 1 2; do
   grep -q protecting "$LAB_DIR/sg.$q.log" || lab_die "synguard did not start: $(cat "$LAB_DIR/sg.$q.log")"
   sleep 0.5
   run_floods "synguard-${q}q"
+  kill -TERM "$sg"
+  wait "$sg" || true
+done
+
+# 5, 6. synguard with the XDP fast path on the client-facing veths (native, then generic): the
+# flood's SYNs are answered in XDP, before the kernel builds a packet.
+for xm in native generic; do
+  name=synguard-xdp
+  [ "$xm" = generic ] && name=synguard-xdp-generic
+  wants "$name" || continue
+  cat >"$LAB_DIR/xdp.$xm.yaml" <<YAML
+queues: {count: 1}
+services:
+  - {name: web, addresses: [$SERVER4/32], ports: [$PORT], mode: always}
+cookies: {key_file: $LAB_DIR/key}
+metrics: {enabled: false}
+xdp: {interfaces: [ga, gc], mode: $xm}
+YAML
+  ip netns exec "$NS_G" "$synguard" run --config "$LAB_DIR/xdp.$xm.yaml" \
+    >"$LAB_DIR/sg.$name.log" 2>&1 &
+  sg=$!
+  LAB_PIDS+=("$sg")
+  for _ in $(seq 1 600); do
+    grep -q protecting "$LAB_DIR/sg.$name.log" && break
+    sleep 0.1
+  done
+  grep -q protecting "$LAB_DIR/sg.$name.log" || lab_die "synguard did not start: $(cat "$LAB_DIR/sg.$name.log")"
+  sleep 0.5
+  run_floods "$name"
   kill -TERM "$sg"
   wait "$sg" || true
 done

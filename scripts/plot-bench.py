@@ -18,8 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = ["#999999", "#4c72b0", "#dd8452", "#55a868", "#c44e52"]
-FLOOD_NAMES = {"syn": "SYN flood", "ack": "ACK flood\n(random cookies)", "rst": "RST flood",
+COLORS = ["#999999", "#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+FLOOD_NAMES = {"syn": "SYN flood", "syn20": "SYN flood\n(20 option bytes)", "ack": "ACK flood\n(random cookies)", "rst": "RST flood",
                "synack": "SYN-ACK flood\n(reflection)"}
 
 
@@ -103,7 +103,7 @@ def main():
                 continue
             if r[0].startswith("throughput_"):
                 tput[r[0][len("throughput_"):].replace("_mbit", "")] = float(r[1])
-            elif len(r) >= 11:
+            elif len(r) >= 11 and r[0] != "baseline":  # the baseline only calibrates CPU
                 setup, flood = r[0], r[1]
                 rows[(setup, flood)] = r
                 if setup not in setups:
@@ -112,7 +112,8 @@ def main():
                     floods.append(flood)
 
     def col(i):
-        return lambda s, f: float(rows[(s, f)][i]) if (s, f) in rows else None
+        return lambda s, f: (float(rows[(s, f)][i])
+                             if (s, f) in rows and len(rows[(s, f)]) > i else None)
 
     def legit(s, f):
         if (s, f) not in rows:
@@ -129,6 +130,8 @@ def main():
         ("p99", "connect latency p99 during the flood", "ms (symlog)", col(9), True),
         ("cpu", "busy CPU-seconds per million flood packets (BENCHMARKS.md caveat)", "s", col(10),
          False),
+        ("synacks-per-cpu", "SYN-ACKs per gateway CPU-second (baseline round subtracted)",
+         "SYN-ACKs per CPU-s (symlog)", col(13), True),
     ]
     for key, title, unit, value, log in charts:
         grouped(os.path.join(out, f"lab-{key}.svg"), title, unit, floods, setups, value, log)

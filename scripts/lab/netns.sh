@@ -177,14 +177,15 @@ lab_client() {  # lab_client args... (see tcp_client.py)
 # to the server's PORT: random sources in 203.0.113.0/24 (IPv4) or 2001:db8:66::/48 (IPv6; the
 # gateway routes it back to the attacker, see lab_flood_routes), random ports and sequence
 # numbers. KIND: syn (default; with an MSS option), ack (random acknowledgment numbers, i.e.
-# guessed cookies), rst, synack (unsolicited SYN-ACKs, as a reflection attack delivers them).
+# guessed cookies), rst, synack (unsolicited SYN-ACKs, as a reflection attack delivers them),
+# syn20 (a SYN with Linux's 20 option bytes: MSS, SACK-permitted, timestamps, window scale).
 lab_flood_conf() {
   local fam="$1" port="$2" file="$3" kind="${4:-syn}"
   local d s flags ack hdr opts
   d=$(lab_ns "$NS_G" cat /sys/class/net/ga/address | sed 's/^/0x/; s/:/, 0x/g')
   s=$(lab_ns "$NS_A" cat /sys/class/net/eth0/address | sed 's/^/0x/; s/:/, 0x/g')
   case "$kind" in
-  syn) flags=0x02 ack='const32(0)' ;;
+  syn | syn20) flags=0x02 ack='const32(0)' ;;
   ack) flags=0x10 ack='drnd(4)' ;;
   rst) flags=0x04 ack='const32(0)' ;;
   synack) flags=0x12 ack='drnd(4)' ;;
@@ -192,10 +193,13 @@ lab_flood_conf() {
   esac
   if [ "$kind" = syn ] || [ "$kind" = synack ]; then
     hdr=0x60 opts=', 0x02, 0x04, 0x05, 0xb4'
+  elif [ "$kind" = syn20 ]; then
+    hdr=0xa0
+    opts=', 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, drnd(4), 0, 0, 0, 0, 0x01, 0x03, 0x03, 0x07'
   else
     hdr=0x50 opts=''
   fi
-  local tcplen=$((hdr == 0x60 ? 24 : 20))
+  local tcplen=$(((hdr >> 4) * 4))
   if [ "$fam" = v4 ]; then
     cat >"$file" <<CONF
 { $d, $s, 0x08, 0x00,
@@ -234,3 +238,34 @@ lab_flood() {
 # lab_flood_sent LOG: the packets trafgen sent, from the summary in its LOG (nothing, and a
 # failure under pipefail, if it has none).
 lab_flood_sent() { grep -oE "[0-9]+ packets outgoing" "$1" | head -1 | cut -d' ' -f1; }
+
+# lab_xdp_prog NAME ACTION: a one-line XDP program returning ACTION (XDP_PASS, XDP_DROP),
+# built with clang into LAB_DIR once; prints its path.
+lab_xdp_prog() {
+  local name="$1" action="$2" obj="$LAB_DIR/$1.bpf.o"
+  if [ ! -f "$obj" ]; then
+    cat >"$LAB_DIR/$name.bpf.c" <<C
+#include <linux/bpf.h>
+__attribute__((section("xdp"), used)) int $name(struct xdp_md *ctx) { return $action; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+C
+    clang -O2 -target bpf -I/usr/include/"$(gcc -print-multiarch)" -c "$LAB_DIR/$name.bpf.c" \
+      -o "$obj" || lab_die "cannot build the XDP program $name (clang)"
+  fi
+  echo "$obj"
+}
+
+# lab_peer_xdp NS...: gives eth0 in each NS (the far end of a gateway veth) a pass-through
+# native XDP program, and turns its tx checksum offload off. On veth (this kernel), the
+# gateway's native XDP_TX is dropped unless the peer has an XDP program, and a TSO sender's
+# frames reach native XDP only then; with checksum offload, a namespace's own TCP segments
+# cross a veth with partial checksums, which XDP cannot verify (a real NIC delivers full
+# ones). docs/XDP.md.
+lab_peer_xdp() {
+  local obj ns
+  obj=$(lab_xdp_prog pass XDP_PASS)
+  for ns in "$@"; do
+    lab_ns "$ns" ip link set dev eth0 xdpdrv obj "$obj" sec xdp
+    lab_ns "$ns" ethtool -K eth0 tx off >/dev/null
+  done
+}
