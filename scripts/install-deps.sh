@@ -19,6 +19,8 @@ packages=(
   # The XDP fast path: clang (above) compiles it for the BPF target, bpftool makes its
   # skeleton header, libbpf loads it (libelf and zlib are libbpf's own dependencies).
   libbpf-dev bpftool libelf-dev zlib1g-dev
+  # The XDP lab (scripts/lab/netns.sh lab_peer_xdp) turns veth checksum offload off.
+  ethtool
 )
 
 if [ "$(id -u)" -ne 0 ]; then
