@@ -208,7 +208,14 @@ YAML
   done
   grep -q protecting "$LAB_DIR/sg.$name.log" || lab_die "synguard did not start: $(cat "$LAB_DIR/sg.$name.log")"
   sleep 0.5
+  # The program's own cost per frame, as the kernel measures it (run_time_ns / run_cnt over the
+  # floods; kernel.bpf_stats_enabled is on only for this round, it costs a little itself).
+  stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
   run_floods "$name"
+  bpftool prog show name synguard_xdp 2>/dev/null | grep -oE "run_time_ns [0-9]+ run_cnt [0-9]+" |
+    awk -v n="$name" '{t += $2; c += $4} END {if (c) printf "%s_prog_ns_per_frame,%.1f\n", n, t / c}' >>"$out"
+  sysctl -qw kernel.bpf_stats_enabled="$stats_was"
   kill -TERM "$sg"
   wait "$sg" || true
 done

@@ -58,17 +58,17 @@ xdp_of() {  # xdp_of IFACE: "attached" when the gateway's IFACE has an XDP progr
   if lab_ns "$NS_G" ip -d link show dev "$1" | grep -q "prog/xdp"; then echo attached; else echo none; fi
 }
 
-xdp_tx() { metric "synguard_xdp_packets_total{interface=\"$1\",action=\"tx\",reason=\"cookie\"}"; }
+xdp_tx() { metric "synguard_xdp_packets_total{action=\"tx\",interface=\"$1\",reason=\"cookie\"}"; }
 
 case "$part" in
   cookie)
     lab_server "$PORT" --ipv6
     for xmode in generic native; do
       write_config always "$xmode" "gc, ga"
-      "$synguard" check-config "$cfg" || fail "check-config refused $cfg"
+      lab_ns "$NS_G" "$synguard" check-config "$cfg" || fail "check-config refused $cfg"
       sg_start --config "$cfg" --stats-interval 1
-      grep -E "xdp: (gc|ga): attached" "$LAB_DIR/sg.log" | tail -2
-      grep -q "xdp: gc: attached ($xmode)" "$LAB_DIR/sg.log" || fail "gc not attached in $xmode mode"
+      grep -E "xdp: (gc|ga): attached in" "$LAB_DIR/sg.log" | tail -2
+      grep -q "xdp: gc: attached in $xmode mode" "$LAB_DIR/sg.log" || fail "gc not attached in $xmode mode"
       [ "$(metric "synguard_xdp_attached{interface=\"gc\",mode=\"$xmode\"}")" = 1 ] ||
         fail "synguard_xdp_attached does not say $xmode for gc"
       syns0=$(metric 'synguard_service_syns_received_total{service="web"}')
@@ -95,7 +95,7 @@ case "$part" in
       # Every SYN the engine counted is one XDP answered: none reached the queue.
       [ "$syns" -eq "$tx" ] || fail "$xmode: $syns SYNs counted but XDP answered $tx: some reached the queue"
       [ "$validated" -ge 47 ] || fail "$xmode: only $validated cookies validated by the engine"
-      scrape | grep -E '^synguard_xdp_packets_total\{interface="gc"' | awk '$2 > 0' | sed 's/^/  /'
+      scrape | grep -E '^synguard_xdp_packets_total\{action="[a-z]*",interface="gc"' | awk '$2 > 0' | sed 's/^/  /'
       sg_stop
       [ "$(xdp_of gc)" = none ] || fail "$xmode: the program is still attached after the stop"
     done
@@ -117,7 +117,7 @@ table inet count {
 NFT
     lab_flood_conf v4 "$PORT" "$LAB_DIR/syn.cfg" syn
     lab_flood "$LAB_DIR/syn.cfg" 12 2000pps "$LAB_DIR/flood.log" 24000
-    wait_until 10 '[ "$(metric "synguard_service_mode{service=\"web\",mode=\"cookie\"}")" = 1 ]' ||
+    wait_until 10 '[ "$(metric "synguard_service_mode{mode=\"cookie\",service=\"web\"}")" = 1 ]' ||
       fail "the flood did not switch the service to cookie mode"
     wait_until 10 '[ "$(xdp_tx ga)" -gt 500 ]' || fail "XDP does not answer the flood's SYNs"
     at_server=$(lab_ns "$NS_S" nft list table inet count | grep -oE 'packets [0-9]+' | cut -d' ' -f2)
@@ -131,17 +131,17 @@ NFT
     echo "flood: $sent SYNs sent; XDP answered $tx on ga; at the server: $at_server when XDP took over, $at_server_end at the end"
     # Once XDP answers, no spoofed SYN reaches the server.
     [ "$at_server_end" -eq "$at_server" ] || fail "$((at_server_end - at_server)) spoofed SYNs reached the server after XDP took over"
-    [ "$(metric "synguard_service_mode{service=\"web\",mode=\"cookie\"}")" = 1 ] ||
+    [ "$(metric "synguard_service_mode{mode=\"cookie\",service=\"web\"}")" = 1 ] ||
       fail "the service left cookie mode while the flood lasted"
     # The flood has ended: the smoothed rate decays and the hold passes.
-    wait_until 60 '[ "$(metric "synguard_service_mode{service=\"web\",mode=\"normal\"}")" = 1 ]' ||
+    wait_until 60 '[ "$(metric "synguard_service_mode{mode=\"normal\",service=\"web\"}")" = 1 ]' ||
       fail "the service did not leave cookie mode after the flood"
     echo "left cookie mode after the flood; transitions: $(metric 'synguard_service_mode_transitions_total{service="web"}')"
     # Normal mode: SYNs pass to the queue again.
-    before=$(metric 'synguard_xdp_packets_total{interface="gc",action="pass",reason="normal"}')
+    before=$(metric 'synguard_xdp_packets_total{action="pass",interface="gc",reason="normal"}')
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 5 --bytes 1000 \
       --timeout 5 || fail "connections after the flood"
-    wait_until 5 '[ "$(metric "synguard_xdp_packets_total{interface=\"gc\",action=\"pass\",reason=\"normal\"}")" -ge $((before + 5)) ]' ||
+    wait_until 5 '[ "$(metric "synguard_xdp_packets_total{action=\"pass\",interface=\"gc\",reason=\"normal\"}")" -ge $((before + 5)) ]' ||
       fail "SYNs in normal mode were not passed as normal"
     sg_stop
     echo PASS live_xdp adaptive
@@ -175,7 +175,7 @@ NFT
     # auto on the same interface falls back to generic, and says so.
     write_config always auto "xd0"
     sg_start --config "$cfg"
-    grep -q "xdp: xd0: attached (generic)" "$LAB_DIR/sg.log" || fail "auto did not fall back to generic"
+    grep -q "xdp: xd0: attached in generic mode" "$LAB_DIR/sg.log" || fail "auto did not fall back to generic"
     sg_stop
     # check-config names an interface that does not exist.
     write_config always auto "nosuch0"
