@@ -21,6 +21,11 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   # The XDP lab (scripts/lab/netns.sh lab_peer_xdp) turns veth checksum offload off.
   ethtool
+  # synguard tune: a Prometheus server's history over HTTP (libcurl), its JSON (nlohmann-json).
+  libcurl4-openssl-dev nlohmann-json3-dev
+  # The fleet (docs/OPERATIONS.md "Running a fleet"): proxied connections handed to the kernel's
+  # conntrack (libnetfilter-conntrack) and replicated by conntrackd; stress-ng for busy-machine runs.
+  libnetfilter-conntrack-dev conntrackd stress-ng
 )
 
 if [ "$(id -u)" -ne 0 ]; then
