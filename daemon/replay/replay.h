@@ -9,6 +9,16 @@
 
 namespace synguard::replay {
 
+/// Sees the engine after every packet of a replay (`synguard tune` samples it once a second).
+class ReplayHook {
+ public:
+  virtual ~ReplayHook() = default;
+  /// After the engine processed a packet stamped `ts` (Unix seconds).
+  virtual void afterPacket(engine::Engine& eng, double ts) = 0;
+  /// After the last capture, before what is still open is flushed.
+  virtual void beforeFlush(engine::Engine& eng) = 0;
+};
+
 struct ReplayOptions {
   std::vector<std::string> captures;
   std::string conn_log;  ///< empty: no connection log
@@ -18,6 +28,7 @@ struct ReplayOptions {
   /// Conclude unanswered attempts after 5 s in the connection log, as Zeek does.
   bool attempt_timeout = true;
   engine::EngineConfig engine;
+  ReplayHook* hook = nullptr;  ///< not owned; nullptr: none
 };
 
 /// Replays captures through one engine with the packets' own timestamps, writes the connection
