@@ -280,7 +280,7 @@ void Replayer::feed(const CapturedPacket& pkt) {
     summary_.half_open_peak = eng_.halfOpen().peak();
   }
   if (opts_.hook != nullptr) {
-    opts_.hook->afterPacket(eng_, ts);
+    opts_.hook->afterPacket(eng_, pkt.ip, ts);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,8 @@ namespace synguard::replay {
 class ReplayHook {
  public:
   virtual ~ReplayHook() = default;
-  /// After the engine processed a packet stamped `ts` (Unix seconds).
-  virtual void afterPacket(engine::Engine& eng, double ts) = 0;
+  /// After the engine processed the IP packet `ip` stamped `ts` (Unix seconds).
+  virtual void afterPacket(engine::Engine& eng, std::span<const std::byte> ip, double ts) = 0;
   /// After the last capture, before what is still open is flushed.
   virtual void beforeFlush(engine::Engine& eng) = 0;
 };

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "daemon/replay/replay.h"
+#include "daemon/tune/analysis.h"
+#include "engine/packet/segment.h"
 
 namespace synguard::tune {
 
@@ -30,7 +32,7 @@ class Sampler : public replay::ReplayHook {
  public:
   explicit Sampler(CaptureRun& run) : run_(run) {}
 
-  void afterPacket(engine::Engine& eng, double ts) override {
+  void afterPacket(engine::Engine& eng, std::span<const std::byte> ip, double ts) override {
     if (!started_) {
       start(eng, ts);
     }
@@ -42,6 +44,7 @@ class Sampler : public replay::ReplayHook {
     for (std::size_t i = 0; i < eng.serviceCount(); ++i) {
       observe(eng, i, ts);
     }
+    observeSource(eng, ip);
   }
 
   void beforeFlush(engine::Engine& eng) override {
@@ -49,12 +52,14 @@ class Sampler : public replay::ReplayHook {
       return;
     }
     closeWindows(eng, current_ + 1);
-    collectSources(eng);
     for (std::size_t i = 0; i < eng.serviceCount(); ++i) {
       const engine::ServiceRuntime& rt = eng.service(i);
       run_.syns[i] = rt.syns;
       run_.mode_changes[i] = rt.mode_changes;
       run_.would_drop[i] = rt.would_drop;
+    }
+    for (const auto& [key, l] : source_peaks_) {
+      run_.services[key.second].sources.push_back(l);
     }
   }
 
@@ -85,10 +90,11 @@ class Sampler : public replay::ReplayHook {
 
   /// Ends the open windows and the idle seconds up to `next`, and opens `next`'s.
   void closeWindows(engine::Engine& eng, double next) {
+    std::vector<bool> baseline(eng.serviceCount(), false);
     for (std::size_t i = 0; i < eng.serviceCount(); ++i) {
       const engine::ServiceRuntime& rt = eng.service(i);
       Window& w = windows_[i];
-      push(i, w, rt);
+      baseline[i] = classify(push(i, w, rt)) == Exclusion::kNone;
       const bool fill = next - current_ <= kMaxFilledGapSeconds;
       for (double t = current_ + 1; fill && t < next; t += 1) {
         Window idle{t,
@@ -106,10 +112,11 @@ class Sampler : public replay::ReplayHook {
                  rt.handshakes_completed,
                  rt.mode.mode() == engine::ServiceMode::kCookie};
     }
+    foldSources(baseline);
     current_ = next;
   }
 
-  void push(std::size_t i, const Window& w, const engine::ServiceRuntime& rt) {
+  const Sample& push(std::size_t i, const Window& w, const engine::ServiceRuntime& rt) {
     Sample s;
     s.t = w.start;
     s.width = 1;
@@ -119,29 +126,60 @@ class Sampler : public replay::ReplayHook {
     s.completed = static_cast<double>(rt.handshakes_completed - w.completed_at_start);
     s.cookie_mode = w.cookie;
     run_.services[i].samples.push_back(s);
+    return run_.services[i].samples.back();
   }
 
-  /// The source prefixes' peaks, from the engine's per-source counters (their port is the
-  /// service's index + 1).
-  void collectSources(engine::Engine& eng) {
+  /// A SYN to a service: its source prefix's SYNs and half-open count in this window, from
+  /// the engine's per-source counters (tagged with the service's index + 1).
+  void observeSource(engine::Engine& eng, std::span<const std::byte> ip) {
+    engine::Segment seg;
+    if (engine::parseSegment(ip, seg, parse_) != engine::ParseError::kNone ||
+        !seg.has(engine::kSyn) || seg.has(engine::kAck)) {
+      return;
+    }
+    const std::uint32_t svc = eng.findService(seg.dst, seg.dst_port);
+    if (svc == engine::ServiceMap::kNone) {
+      return;
+    }
     const engine::HalfOpenAccounting& ho = eng.halfOpen();
-    ho.sources().forEach([&](std::uint32_t idx, const engine::CounterEntry& e) {
-      if (idx == engine::CounterTable::kOverflow || e.port == 0 || e.port > eng.serviceCount()) {
-        return;
-      }
-      SourceLoad l;
-      std::ostringstream p;
-      p << e.addr.toString() << '/' << ho.sourcePrefixLength(e.addr);
-      l.prefix = p.str();
-      l.peak_half_open = e.peak_half_open;
-      l.peak_syn_rate = e.syn_rate.peak();
-      if (l.peak_half_open > 0 || l.peak_syn_rate > 0) {
-        run_.services[e.port - 1U].sources.push_back(l);
-      }
-    });
+    const engine::IpAddress prefix = ho.sourcePrefix(seg.src);
+    SourceWindow& w = sources_now_[{
+        prefix.toString() + '/' + std::to_string(ho.sourcePrefixLength(seg.src)), svc}];
+    ++w.syns;
+    const std::uint32_t idx = ho.sources().find(prefix, static_cast<std::uint16_t>(svc + 1));
+    if (idx != engine::kNoIndex) {
+      const engine::CounterEntry& e = ho.sources().at(idx);
+      w.half_open = std::max(w.half_open, static_cast<double>(e.half_open));
+      w.engine_window =
+          std::max(w.engine_window, static_cast<double>(e.syn_rate.currentWindowCount()));
+    }
   }
+
+  /// Folds the closing window's source figures into the run's peaks, for the services whose
+  /// window is in the baseline (a flood's sources must not set the per-source limits).
+  void foldSources(const std::vector<bool>& baseline) {
+    for (const auto& [key, w] : sources_now_) {
+      if (!baseline[key.second]) {
+        continue;
+      }
+      SourceLoad& l = source_peaks_[key];
+      l.prefix = key.first;
+      l.peak_half_open = std::max(l.peak_half_open, w.half_open);
+      l.peak_syn_rate = std::max({l.peak_syn_rate, w.syns, w.engine_window});
+    }
+    sources_now_.clear();
+  }
+
+  struct SourceWindow {
+    double syns = 0;           ///< SYNs in the window
+    double engine_window = 0;  ///< the highest count of the engine's 1-second SYN window
+    double half_open = 0;
+  };
 
   CaptureRun& run_;
+  engine::ParseOptions parse_{.allow_zero_ip_length = true};
+  std::map<std::pair<std::string, std::size_t>, SourceWindow> sources_now_;
+  std::map<std::pair<std::string, std::size_t>, SourceLoad> source_peaks_;
   bool started_ = false;
   double current_ = 0;
   std::vector<Window> windows_;

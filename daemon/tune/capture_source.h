@@ -1,6 +1,7 @@
 #pragma once
 // Captures as the tuner's history: each capture through the replay engine (every service in
-// monitor mode), sampled once a second per service, plus per-source-prefix peaks.
+// monitor mode), sampled once a second per service, plus per-source-prefix peaks taken over
+// the windows the contamination filter keeps (a flood's sources must not set the limits).
 #include <cstdint>
 #include <optional>
 #include <string>

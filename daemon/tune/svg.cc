@@ -55,6 +55,17 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+/// Time from the start in the unit the span reads best in.
+std::string timeLabel(double t, double span) {
+  if (span >= 2 * 86400.0) {
+    return label(t / 86400.0) + " d";
+  }
+  if (span >= 2 * 3600.0) {
+    return label(t / 3600.0) + " h";
+  }
+  return label(t) + " s";
+}
+
 /// A round axis maximum at or above `v`.
 double niceMax(double v) {
   if (v <= 0) {
@@ -119,7 +130,7 @@ void drawPanel(std::ostringstream& o, const Panel& p, double span) {
     o << "<line x1=\"" << num(x(t)) << "\" y1=\"" << num(p.top + kPanelHeight) << "\" x2=\""
       << num(x(t)) << "\" y2=\"" << num(p.top + kPanelHeight + 5) << "\" stroke=\"#888\"/>"
       << "<text x=\"" << num(x(t)) << "\" y=\"" << num(p.top + kPanelHeight + 18)
-      << "\" font-size=\"11\" text-anchor=\"middle\">" << label(t) << " s</text>\n";
+      << "\" font-size=\"11\" text-anchor=\"middle\">" << timeLabel(t, span) << "</text>\n";
   }
   o << "<polyline fill=\"none\" stroke=\"" << p.color << "\" stroke-width=\"1.2\" points=\"";
   for (const auto& [t, v] : p.points) {
@@ -169,7 +180,7 @@ std::string renderSvg(const ServiceSeries& series, const ServiceAnalysis& a) {
                   double(s.syn_rate_off), points(series, false)},
             span);
   o << "<text x=\"" << num(kWidth / 2) << "\" y=\"" << num(height - 8)
-    << "\" font-size=\"12\" text-anchor=\"middle\">seconds from the first window</text>\n";
+    << "\" font-size=\"12\" text-anchor=\"middle\">time from the first window</text>\n";
   o << "</svg>\n";
   return o.str();
 }
