@@ -20,6 +20,9 @@ def one(args, i):
     fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(args.timeout)
+    if args.sport:  # the i-th connection from source port SPORT + i (a router steers them)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport + i))
     t0 = time.monotonic()
     try:
         s.connect((args.host, args.port))
@@ -150,6 +153,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long (at most)")
     ap.add_argument("--stop-file", help="echo mode: stop as soon as this file exists")
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
+    ap.add_argument("--sport", type=int, default=0, help="bind connection i to port SPORT + i")
     ap.add_argument("--latency-out", help="write each successful connect's latency (s) here")
     args = ap.parse_args()
     ok = 0
