@@ -45,6 +45,13 @@ fleet_down() {
   for pid in "${LAB_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
+  for pid in "${LAB_PIDS[@]:-}"; do  # synguard removes its rules on SIGTERM: up to 5 s each
+    for _ in $(seq 1 50); do
+      [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
   for ns in "${FLEET_NS[@]}"; do
     if ip netns list | grep -w "$ns" >/dev/null; then
       for pid in $(ip netns pids "$ns" 2>/dev/null); do
@@ -188,15 +195,14 @@ fleet_fail() {
   lab_ns "$ns" ip link set sync down
 }
 
-# fleet_sg_start A|B LOG [synguard run options...]: synguard on a gateway with the shared key
-# file $LAB_DIR/cookie.key (created by the first start); waits (up to 30 s) for "protecting".
+# fleet_sg_start A|B LOG [synguard run options...]: synguard on a gateway (give each its copy of
+# the shared key: --key-file); waits (up to 30 s) for "protecting".
 # FLEET_WRAP (an array, e.g. env LD_PRELOAD=...) goes before the binary. The pid is printed
 # into $LAB_DIR/sg.GW.pid.
 fleet_sg_start() {
   local g="$1" log="$2" pid
   shift 2
-  ip netns exec "$(fleet_ns "$g")" "${FLEET_WRAP[@]}" "$synguard" run \
-    --key-file "$LAB_DIR/cookie.key" "$@" >>"$log" 2>&1 &
+  ip netns exec "$(fleet_ns "$g")" "${FLEET_WRAP[@]}" "$synguard" run "$@" >>"$log" 2>&1 &
   pid=$!
   LAB_PIDS+=("$pid")
   echo "$pid" >"$LAB_DIR/sg.$g.pid"
