@@ -141,7 +141,7 @@ void Checker::proxy(const YAML::Node& x) {
   if (!map(x, "proxy",
            {"capacity", "max_per_source", "max_ack_delay", "default_client_rtt", "server_timeout",
             "syn_resend_interval", "zero_window_hold", "early_segment_buffers",
-            "early_segments_per_connection"})) {
+            "early_segments_per_connection", "handoff"})) {
     return;
   }
   engine::ProxyConfig& px = out_.engine.protection.proxy;
@@ -188,6 +188,11 @@ void Checker::proxy(const YAML::Node& x) {
   if (x["early_segments_per_connection"]) {
     integer(x["early_segments_per_connection"], "proxy.early_segments_per_connection", 0, 64,
             px.early_segments_per_connection);
+  }
+  if (x["handoff"]) {
+    if (const auto m = choice(x["handoff"], "proxy.handoff", {"off", "conntrack"})) {
+      px.handoff = *m == 1;
+    }
   }
 }
 

@@ -2,11 +2,29 @@
 
 #include <cstddef>
 
+#include "engine/packet/flow_key.h"
 #include "engine/protect/adaptive_mode.h"
 #include "engine/stats.h"
 #include "engine/track/connection.h"
 
 namespace synguard::engine {
+
+/// A proxied connection whose translation the kernel's conntrack can take over (proxy.handoff):
+/// both halves joined, window shifts equal on both sides (conntrack's seqadj shifts sequence
+/// numbers and, with the synproxy extension, timestamps; it never rescales windows).
+struct ProxyHandoff {
+  FlowKey tuple;                    ///< client -> server (conntrack's original direction)
+  std::uint32_t seq_offset = 0;     ///< cookie ISN - server ISN: added to the server's seq
+  std::uint32_t cookie_isn = 0;     ///< our ISN towards the client (synproxy isn)
+  std::uint32_t server_isn = 0;     ///< the server's ISN
+  std::uint32_t ts_off = 0;         ///< client-visible TSval - server TSval (synproxy tsoff)
+  std::uint32_t cookie_tsval = 0;   ///< TSval of our cookie SYN-ACK (synproxy its)
+  bool timestamps = false;          ///< both sides use timestamps (ts_off applies)
+  bool sack = false;                ///< SACK permitted on both sides
+  std::uint8_t window_shift_c = 0;  ///< the client's window shift (= as the server reads it)
+  std::uint8_t window_shift_s = 0;  ///< the server's window shift (= as the client reads it)
+  std::uint32_t service = 0;        ///< configured service index
+};
 
 /// Told about every connection that leaves the table, before its slot is reused.
 class ConnectionObserver {
@@ -15,6 +33,9 @@ class ConnectionObserver {
   virtual void onConnectionEnd(const Connection& c, EndCause cause) noexcept = 0;
   /// A service changed mode (adaptive protection), with the numbers that caused it.
   virtual void onModeChange(std::size_t /*service*/, const ModeChange& /*change*/) noexcept {}
+  /// A proxied connection may be handed to the kernel (ProtectionConfig::proxy.handoff). The
+  /// engine goes on translating whatever segments of it still reach it.
+  virtual void onProxyHandoff(const ProxyHandoff& /*handoff*/) noexcept {}
 };
 
 }  // namespace synguard::engine

@@ -121,6 +121,10 @@ struct EngineStats {
   std::uint64_t proxy_early_dropped = 0;   ///< ... and dropped for want of room
   std::uint64_t proxy_client_aborted = 0;  ///< the client reset during the server handshake
   std::uint64_t proxy_rst_ignored = 0;     ///< RSTs not at the client's next sequence number then
+  /// proxy.handoff: established proxied connections offered to the kernel, and those kept
+  /// because their window shifts differ between the sides (conntrack cannot rescale).
+  std::uint64_t proxy_handoff_offered = 0;
+  std::uint64_t proxy_handoff_window_scale = 0;
   std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
   /// ICMP errors quoting TCP, by what became of them (IcmpOutcome).
   std::array<std::uint64_t, kIcmpOutcomeCount> icmp{};
@@ -329,6 +333,13 @@ constexpr void forEachCounter(Stats& s, Visitor&& visit) {
                     .metric = "synguard_proxied_connections_total",
                     .help = "Connections whose server handshake the proxy completed"},
         values(s.proxy_completed));
+  // Exported by the daemon with its own outcomes (synguard_proxy_handoffs_total{result}).
+  visit(CounterInfo{.field = "proxy_handoff_offered",
+                    .help = "Established proxied connections offered to the kernel (handoff)"},
+        values(s.proxy_handoff_offered));
+  visit(CounterInfo{.field = "proxy_handoff_window_scale",
+                    .help = "Proxied connections kept in user space: window shifts differ"},
+        values(s.proxy_handoff_window_scale));
   visit(CounterInfo{.field = "proxy_refused",
                     .metric = "synguard_proxy_refused_total",
                     .help = "Proxied connections the server refused (a RST to our SYN)"},

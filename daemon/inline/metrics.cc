@@ -90,8 +90,9 @@ class SnapshotCollectable : public prometheus::Collectable {
     if (live_.xdp) {
       x = live_.xdp();
     }
+    const HandoffFigures h = live_.handoff ? live_.handoff() : HandoffFigures{};
     return collectMetrics(info_, fn_(), readKernelQueueStats(), *reloads_, hu.first, hu.second,
-                          spoofed, x);
+                          spoofed, x, h);
   }
 
  private:
@@ -389,13 +390,33 @@ void addXdp(Families& f, const std::vector<xdp::InterfaceFigures>& interfaces) {
 
 }  // namespace
 
+namespace {
+
+/// proxy.handoff: the engines' offers that stayed (window scale), the daemon's outcomes.
+void addHandoff(Families& f, const engine::EngineStats& t, const HandoffFigures& h) {
+  auto& r = f.family("synguard_proxy_handoffs_total",
+                     "Established proxied connections by what became of the handoff to conntrack",
+                     kCounter);
+  Families::add(r, static_cast<double>(h.created), {{"result", "conntrack"}});
+  Families::add(r, static_cast<double>(t.proxy_handoff_window_scale),
+                {{"result", "window_scale"}});
+  Families::add(r, static_cast<double>(h.errors), {{"result", "error"}});
+  f.one("synguard_proxy_handoff_learned_total",
+        "Handed-off tuples added to the queue-skipping set from conntrack entries (ours and "
+        "those conntrackd committed)",
+        kCounter, static_cast<double>(h.learned));
+}
+
+}  // namespace
+
 std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
                                          const std::vector<WorkerSnapshot>& workers,
                                          const std::vector<KernelQueueStats>& kernel,
                                          const ReloadCounters& reloads, std::uint64_t rule_hits,
                                          std::uint64_t unprotected,
                                          const RuleCounterTotals::Totals& spoofed,
-                                         const std::vector<xdp::InterfaceFigures>& xdp) {
+                                         const std::vector<xdp::InterfaceFigures>& xdp,
+                                         const HandoffFigures& handoff) {
   using engine::VerdictReason;
   Families f;
   Families::add(f.family("synguard_build_info", "synguard build information (always 1)", kGauge), 1,
@@ -412,6 +433,7 @@ std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
   // Special: derived from other figures (snapshot fields, or one index of an engine array).
   f.one("synguard_proxied_connections", "Connections proxied now", kGauge,
         static_cast<double>(sum.proxied_now));
+  addHandoff(f, t, handoff);
   addVerdicts(f, t);
   f.one("synguard_table_entries", "Connections in the tables", kGauge,
         static_cast<double>(sum.table));

@@ -75,6 +75,13 @@ class RuleCounterTotals {
   std::map<std::string, Counter> counters_;
 };
 
+/// proxy.handoff (daemon/inline/conntrack_handoff.h): what became of the connections offered.
+struct HandoffFigures {
+  std::uint64_t created = 0;  ///< conntrack entries created
+  std::uint64_t errors = 0;   ///< not created (or the request lost): stayed in user space
+  std::uint64_t learned = 0;  ///< tuples added to the handoff set from conntrack entries
+};
+
 /// Figures the main thread keeps current (it reads the rule counters through libnftables,
 /// which must not run on the exporter's small-stack threads): rule hits and unprotected packets.
 struct LiveQueueFigures {
@@ -83,6 +90,8 @@ struct LiveQueueFigures {
   std::function<RuleCounterTotals::Totals()> spoofed;
   /// Per configured XDP interface: its attach mode and the program's counters (empty: no XDP).
   std::function<std::vector<xdp::InterfaceFigures>()> xdp;
+  /// proxy.handoff's figures (empty: off, all zero).
+  std::function<HandoffFigures()> handoff;
 };
 
 /// Config reloads, written by the main thread, read by scrapes.
@@ -106,7 +115,7 @@ std::vector<prometheus::MetricFamily> collectMetrics(
     const std::vector<KernelQueueStats>& kernel, const ReloadCounters& reloads,
     std::uint64_t rule_hits = 0, std::uint64_t unprotected = 0,
     const RuleCounterTotals::Totals& spoofed = {},
-    const std::vector<xdp::InterfaceFigures>& xdp = {});
+    const std::vector<xdp::InterfaceFigures>& xdp = {}, const HandoffFigures& handoff = {});
 
 /// The HTTP endpoint (prometheus-cpp pull, civetweb): each scrape asks `snapshots` for the
 /// workers' latest figures and the kernel for its queue counters. The workers' packet loops

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "daemon/inline/conntrack_handoff.h"
+
 namespace synguard::daemon {
 
 namespace {
@@ -235,6 +237,43 @@ std::string renderBypass(const RuleOptions& opts) {
   return r.str();
 }
 
+/// proxy.handoff: the sets of connections handed to conntrack and the chains around them.
+std::string renderHandoff(const RuleOptions& opts) {
+  std::ostringstream r;
+  for (const char* fam : {"4", "6"}) {
+    const char* a = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
+    r << "\tset handoff" << fam << " {\n\t\ttype " << a << " . inet_service . " << a
+      << " . inet_service\n\t\tsize " << opts.handoff_capacity << "\n\t\ttimeout "
+      << opts.handoff_timeout_s << "s\n\t\tflags dynamic,timeout\n\t}\n";
+  }
+  r << "\t# Before the queue: segments of connections handed to conntrack (its entry, marked\n"
+    << "\t# " << hex(kCtMarkHandoff) << ", translates them), FIN and RST included, skip the "
+    << "queue and\n\t# are not notracked. Each one renews its element; the daemon fills the sets "
+    << "from\n\t# conntrack's entries of that mark (its own, and those conntrackd committed).\n"
+    << "\tchain handoff {\n"
+    << "\t\ttype filter hook prerouting priority -305; policy accept;\n";
+  for (const char* fam : {"4", "6"}) {
+    const std::string ip = fam[0] == '4' ? "ip" : "ip6";
+    const std::string fwd = ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
+    r << "\t\t" << fwd << " @handoff" << fam << " update @handoff" << fam << " { " << fwd
+      << " } meta mark set " << hex(kMarkHandedOff) << "\n";
+  }
+  r << "\t}\n"
+    << "\t# Counts what conntrack forwarded for us (its ct expression also keeps conntrack's\n"
+    << "\t# hooks registered in this namespace).\n"
+    << "\tchain handoff_forward {\n"
+    << "\t\ttype filter hook forward priority 0; policy accept;\n"
+    << "\t\tct mark " << hex(kCtMarkHandoff) << " counter comment \"handed off\"\n"
+    << "\t}\n"
+    << "\t# Never jumped to: a synproxy statement registers the kernel's synproxy hooks in this\n"
+    << "\t# namespace, which move the timestamps of entries carrying the synproxy extension\n"
+    << "\t# (its tsoff). Nothing reaches this rule.\n"
+    << "\tchain handoff_synproxy {\n"
+    << "\t\tsynproxy mss 1460 wscale 7 timestamp sack-perm\n"
+    << "\t}\n";
+  return r.str();
+}
+
 }  // namespace
 
 std::string renderRules(const std::vector<engine::ServiceConfig>& services,
@@ -246,6 +285,9 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
   if (opts.bypass) {
     r << renderBypass(opts);
   }
+  if (opts.handoff) {
+    r << renderHandoff(opts);
+  }
   r << "\t# Before conntrack (priority -200): SYNs answered with cookies and ACKs with bad\n"
     << "\t# cookies are dropped before conntrack allocates anything, and proxied connections\n"
     << "\t# are marked so the next chain exempts them (their sequence numbers are rewritten).\n"
@@ -255,10 +297,14 @@ std::string renderRules(const std::vector<engine::ServiceConfig>& services,
     << (opts.bypass && opts.nft_queue
             ? "\t\tmeta mark " + hex(kMarkBypassed) + " return comment \"bypassed\"\n"
             : std::string())
+    << (opts.handoff ? "\t\tmeta mark " + hex(kMarkHandedOff) + " return comment \"handed off\"\n"
+                     : std::string())
     << q.in << "\t}\n"
     << "\tchain proxied {\n"
     << "\t\ttype filter hook prerouting priority -290; policy accept;\n"
     << "\t\tmeta mark " << hex(kMarkProxied) << " notrack\n"
+    << (opts.handoff ? "\t\tmeta mark " + hex(kMarkHandedOff) + " meta mark set 0\n"
+                     : std::string())
     << "\t}\n"
     << "\tchain output {\n"
     << "\t\ttype filter hook output priority -300; policy accept;\n"
@@ -331,6 +377,9 @@ std::string renderXtRules(const std::vector<engine::ServiceConfig>& services,
   r << "*raw\n:SYNGUARD - [0:0]\n:SYNGUARD_OUT - [0:0]\n";
   r << "-A SYNGUARD_OUT -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
   r << "-A SYNGUARD -m mark --mark " << hex(kMarkInjected) << " -j RETURN\n";
+  if (opts.handoff) {
+    r << "-A SYNGUARD -m mark --mark " << hex(kMarkHandedOff) << " -j RETURN\n";
+  }
   if (opts.bypass) {
     r << "-A SYNGUARD -m mark --mark " << hex(kMarkBypassed) << " -j RETURN\n";
     if (opts.mode == RuleMode::kLocal) {

@@ -22,6 +22,11 @@ constexpr std::uint32_t kMarkBypassLearn = 0x5e000003;
 /// Put by the chain before the queue on plain segments of tuples in the bypass set: the queue
 /// rules skip them (cleared again before conntrack).
 constexpr std::uint32_t kMarkBypassed = 0x5e000004;
+/// Put by the chain before the queue on segments of connections handed to conntrack
+/// (proxy.handoff): the queue rules skip them and they are not notracked, so their conntrack
+/// entry translates them (cleared again before conntrack). The entries' own conntrack mark is
+/// kCtMarkHandoff (conntrack_handoff.h).
+constexpr std::uint32_t kMarkHandedOff = 0x5e000006;
 
 enum class RuleMode : std::uint8_t {
   kGateway,  ///< forwarded traffic to and from the services (prerouting)
@@ -41,6 +46,10 @@ struct RuleOptions {
   bool bypass = true;
   std::uint32_t bypass_capacity = 1U << 21;  ///< set elements (two per connection)
   std::uint32_t bypass_timeout_s = 3600;     ///< an element lives this long after it is added
+  /// proxy.handoff conntrack: the sets of handed-off tuples and the chains around them.
+  bool handoff = false;
+  std::uint32_t handoff_capacity = 1U << 21;  ///< set elements (two per connection)
+  std::uint32_t handoff_timeout_s = 3600;     ///< an element lives this long after its last segment
   /// Anti-spoofing (rules.anti_spoofing): a service's own segments (source = its addresses
   /// and ports) arriving on an interface they cannot come from are dropped before the queue.
   bool anti_spoofing = true;

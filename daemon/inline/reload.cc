@@ -20,7 +20,7 @@ struct KeptSetting {
 
 // In the order the message names them, before the engine's own (Engine::keepOnReload): the
 // daemon lists what it set up at start, the engine what it sized or handed out.
-const std::array<KeptSetting, 8> kKeptOnReload{{
+const std::array<KeptSetting, 9> kKeptOnReload{{
     {"queues",
      [](const RunOptions& n, const RunOptions& r) { return n.queues != 0 && n.queues != r.queues; },
      [](RunOptions& n, const RunOptions& r) { n.queues = r.queues; }},
@@ -37,6 +37,14 @@ const std::array<KeptSetting, 8> kKeptOnReload{{
      [](RunOptions& n, const RunOptions& r) {
        n.bypass = r.bypass;
        n.engine.bypass_established = r.engine.bypass_established;
+     }},
+    // Its rules, sets and conntrack thread are set up at start.
+    {"proxy handoff",
+     [](const RunOptions& n, const RunOptions& r) {
+       return n.engine.protection.proxy.handoff != r.engine.protection.proxy.handoff;
+     },
+     [](RunOptions& n, const RunOptions& r) {
+       n.engine.protection.proxy.handoff = r.engine.protection.proxy.handoff;
      }},
     // The engines keep the secrets they were created with: the key file is not read again.
     {"key file", [](const RunOptions& n, const RunOptions& r) { return n.key_file != r.key_file; },

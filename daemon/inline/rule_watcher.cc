@@ -105,7 +105,8 @@ LiveQueueFigures RuleWatcher::liveFigures() {
         const std::lock_guard<std::mutex> lock(spoofed_mutex_);
         return spoofed_.totals();
       },
-      {}};  // the XDP figures: the daemon adds them (XdpPath::figures)
+      {},   // the XDP figures: the daemon adds them (XdpPath::figures)
+      {}};  // and the handoff's (ConntrackHandoff::counters)
 }
 
 }  // namespace synguard::daemon

@@ -59,6 +59,9 @@ RuleOptions ruleOptions(const RunOptions& opts) {
   ropts.bypass_timeout_s = static_cast<std::uint32_t>(std::clamp<long long>(
       std::chrono::duration_cast<std::chrono::seconds>(opts.engine.timeouts.established).count(), 1,
       3600));
+  ropts.handoff = opts.engine.protection.proxy.handoff;
+  ropts.handoff_capacity = ropts.bypass_capacity;
+  ropts.handoff_timeout_s = ropts.bypass_timeout_s;
   return ropts;
 }
 
@@ -79,6 +82,7 @@ class Daemon {
   Step startXdp();
   void refreshXdp();
   Step installRules();
+  Step startHandoff();
   void startWorkers();
   Step startMetrics();
   void announce() const;
@@ -97,6 +101,8 @@ class Daemon {
   ReloadSlot reload_slot_;
   std::unique_ptr<SharedLoad> shared_;
   std::atomic<bool> stop_{false};
+  // proxy.handoff (null: off). Before the workers: their observers point at it.
+  std::unique_ptr<ConntrackHandoff> handoff_;
   std::vector<std::unique_ptr<Worker>> workers_;
   ReloadCounters reloads_;
   std::unique_ptr<RuleWatcher> rules_;
@@ -141,6 +147,10 @@ int Daemon::run() {
     return *code;
   }
   if (const Step code = installRules()) {
+    return *code;
+  }
+  if (const Step code = startHandoff()) {
+    (void)rules_->remove();
     return *code;
   }
   startWorkers();
@@ -290,6 +300,31 @@ Step Daemon::installRules() {
   return std::nullopt;
 }
 
+/// proxy.handoff: after the rules (its sets) and the drop of privileges (it keeps
+/// CAP_NET_ADMIN, which ctnetlink needs), before the workers can offer it anything.
+Step Daemon::startHandoff() {
+  if (!opts_.engine.protection.proxy.handoff) {
+    return std::nullopt;
+  }
+  HandoffOptions ho;
+  ho.nft_table = ropts_.nft_table;
+  ho.timeout_s = static_cast<std::uint32_t>(std::clamp<long long>(
+      std::chrono::duration_cast<std::chrono::seconds>(opts_.engine.timeouts.established).count(),
+      1, 432000));
+  auto h = ConntrackHandoff::start(ho);
+  if (!h) {
+    logLine(LogLevel::kError, h.error().message);
+    return 1;
+  }
+  handoff_ = std::move(*h);
+  for (auto& w : workers_) {
+    w->logger->setHandoff(handoff_.get());
+  }
+  logLine(LogLevel::kInfo, "proxy.handoff: established proxied connections go to conntrack (mark " +
+                               std::to_string(kCtMarkHandoff) + ")");
+  return std::nullopt;
+}
+
 void Daemon::startWorkers() {
   for (auto& w : workers_) {
     Worker* wp = w.get();
@@ -309,6 +344,12 @@ Step Daemon::startMetrics() {
   LiveQueueFigures live = rules_->liveFigures();
   if (xdp_) {
     live.xdp = [this] { return xdp_->figures(); };
+  }
+  if (handoff_) {
+    live.handoff = [this] {
+      const HandoffCounters& c = handoff_->counters();
+      return HandoffFigures{c.created.load(), c.errors.load() + c.dropped.load(), c.learned.load()};
+    };
   }
   auto m = MetricsExporter::start(
       opts_.metrics_listen, info, [this] { return snapshots(workers_); }, reloads_,

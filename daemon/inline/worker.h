@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/inline/conntrack_handoff.h"
 #include "daemon/inline/nfqueue.h"
 #include "daemon/inline/raw_sender.h"
 #include "daemon/inline/system_clock.h"
@@ -62,9 +63,17 @@ class ModeLogger : public engine::ConnectionObserver {
   void setEngine(const engine::Engine* eng) { eng_ = eng; }
   void onConnectionEnd(const engine::Connection&, engine::EndCause) noexcept override {}
   void onModeChange(std::size_t service, const engine::ModeChange& c) noexcept override;
+  /// proxy.handoff: passes the connection to the conntrack handoff (null: off).
+  void setHandoff(ConntrackHandoff* h) { handoff_ = h; }
+  void onProxyHandoff(const engine::ProxyHandoff& h) noexcept override {
+    if (handoff_ != nullptr) {
+      handoff_->request(h);
+    }
+  }
 
  private:
   std::uint16_t queue_;
+  ConntrackHandoff* handoff_ = nullptr;
   const engine::Engine* eng_ = nullptr;
 };
 

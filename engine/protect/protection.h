@@ -86,6 +86,9 @@ struct ProxyConfig {
   /// Early client segments kept while the server's handshake completes (each up to 2 KiB).
   std::size_t early_segment_buffers = 4096;
   std::size_t early_segments_per_connection = 4;
+  /// proxy.handoff conntrack: offer each established proxied connection whose translation the
+  /// kernel can express to the observer (ConnectionObserver::onProxyHandoff).
+  bool handoff = false;
 };
 
 struct ProtectionConfig {

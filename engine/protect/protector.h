@@ -219,6 +219,8 @@ class Protector final : public TrackListener {
   void sendServerSyn(ProxyEntry& p, const Connection& c) noexcept;
   void sendServerAck(const ProxyEntry& p, const Connection& c) noexcept;
   void completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept;
+  /// proxy.handoff: offers an established proxied connection to the observer, or counts why not.
+  void offerHandoff(const ProxyEntry& p, const Connection& c) noexcept;
   void abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
                   std::uint32_t tick) noexcept;
   void releaseProxy(std::uint32_t pidx) noexcept;

@@ -273,6 +273,7 @@ void Protector::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
   proxies_->notePhase(p.phase, ProxyPhase::kEstablished);
   p.phase = ProxyPhase::kEstablished;
   ++stats_->proxy_completed;
+  offerHandoff(p, tracker_->at(idx));
   proxies_->drainEarly(pidx, [&](std::span<std::byte> pkt) {
     Segment s;
     if (parseSegment(pkt, s) == ParseError::kNone) {
@@ -281,6 +282,33 @@ void Protector::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
       sink_->emit(Direction::kToServer, pkt);
     }
   });
+}
+
+void Protector::offerHandoff(const ProxyEntry& p, const Connection& c) noexcept {
+  if (!cfg_.proxy.handoff || observer_ == nullptr) {
+    return;
+  }
+  // The kernel's seqadj shifts sequence numbers (and SACK blocks), the synproxy extension the
+  // timestamps; neither rescales a window, so the shifts must agree on both sides.
+  const Translation& t = p.tr;
+  if (t.client_shift_c != t.client_shift_s || t.server_shift_s != t.server_shift_c) {
+    ++stats_->proxy_handoff_window_scale;
+    return;
+  }
+  ProxyHandoff h;
+  h.tuple = c.key;
+  h.seq_offset = p.cookie_isn - p.server_isn;
+  h.cookie_isn = p.cookie_isn;
+  h.server_isn = p.server_isn;
+  h.timestamps = p.has(kPxClientTs) && p.has(kPxServerTs);
+  h.ts_off = h.timestamps ? t.ts_off : 0U;
+  h.cookie_tsval = p.cookie_tsval;
+  h.sack = p.has(kPxClientSack) && p.has(kPxServerSack);
+  h.window_shift_c = t.client_shift_c;
+  h.window_shift_s = t.server_shift_s;
+  h.service = p.service;
+  ++stats_->proxy_handoff_offered;
+  observer_->onProxyHandoff(h);
 }
 
 void Protector::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,

@@ -111,6 +111,7 @@ std::vector<std::string> differences(const DaemonConfig& a, const DaemonConfig& 
   SYNGUARD_SAME(engine.protection.proxy.hold_with_zero_window);
   SYNGUARD_SAME(engine.protection.proxy.early_segment_buffers);
   SYNGUARD_SAME(engine.protection.proxy.early_segments_per_connection);
+  SYNGUARD_SAME(engine.protection.proxy.handoff);
   SYNGUARD_SAME(engine.protection.reap_half_open_after);
   SYNGUARD_SAME(engine.protection.reap_per_tick);
   SYNGUARD_SAME(engine.protection.default_mss_v4);
@@ -284,6 +285,8 @@ std::vector<KeyCase> everyKey() {
        [](C c) { return c.engine.protection.proxy.early_segment_buffers == 8; }},
       {"proxy.early_segments_per_connection", "proxy: {early_segments_per_connection: 2}",
        [](C c) { return c.engine.protection.proxy.early_segments_per_connection == 2; }},
+      {"proxy.handoff", "proxy: {handoff: conntrack}",
+       [](C c) { return c.engine.protection.proxy.handoff; }},
       {"reap_half_open_after", "reap_half_open_after: 0s",
        [](C c) { return c.engine.protection.reap_half_open_after == milliseconds(0); }},
       {"metrics.enabled", "metrics: {enabled: false}", [](C c) { return !c.metrics_enabled; }},

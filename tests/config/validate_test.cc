@@ -471,6 +471,8 @@ TEST(ConfigValidation, XdpInterfacesAndMode) {
   EXPECT_EQ(errors(load("xdp: {interfaces: eth0}\n")),
             "1:19: xdp.interfaces: expected a list of interface names, got 'eth0'\n");
   EXPECT_EQ(errors(load("xdp: [eth0]\n")), "1:6: xdp: expected a map of keys, got a list\n");
+  EXPECT_EQ(errors(load("proxy:\n  handoff: kernel\n")),
+            "2:12: proxy.handoff: expected off or conntrack, got 'kernel'\n");
   EXPECT_EQ(errors(load("xdp: {mode: native, mode: generic}\n")),
             "1:21: xdp.mode: duplicate key (only the first one would count)\n");
   std::string many = "xdp: {interfaces: [";

@@ -1006,3 +1006,128 @@ TEST(ProxyStress, RandomSegmentsKeepTheInvariants) {
 
 }  // namespace
 }  // namespace synguard::engine
+
+namespace synguard::engine {
+namespace {
+
+/// Records every handoff the engine offers (proxy.handoff).
+class HandoffRecorder : public ConnectionObserver {
+ public:
+  void onConnectionEnd(const Connection&, EndCause) noexcept override {}
+  void onProxyHandoff(const ProxyHandoff& h) noexcept override { offered.push_back(h); }
+  std::vector<ProxyHandoff> offered;
+};
+
+class ProxyHandoffTest : public ProxyTest {
+ protected:
+  void SetUp() override { startWith(true); }
+  void startWith(bool handoff) {
+    EngineConfig cfg = config();
+    cfg.protection.proxy.handoff = handoff;
+    recorder_.offered.clear();
+    EngineHarness::start(cfg, &recorder_);
+  }
+  HandoffRecorder recorder_;
+};
+
+TEST_F(ProxyHandoffTest, OfferedOnceBothHalvesJoinWithTheKernelsOffsets) {
+  const Parsed sa = cookieSynAck({});
+  ASSERT_EQ(send(clientAck(sa, {})), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_TRUE(recorder_.offered.empty()) << "not before the server answered";
+  ASSERT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  ASSERT_EQ(recorder_.offered.size(), 1U);
+  const ProxyHandoff& h = recorder_.offered[0];
+  const std::uint32_t cookie = sa.seg.seq.raw();
+  const FlowKey k{*IpAddress::parse(kClient), *IpAddress::parse(kServer), kCport, kSport};
+  EXPECT_EQ(h.tuple, k);
+  // conntrack's reply-direction seqadj: server seq + offset = the client's view.
+  EXPECT_EQ(h.seq_offset, cookie - kServerIsn);
+  EXPECT_EQ(kServerIsn + h.seq_offset, cookie);
+  EXPECT_EQ(h.cookie_isn, cookie);
+  EXPECT_EQ(h.server_isn, kServerIsn);
+  EXPECT_TRUE(h.timestamps);
+  // synproxy tsoff: server TSval + tsoff = the clock the client saw in our SYN-ACK.
+  EXPECT_EQ(kServerTs + h.ts_off, sa.seg.options.ts_val);
+  EXPECT_EQ(h.cookie_tsval, sa.seg.options.ts_val);
+  EXPECT_TRUE(h.sack);
+  EXPECT_EQ(h.window_shift_c, 7);
+  EXPECT_EQ(h.window_shift_s, 7);
+  EXPECT_EQ(eng().stats().proxy_handoff_offered, 1U);
+  EXPECT_EQ(eng().stats().proxy_handoff_window_scale, 0U);
+}
+
+TEST_F(ProxyHandoffTest, OfferedWithoutTimestampsOrSackToo) {
+  const Joined j = join({.ts = false, .ws = false, .sack = false});
+  ASSERT_EQ(recorder_.offered.size(), 1U);
+  EXPECT_FALSE(recorder_.offered[0].timestamps);
+  EXPECT_EQ(recorder_.offered[0].ts_off, 0U);
+  EXPECT_FALSE(recorder_.offered[0].sack);
+  EXPECT_EQ(recorder_.offered[0].seq_offset, j.synack.seg.seq.raw() - kServerIsn);
+}
+
+TEST_F(ProxyHandoffTest, DelayedAckOffersWhenTheDeadlineCompletesTheJoin) {
+  const Parsed sa = cookieSynAck({});
+  clock_.advance(milliseconds(30));
+  ASSERT_EQ(send(clientAck(sa, {})), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  ASSERT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_TRUE(recorder_.offered.empty()) << "our ACK to the server still waits";
+  clock_.advance(milliseconds(40));
+  eng().expire();
+  EXPECT_EQ(recorder_.offered.size(), 1U);
+}
+
+TEST_F(ProxyHandoffTest, WindowScaleMismatchStaysInUserSpaceAndIsCounted) {
+  join({}, milliseconds(0), 9);  // we announced 7, the server scales by 9
+  EXPECT_TRUE(recorder_.offered.empty());
+  EXPECT_EQ(eng().stats().proxy_handoff_window_scale, 1U);
+  EXPECT_EQ(eng().stats().proxy_handoff_offered, 0U);
+}
+
+TEST_F(ProxyHandoffTest, ServerWithoutWindowScalingIsAMismatchToo) {
+  // The client scales by 7 as it believes; the server reads the client's windows unscaled.
+  const Parsed sa = cookieSynAck({});
+  ASSERT_EQ(send(clientAck(sa, {})), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  ASSERT_EQ(send(s2c()
+                     .syn()
+                     .seq(kServerIsn)
+                     .ack(syn.seg.seq.raw() + 1)
+                     .window(65160)
+                     .mss(1460)
+                     .sackPermitted()
+                     .timestamps(kServerTs, syn.seg.options.ts_val)),
+            Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_TRUE(recorder_.offered.empty());
+  EXPECT_EQ(eng().stats().proxy_handoff_window_scale, 1U);
+}
+
+TEST_F(ProxyHandoffTest, InFlightSegmentsAreStillTranslatedAfterTheOffer) {
+  const Joined j = join({});
+  ASSERT_EQ(recorder_.offered.size(), 1U);
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  auto [v1, b1] = pass(c2s()
+                           .seq(kClientIsn + 1)
+                           .ack(cookie + 1)
+                           .payload(100)
+                           .timestamps(kClientTs + 20, j.synack.seg.options.ts_val));
+  EXPECT_EQ(v1.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b1).seg.ack.raw(), kServerIsn + 1);
+  auto [v2, b2] = pass(
+      s2c().seq(kServerIsn + 1).ack(kClientIsn + 101).payload(10).timestamps(kServerTs + 1, 0));
+  EXPECT_EQ(v2.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b2).seg.seq.raw(), cookie + 1);
+  EXPECT_EQ(recorder_.offered.size(), 1U) << "offered once, not per segment";
+}
+
+TEST_F(ProxyHandoffTest, NothingIsOfferedWhenHandoffIsOff) {
+  startWith(false);
+  join({});
+  EXPECT_TRUE(recorder_.offered.empty());
+  EXPECT_EQ(eng().stats().proxy_handoff_offered, 0U);
+  EXPECT_EQ(eng().stats().proxy_handoff_window_scale, 0U);
+}
+
+}  // namespace
+}  // namespace synguard::engine

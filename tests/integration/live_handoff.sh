@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# proxy.handoff conntrack on a namespace gateway: established proxied connections are handed
+# to the kernel as conntrack entries carrying their sequence (and timestamp) adjustment.
+#   live_handoff.sh SYNGUARD PART
+# transfers     every connection proxied (mode: always): transfers each way intact (sha256) with
+#               the client's timestamps on, then off; conntrack holds the entries with our mark
+#               and a sequence adjustment; the queue saw a small fraction of the segments (the
+#               rest the kernel translated: the ct-mark counter of our forward chain)
+# window_scale  a server that does not scale windows while we announced a scale: the first
+#               connection stays in user space (counted window_scale) and is intact; the next
+#               (the learned profile announces no scale) is handed off
+set -euo pipefail
+synguard="${1:?usage: live_handoff.sh SYNGUARD_BINARY PART}"
+part="${2:?part: transfers|window_scale}"
+here="$(cd "$(dirname "$0")" && pwd)"
+lab="$here/../../scripts/lab"
+LAB_ID="sgh$$"
+# shellcheck source=../../scripts/lab/netns.sh
+source "$lab/netns.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+PORT=8080
+MB=$((1024 * 1024))
+BYTES=${SYNGUARD_HANDOFF_BYTES:-$((4 * MB))}
+MARK=0x5e000005
+
+command -v conntrack >/dev/null || fail "the conntrack tool (package conntrack) is needed"
+
+lab_up
+lab_server "$PORT" --backlog 128
+cfg="$LAB_DIR/synguard.yaml"
+cat >"$cfg" <<EOF
+services:
+  - name: web
+    addresses: [$SERVER4/32]
+    ports: [$PORT]
+    mode: always
+proxy:
+  handoff: conntrack
+stats_interval: 1s
+EOF
+"$synguard" check-config "$cfg" || fail "check-config refused the configuration"
+
+handoffs() { metric "synguard_proxy_handoffs_total{result=\"$1\"}"; }
+queued() { metric_sum synguard_queue_packets_total; }
+# Packets conntrack forwarded with our entries' mark (the kernel translated them).
+kernel_forwarded() {
+  lab_ns "$NS_G" nft list chain inet synguard handoff_forward |
+    awk '/counter packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+
+# transfer_round LABEL N: N downloads and N uploads of BYTES, all intact.
+transfer_round() {
+  lab_client --host "$SERVER4" --port "$PORT" --mode download --bytes "$BYTES" --count "$2" \
+    --timeout 60 || fail "$1: a download was not intact"
+  lab_client --host "$SERVER4" --port "$PORT" --mode upload --bytes "$BYTES" --count "$2" \
+    --timeout 60 || fail "$1: an upload was not intact"
+}
+
+case "$part" in
+  transfers)
+    sg_start --config "$cfg" --queues 2
+    lab_ns "$NS_G" nft list table inet synguard | grep -q "chain handoff " ||
+      fail "the handoff chain is missing from our table"
+    # The first proxied connection teaches the service's profile the server's window scale
+    # (until then our cookies announce Linux's default, 7): kept in user space if they differ.
+    lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 1 || fail "warm-up"
+    wait_until 10 "[ \$((\$(handoffs conntrack) + \$(handoffs window_scale))) -ge 1 ]" ||
+      fail "the warm-up connection was not offered"
+    scale0=$(handoffs window_scale)
+    for ts in 1 0; do
+      lab_ns "$NS_C" sysctl -qw net.ipv4.tcp_timestamps="$ts"
+      before=$(handoffs conntrack)
+      transfer_round "timestamps $ts" 3
+      wait_until 10 "[ \$(handoffs conntrack) -ge \$((before + 6)) ]" ||
+        fail "timestamps $ts: $(($(handoffs conntrack) - before)) of 6 connections handed off; $(scrape | grep -E "handoff|proxied_conn|proxy_")"
+      echo "timestamps $ts: 6 transfers of $BYTES bytes intact, handed off"
+    done
+    lab_ns "$NS_C" sysctl -qw net.ipv4.tcp_timestamps=1
+    [ "$(handoffs error)" -eq 0 ] || fail "handoff errors: $(handoffs error)"
+    [ "$(handoffs window_scale)" -eq "$scale0" ] || fail "window-scale refusals after the warm-up"
+    [ "$(metric synguard_proxy_handoff_learned_total)" -ge 12 ] ||
+      fail "tuples learned from conntrack: $(metric synguard_proxy_handoff_learned_total)"
+    # The entries: ours by their mark (closed connections linger in TIME_WAIT/CLOSE).
+    entries=$(lab_ns "$NS_G" conntrack -L -p tcp --mark "$MARK" 2>/dev/null || true)
+    echo "$entries" | head -3
+    [ "$(grep -c "dport=$PORT" <<<"$entries")" -ge 1 ] || fail "no conntrack entry with mark $MARK"
+    # A long connection whose entry we read while it is established.
+    lab_client --host "$SERVER4" --port "$PORT" --mode echo --seconds 3 >/dev/null &
+    echo_pid=$!
+    wait_until 10 "lab_ns \"$NS_G\" conntrack -L -p tcp --mark $MARK --state ESTABLISHED 2>/dev/null | grep -q dport=$PORT" ||
+      fail "no established entry of ours during an echo connection"
+    wait "$echo_pid" || fail "the echo connection failed"
+    metrics_settle || true
+    q=$(queued)
+    k=$(kernel_forwarded)
+    echo "segments: $q through the queue, $k translated by conntrack"
+    [ "$k" -gt 1000 ] || fail "conntrack translated only $k segments"
+    [ $((q * 10)) -lt "$k" ] || fail "the queue saw $q segments against $k in the kernel"
+    sg_stop
+    ;;
+  window_scale)
+    lab_ns "$NS_S" sysctl -qw net.ipv4.tcp_window_scaling=0
+    sg_start --config "$cfg" --queues 1
+    transfer_round "server without window scaling" 1
+    wait_until 10 "[ \$(handoffs window_scale) -ge 1 ]" || fail "no window-scale refusal counted"
+    first=$(handoffs window_scale)
+    echo "first connections kept in user space: $first (window_scale), intact"
+    # The profile learned the server's SYN-ACK: our cookies announce no scale any more.
+    transfer_round "after the profile learned" 2
+    wait_until 10 "[ \$(handoffs conntrack) -ge 4 ]" ||
+      fail "later connections not handed off: $(handoffs conntrack)"
+    [ "$(handoffs window_scale)" -eq "$first" ] || fail "more window-scale refusals later"
+    [ "$(handoffs error)" -eq 0 ] || fail "handoff errors: $(handoffs error)"
+    sg_stop
+    ;;
+  *) fail "unknown part $part" ;;
+esac
+echo "PASS live_handoff $part"
