@@ -9,7 +9,8 @@
 #           steers to B (nft mark + ip rule) completes through B: the ACKs are held on R (an
 #           unresolved neighbour) until B's clock has passed its next cookie key rotation, so
 #           A's cookie is from the key period before B's; B's wall clock runs 3 s ahead of A's
-#           (libfaketime), then 3 s behind. Transfers intact; B counts the validations, A none
+#           (libfaketime), then 3 s behind. Transfers intact; B counts the validations, A none.
+#           Then the limit: B 5 s behind, cookies from the first second of A's window fail on B
 # failover  active-backup: 8 downloads of 1 MB at 100 kB/s (10 s) proxied by A, conntrackd (FTFW) on A
 #           and B; A dies (kill -9 of synguard and conntrackd, links down), the VIPs move to B and
 #           B commits conntrackd's external cache, as a keepalived notify script does. Counts the
@@ -194,15 +195,48 @@ print(b)")
       [ "$ok" -eq "$N" ] || fail "$ok/$N cross-gateway downloads (B's clock $skew s): $(cat "$LAB_DIR"/cross."$round".*.log)"
       round=$((round + 1))
     done
+    # The limit (docs/OPERATIONS.md, "Clocks"): B's clock 5 s behind, the SYNs reach A 0.5 s
+    # into a cookie window and the ACKs go to B at once, where that window has not begun yet:
+    # a counter from the future, rejected as stale, and the downloads fail.
+    echo "-5" >"$LAB_DIR/faketime.B"
+    base=41020
+    b=$(python3 -c "
+import time
+t = time.time(); w = 10
+b = (int(t // w) + 1) * w
+while b - t < 6: b += w
+print(b)")
+    stale0=$(fleet_metric B 'synguard_cookies_rejected_total{reason="stale"}')
+    vb0=$(validated B)
+    pids=()
+    for k in $(seq 0 $((N - 1))); do
+      lab_client --host "$SERVER4" --port "$PORT" --mode download --bytes 1000 --timeout 4 \
+        --sport $((base + k)) --start-at "$b.5" >"$LAB_DIR/lag.$k.log" 2>&1 &
+      pids+=("$!")
+    done
+    wait_until 40 "[ \$(established $base $((base + N - 1))) -eq $N ]" ||
+      fail "the clients did not get A's SYN-ACKs"
+    lab_ns "$NS_R" ip neigh replace 198.18.0.99 lladdr "$mac_b" dev rf nud reachable
+    t_release=$(date +%s.%N)
+    python3 -c "import sys; sys.exit(0 if $t_release < $b + 4 else 1)" ||
+      fail "the ACKs were released only $(python3 -c "print(round($t_release - $b, 1))") s into A's window (the machine stalled)"
+    ok=0
+    for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+    lab_ns "$NS_R" ip neigh del 198.18.0.99 dev rf
+    wait_until 10 "[ \$(fleet_metric B 'synguard_cookies_rejected_total{reason=\"stale\"}') -ge $((stale0 + N)) ]" || true
+    stale=$(($(fleet_metric B 'synguard_cookies_rejected_total{reason="stale"}') - stale0))
+    echo "cross, B's clock -5 s, SYN-ACKs from A $(python3 -c "print(round($t_release - $b, 1))") s into its cookie window, ACKs to B at once: $ok/$N downloads, B rejected $stale segments as stale, validated $(($(validated B) - vb0))"
+    [ "$ok" -eq 0 ] || fail "$ok/$N handshakes completed with a cookie from B's future"
+    [ "$stale" -ge "$N" ] || fail "B rejected only $stale as stale"
+    [ "$(validated B)" -eq "$vb0" ] || fail "B validated cookies from its future"
     probes=$((probe - 42000))  # the first one included
     wait_until 10 "[ \$(validated B) -ge $((total_b0 + 2 * N + probes)) ]" || true
     vb=$(($(validated B) - total_b0))
     va=$(($(validated A) - total_a0))
     sa=$(($(cookies_sent A) - sent_a0))
-    rej_b=$(fleet_metric B 'synguard_cookies_rejected_total{reason="stale"}')
-    echo "cross: A sent $sa cookies and validated $va; B validated $vb ($((2 * N)) cross-gateway + $probes direct); B rejected $rej_b as stale"
+    echo "cross: A sent $sa cookies and validated $va; B validated $vb ($((2 * N)) cross-gateway + $probes direct)"
     [ "$va" -eq 0 ] || fail "A validated $va cookies: the ACKs were not all steered to B"
-    [ "$sa" -eq $((2 * N)) ] || fail "A sent $sa cookies, expected $((2 * N))"
+    [ "$sa" -eq $((3 * N)) ] || fail "A sent $sa cookies, expected $((3 * N))"
     [ "$vb" -eq $((2 * N + probes)) ] || fail "B validated $vb, expected $((2 * N)) + $probes"
     echo PASS live_fleet cross
     ;;
