@@ -8,6 +8,8 @@
 #   front LAN (bridge brf):  R 198.18.0.1, gwA 198.18.0.2, gwB 198.18.0.3, VIP 198.18.0.254
 #   server LAN (bridge brs): gwA 198.51.100.2, gwB 198.51.100.3, VIP 198.51.100.1,
 #                            server 198.51.100.10
+#   IPv6 (active-active only): client 2001:db8:c::10 --- R 2001:db8:c::1; front 2001:db8:f::/64
+#   (R ::1, gwA ::2, gwB ::3); server LAN 2001:db8:5::/64 (gwA ::2, gwB ::3, server ::10)
 #   sync link (conntrackd):  gwA 198.18.255.1/30 --- gwB 198.18.255.2/30 (interfaces "sync")
 #
 # Gateway interfaces: front (towards R), back (towards the server), sync. fleet_ecmp: R spreads
@@ -32,12 +34,15 @@ NS_A="${LAB_ID}-none"
 FLEET_NS=("$NS_C" "$NS_R" "$NS_GA" "$NS_GB" "$NS_SW" "$NS_S")
 CLIENT4=192.0.2.10
 SERVER4=198.51.100.10
+CLIENT6=2001:db8:c::10
+SERVER6=2001:db8:5::10
 FRONT_VIP=198.18.0.254
 BACK_VIP=198.51.100.1
 # fleet_ns A|B: the namespace of a gateway; fleet_front_ip / fleet_back_ip A|B: its addresses.
 fleet_ns() { if [ "$1" = A ]; then echo "$NS_GA"; else echo "$NS_GB"; fi; }
 fleet_front_ip() { if [ "$1" = A ]; then echo 198.18.0.2; else echo 198.18.0.3; fi; }
 fleet_back_ip() { if [ "$1" = A ]; then echo 198.51.100.2; else echo 198.51.100.3; fi; }
+fleet_host6() { if [ "$1" = A ]; then echo 2; else echo 3; fi; }
 fleet_mac() { lab_ns "$(fleet_ns "$1")" cat "/sys/class/net/$2/address"; }  # fleet_mac A|B IF
 
 fleet_down() {
@@ -80,6 +85,10 @@ fleet_gateway() {  # fleet_gateway A|B: addresses, forwarding, the route back to
   lab_ns "$ns" ip addr add "$(fleet_front_ip "$g")/24" dev front
   lab_ns "$ns" ip addr add "$(fleet_back_ip "$g")/24" dev back
   lab_ns "$ns" ip route add 192.0.2.0/24 via 198.18.0.1
+  lab_ns "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+  lab_ns "$ns" ip -6 addr add "2001:db8:f::$(fleet_host6 "$g")/64" dev front nodad
+  lab_ns "$ns" ip -6 addr add "2001:db8:5::$(fleet_host6 "$g")/64" dev back nodad
+  lab_ns "$ns" ip -6 route add 2001:db8:c::/64 via 2001:db8:f::1
 }
 
 fleet_up() {
@@ -90,6 +99,7 @@ fleet_up() {
   for ns in "${FLEET_NS[@]}"; do
     ip netns add "$ns"
     lab_ns "$ns" ip link set lo up
+    lab_ns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
   done
   lab_ns "$NS_SW" ip link add brf type bridge
   lab_ns "$NS_SW" ip link add brs type bridge
@@ -98,11 +108,16 @@ fleet_up() {
   lab_link "$NS_C" eth0 "$NS_R" rc
   lab_ns "$NS_C" ip addr add "$CLIENT4/24" dev eth0
   lab_ns "$NS_C" ip route add default via 192.0.2.1
+  lab_ns "$NS_C" ip -6 addr add "$CLIENT6/64" dev eth0 nodad
+  lab_ns "$NS_C" ip -6 route add default via 2001:db8:c::1
   fleet_port brf "$NS_R" rf
   lab_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
   lab_ns "$NS_R" ip addr add 192.0.2.1/24 dev rc
   lab_ns "$NS_R" ip addr add 198.18.0.1/24 dev rf
+  lab_ns "$NS_R" sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
+  lab_ns "$NS_R" ip -6 addr add 2001:db8:c::1/64 dev rc nodad
+  lab_ns "$NS_R" ip -6 addr add 2001:db8:f::1/64 dev rf nodad
   fleet_gateway A
   fleet_gateway B
   lab_link "$NS_GA" sync "$NS_GB" sync
@@ -111,18 +126,22 @@ fleet_up() {
   fleet_port brs "$NS_S" eth0
   lab_ns "$NS_S" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
   lab_ns "$NS_S" ip addr add "$SERVER4/24" dev eth0
+  lab_ns "$NS_S" ip -6 addr add "$SERVER6/64" dev eth0 nodad
 }
 
-# fleet_ecmp: active-active. R: one multipath route over A and B, flows spread by L4 hash. Server:
+# fleet_ecmp: active-active, IPv4 and IPv6. R: one multipath route over A and B per family,
+# flows spread by L4 hash. Server:
 # each flow's replies go back through the gateway its first packet came from (ct mark 1: A, 2: B).
 fleet_ecmp() {
   local mac_a mac_b
   lab_ns "$NS_R" ip route replace 198.51.100.0/24 nexthop via 198.18.0.2 dev rf \
     nexthop via 198.18.0.3 dev rf
+  lab_ns "$NS_R" ip -6 route replace 2001:db8:5::/64 nexthop via 2001:db8:f::2 dev rf \
+    nexthop via 2001:db8:f::3 dev rf
   mac_a=$(fleet_mac A back)
   mac_b=$(fleet_mac B back)
   lab_ns "$NS_S" nft -f - <<NFT
-table ip returnpath {
+table inet returnpath {
   chain pre {
     type filter hook prerouting priority mangle; policy accept;
     ct state new ether saddr $mac_a ct mark set 1
@@ -139,7 +158,13 @@ NFT
   lab_ns "$NS_S" ip route add default via 198.51.100.3 table 102
   lab_ns "$NS_S" ip rule add fwmark 1 table 101
   lab_ns "$NS_S" ip rule add fwmark 2 table 102
+  lab_ns "$NS_S" ip -6 route add default via 2001:db8:5::2
+  lab_ns "$NS_S" ip -6 route add default via 2001:db8:5::2 table 101
+  lab_ns "$NS_S" ip -6 route add default via 2001:db8:5::3 table 102
+  lab_ns "$NS_S" ip -6 rule add fwmark 1 table 101
+  lab_ns "$NS_S" ip -6 rule add fwmark 2 table 102
   fleet_check_path
+  lab_ns "$NS_C" ping -6 -c1 -W2 "$SERVER6" >/dev/null || lab_die "no IPv6 path client -> server"
 }
 
 # fleet_backup: active-backup. Both VIPs on A; R and the server route through them.

@@ -3,8 +3,8 @@
 # share one cookie key file, a server behind them.
 #   live_fleet.sh SYNGUARD PART   PART: spread | cross | failover | synproxy
 # spread    active-active (ECMP by L4 hash), every connection proxied (mode always) on both
-#           gateways: 40 downloads and 20 uploads intact (sha256); both gateways validated
-#           cookies, and together exactly one per connection
+#           gateways: 40 downloads, 20 uploads and 20 IPv6 downloads intact (sha256); both
+#           gateways validated cookies, and together exactly one per connection
 # cross     a handshake whose SYN R sends to A (A's cookie SYN-ACK) and whose ACK and the rest R
 #           steers to B (nft mark + ip rule) completes through B: the ACKs are held on R (an
 #           unresolved neighbour) until B's clock has passed its next cookie key rotation, so
@@ -47,8 +47,8 @@ service_config() {
   "$synguard" check-config "$1" >/dev/null || fail "the test's configuration does not validate: $("$synguard" check-config "$1" 2>&1)"
 }
 write_config() {
-  printf 'services:\n  - name: web\n    addresses: [%s/32]\n    ports: [%s]\n    mode: always\nqueues:\n  count: 1\nstats_interval: 1s\n%s' \
-    "$SERVER4" "$PORT" "${2:-}" >"$1"
+  printf 'services:\n  - name: web\n    addresses: [%s/32, %s/128]\n    ports: [%s]\n    mode: always\nqueues:\n  count: 1\nstats_interval: 1s\n%s' \
+    "$SERVER4" "$SERVER6" "$PORT" "${2:-}" >"$1"
 }
 
 # share_key: one key, copied to each gateway as an operator does (scp; mode 0600 kept).
@@ -75,7 +75,7 @@ case "$part" in
   spread)
     fleet_up
     fleet_ecmp
-    lab_server "$PORT" --backlog 128
+    lab_server "$PORT" --backlog 128 --ipv6
     share_key
     service_config "$LAB_DIR/sg.yaml"
     sg_on A "$LAB_DIR/sg.yaml"
@@ -84,15 +84,17 @@ case "$part" in
       --timeout 20 || fail "downloads through the fleet"
     lab_client --host "$SERVER4" --port "$PORT" --mode upload --count 20 --bytes 200000 \
       --timeout 20 || fail "uploads through the fleet"
+    lab_client --host "$SERVER6" --port "$PORT" --mode download --count 20 --bytes 200000 \
+      --timeout 20 || fail "IPv6 downloads through the fleet"
     # Each connection's cookie is validated once, by the gateway its flow hashed to (the
     # workers publish their counters a few times a second: waited for, then exact).
-    wait_until 15 '[ $(( $(validated A) + $(validated B) )) -ge 60 ]' || true
+    wait_until 15 '[ $(( $(validated A) + $(validated B) )) -ge 80 ]' || true
     a=$(validated A)
     b=$(validated B)
     pa=$(fleet_metric A synguard_proxied_connections_total)
     pb=$(fleet_metric B synguard_proxied_connections_total)
-    echo "spread: 60/60 transfers intact (sha256); cookies validated: gateway A $a, gateway B $b; proxied connections: A $pa, B $pb"
-    [ $((a + b)) -eq 60 ] || fail "validated $a + $b cookies for 60 connections"
+    echo "spread: 80/80 transfers intact (sha256), 20 of them IPv6; cookies validated: gateway A $a, gateway B $b; proxied connections: A $pa, B $pb"
+    [ $((a + b)) -eq 80 ] || fail "validated $a + $b cookies for 80 connections"
     [ "$a" -gt 0 ] && [ "$b" -gt 0 ] || fail "the flows did not spread over both gateways ($a / $b)"
     echo PASS live_fleet spread
     ;;
