@@ -125,7 +125,7 @@ struct EngineStats {
   /// because their window shifts differ between the sides (conntrack cannot rescale).
   std::uint64_t proxy_handoff_offered = 0;
   std::uint64_t proxy_handoff_window_scale = 0;
-  std::uint64_t translated[2]{};           ///< segments translated: [0] to server, [1] to client
+  std::uint64_t translated[2]{};  ///< segments translated: [0] to server, [1] to client
   /// ICMP errors quoting TCP, by what became of them (IcmpOutcome).
   std::array<std::uint64_t, kIcmpOutcomeCount> icmp{};
   std::uint64_t learned_profiles = 0;  ///< server SYN-ACKs that updated a service profile

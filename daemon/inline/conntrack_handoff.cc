@@ -145,18 +145,20 @@ Result<std::unique_ptr<ConntrackHandoff>> ConntrackHandoff::start(const HandoffO
                             std::strerror(errno)}};
   }
   const int fd = nfct_fd(h->events_);
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // NOLINT(cppcoreguidelines-pro-type-vararg)
-  const int rcvbuf = 4 << 20;  // a burst of events must not overflow the socket
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
-  nfct_callback_register(h->events_, static_cast<nf_conntrack_msg_type>(NFCT_T_NEW | NFCT_T_DESTROY), &ConntrackHandoff::onEvent,
-                         h.get());
+  ::fcntl(fd, F_SETFL,
+          ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+  const int rcvbuf = 4 << 20;                  // a burst of events must not overflow the socket
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);  // best effort
+  nfct_callback_register(h->events_,
+                         static_cast<nf_conntrack_msg_type>(NFCT_T_NEW | NFCT_T_DESTROY),
+                         &ConntrackHandoff::onEvent, h.get());
   // What conntrack already holds (entries a backup's conntrackd committed, or ours before a
   // restart): into the sets before the first packet.
   nfct_callback_register(h->query_, NFCT_T_ALL, &ConntrackHandoff::onEvent, h.get());
-  for (std::uint32_t family : {AF_INET, AF_INET6}) {
+  for (std::uint32_t family : {std::uint32_t{AF_INET}, std::uint32_t{AF_INET6}}) {
     if (nfct_query(h->query_, NFCT_Q_DUMP, &family) != 0) {
-      return Unexpected{Error{std::string("proxy.handoff: cannot dump conntrack: ") +
-                              std::strerror(errno)}};
+      return Unexpected{
+          Error{std::string("proxy.handoff: cannot dump conntrack: ") + std::strerror(errno)}};
     }
   }
   nfct_callback_unregister(h->query_);

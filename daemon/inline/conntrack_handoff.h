@@ -1,5 +1,7 @@
 #pragma once
 
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -12,8 +14,6 @@
 #include "engine/connection_observer.h"
 #include "engine/result.h"
 
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
-
 namespace synguard::daemon {
 
 /// The conntrack mark of the entries synguard hands to the kernel (proxy.handoff conntrack).
@@ -22,12 +22,12 @@ constexpr std::uint32_t kCtMarkHandoff = 0x5e000005;
 
 /// What the handoff did, written by its thread, read by scrapes.
 struct HandoffCounters {
-  std::atomic<std::uint64_t> created{0};    ///< entries the kernel accepted
-  std::atomic<std::uint64_t> replaced{0};   ///< ... after deleting an entry of the tuple first
-  std::atomic<std::uint64_t> errors{0};     ///< creations that failed: stays in user space
-  std::atomic<std::uint64_t> dropped{0};    ///< requests lost: the pending list was full
-  std::atomic<std::uint64_t> learned{0};    ///< tuples added to the set from conntrack entries
-  std::atomic<std::uint64_t> forgotten{0};  ///< tuples removed: their entry was destroyed
+  std::atomic<std::uint64_t> created{0};     ///< entries the kernel accepted
+  std::atomic<std::uint64_t> replaced{0};    ///< ... after deleting an entry of the tuple first
+  std::atomic<std::uint64_t> errors{0};      ///< creations that failed: stays in user space
+  std::atomic<std::uint64_t> dropped{0};     ///< requests lost: the pending list was full
+  std::atomic<std::uint64_t> learned{0};     ///< tuples added to the set from conntrack entries
+  std::atomic<std::uint64_t> forgotten{0};   ///< tuples removed: their entry was destroyed
   std::atomic<std::uint64_t> set_errors{0};  ///< set updates that failed
 };
 

@@ -398,8 +398,7 @@ void addHandoff(Families& f, const engine::EngineStats& t, const HandoffFigures&
                      "Established proxied connections by what became of the handoff to conntrack",
                      kCounter);
   Families::add(r, static_cast<double>(h.created), {{"result", "conntrack"}});
-  Families::add(r, static_cast<double>(t.proxy_handoff_window_scale),
-                {{"result", "window_scale"}});
+  Families::add(r, static_cast<double>(t.proxy_handoff_window_scale), {{"result", "window_scale"}});
   Families::add(r, static_cast<double>(h.errors), {{"result", "error"}});
   f.one("synguard_proxy_handoff_learned_total",
         "Handed-off tuples added to the queue-skipping set from conntrack entries (ours and "
@@ -409,14 +408,11 @@ void addHandoff(Families& f, const engine::EngineStats& t, const HandoffFigures&
 
 }  // namespace
 
-std::vector<MetricFamily> collectMetrics(const MetricsInfo& info,
-                                         const std::vector<WorkerSnapshot>& workers,
-                                         const std::vector<KernelQueueStats>& kernel,
-                                         const ReloadCounters& reloads, std::uint64_t rule_hits,
-                                         std::uint64_t unprotected,
-                                         const RuleCounterTotals::Totals& spoofed,
-                                         const std::vector<xdp::InterfaceFigures>& xdp,
-                                         const HandoffFigures& handoff) {
+std::vector<MetricFamily> collectMetrics(
+    const MetricsInfo& info, const std::vector<WorkerSnapshot>& workers,
+    const std::vector<KernelQueueStats>& kernel, const ReloadCounters& reloads,
+    std::uint64_t rule_hits, std::uint64_t unprotected, const RuleCounterTotals::Totals& spoofed,
+    const std::vector<xdp::InterfaceFigures>& xdp, const HandoffFigures& handoff) {
   using engine::VerdictReason;
   Families f;
   Families::add(f.family("synguard_build_info", "synguard build information (always 1)", kGauge), 1,

@@ -366,7 +366,7 @@ TEST(ConfigLoader, EveryKeyAtOnce) {
       "mss_v4: [1000, 1460], mss_v6: [1280], default_mss_v4: 1400, default_mss_v6: 1380}\n"
       "proxy: {capacity: 100, max_per_source: 10, max_ack_delay: 50ms, default_client_rtt: 10ms, "
       "server_timeout: 3s, syn_resend_interval: 1s, zero_window_hold: false, "
-      "early_segment_buffers: 8, early_segments_per_connection: 2}\n"
+      "early_segment_buffers: 8, early_segments_per_connection: 2, handoff: conntrack}\n"
       "reap_half_open_after: 0s\n"
       "metrics: {enabled: false, listen: \"[::1]:9999\"}\n"
       "logging: {level: debug, rate_limit: {per_second: 2.5, burst: 7}}\n"

@@ -287,3 +287,35 @@ TEST(NftRules, SpoofCountersAreReadPerService) {
 
 }  // namespace
 }  // namespace synguard::daemon
+
+namespace synguard::daemon {
+namespace {
+
+TEST(NftRules, HandoffSetsSkipTheQueueAndKeepConntrack) {
+  RuleOptions o;
+  EXPECT_FALSE(has(renderRules(services(), o), "handoff")) << "only with proxy.handoff";
+  EXPECT_FALSE(has(renderXtRules(services(), o, false), "0x5e000006"));
+  o.handoff = true;
+  o.handoff_capacity = 1000;
+  o.handoff_timeout_s = 60;
+  const std::string r = renderRules(services(), o);
+  EXPECT_TRUE(has(r,
+                  "set handoff4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . "
+                  "inet_service\n\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout\n"));
+  EXPECT_TRUE(has(r, "set handoff6 {"));
+  // Before the queue (-300), FIN and RST included (no flag test): renew, mark.
+  EXPECT_TRUE(has(r, "type filter hook prerouting priority -305;"));
+  EXPECT_TRUE(has(r,
+                  "ip saddr . tcp sport . ip daddr . tcp dport @handoff4 update @handoff4 { ip "
+                  "saddr . tcp sport . ip daddr . tcp dport } meta mark set 0x5e000006"));
+  EXPECT_TRUE(has(r, "meta mark 0x5e000006 return comment \"handed off\""));
+  // Not notracked: the mark is cleared in the chain that notracks the proxied verdicts.
+  EXPECT_TRUE(has(r, "meta mark 0x5e000001 notrack\n\t\tmeta mark 0x5e000006 meta mark set 0\n"));
+  EXPECT_TRUE(has(r, "ct mark 0x5e000005 counter"));
+  EXPECT_TRUE(has(r, "chain handoff_synproxy {\n\t\tsynproxy mss 1460 wscale 7 timestamp"));
+  EXPECT_TRUE(has(renderXtRules(services(), o, false),
+                  "-A SYNGUARD -m mark --mark 0x5e000006 -j RETURN\n"));
+}
+
+}  // namespace
+}  // namespace synguard::daemon

@@ -9,9 +9,10 @@
 # window_scale  a server that does not scale windows while we announced a scale: the first
 #               connection stays in user space (counted window_scale) and is intact; the next
 #               (the learned profile announces no scale) is handed off
+# ipv6          the same transfers over IPv6: handed off, intact, mostly outside the queue
 set -euo pipefail
 synguard="${1:?usage: live_handoff.sh SYNGUARD_BINARY PART}"
-part="${2:?part: transfers|window_scale}"
+part="${2:?part: transfers|window_scale|ipv6}"
 here="$(cd "$(dirname "$0")" && pwd)"
 lab="$here/../../scripts/lab"
 LAB_ID="sgh$$"
@@ -27,12 +28,12 @@ MARK=0x5e000005
 command -v conntrack >/dev/null || fail "the conntrack tool (package conntrack) is needed"
 
 lab_up
-lab_server "$PORT" --backlog 128
+lab_server "$PORT" --backlog 128 --ipv6
 cfg="$LAB_DIR/synguard.yaml"
 cat >"$cfg" <<EOF
 services:
   - name: web
-    addresses: [$SERVER4/32]
+    addresses: [$SERVER4/32, "$SERVER6/128"]
     ports: [$PORT]
     mode: always
 proxy:
@@ -111,6 +112,28 @@ case "$part" in
     wait_until 10 "[ \$(handoffs conntrack) -ge 4 ]" ||
       fail "later connections not handed off: $(handoffs conntrack)"
     [ "$(handoffs window_scale)" -eq "$first" ] || fail "more window-scale refusals later"
+    [ "$(handoffs error)" -eq 0 ] || fail "handoff errors: $(handoffs error)"
+    sg_stop
+    ;;
+  ipv6)
+    sg_start --config "$cfg" --queues 2
+    lab_client --host "$SERVER6" --port "$PORT" --mode normal --count 1 || fail "warm-up"
+    wait_until 10 "[ \$((\$(handoffs conntrack) + \$(handoffs window_scale))) -ge 1 ]" ||
+      fail "the warm-up connection was not offered"
+    before=$(handoffs conntrack)
+    lab_client --host "$SERVER6" --port "$PORT" --mode download --bytes "$BYTES" --count 3 \
+      --timeout 60 || fail "an IPv6 download was not intact"
+    lab_client --host "$SERVER6" --port "$PORT" --mode upload --bytes "$BYTES" --count 3 \
+      --timeout 60 || fail "an IPv6 upload was not intact"
+    wait_until 10 "[ \$(handoffs conntrack) -ge \$((before + 6)) ]" ||
+      fail "IPv6: $(($(handoffs conntrack) - before)) of 6 connections handed off"
+    lab_ns "$NS_G" conntrack -L -f ipv6 -p tcp --mark "$MARK" 2>/dev/null | grep -q "dport=$PORT" ||
+      fail "no IPv6 conntrack entry with mark $MARK"
+    metrics_settle || true
+    q=$(queued)
+    k=$(kernel_forwarded)
+    echo "IPv6 segments: $q through the queue, $k translated by conntrack"
+    [ $((q * 10)) -lt "$k" ] || fail "the queue saw $q segments against $k in the kernel"
     [ "$(handoffs error)" -eq 0 ] || fail "handoff errors: $(handoffs error)"
     sg_stop
     ;;
