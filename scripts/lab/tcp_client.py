@@ -20,6 +20,9 @@ def one(args, i):
     fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(args.timeout)
+    if args.sport:  # the i-th connection from source port SPORT + i (a router steers them)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport + i))
     t0 = time.monotonic()
     try:
         s.connect((args.host, args.port))
@@ -71,7 +74,7 @@ def one(args, i):
             s.shutdown(socket.SHUT_WR)
             return got == h.hexdigest()
         if args.mode == "download":
-            s.sendall(b"SOURCE %d %d\n" % (args.bytes, 2000 + i))
+            s.sendall(b"SOURCE %d %d %d\n" % (args.bytes, 2000 + i, args.rate))
             want = hashlib.sha256()
             for chunk in stream(2000 + i, args.bytes):
                 want.update(chunk)
@@ -150,8 +153,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long (at most)")
     ap.add_argument("--stop-file", help="echo mode: stop as soon as this file exists")
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
+    ap.add_argument("--rate", type=int, default=0, help="download: the server sends at most this many bytes/s")
+    ap.add_argument("--start-at", type=float, default=0.0, help="wait until this wall time (epoch s)")
+    ap.add_argument("--sport", type=int, default=0, help="bind connection i to port SPORT + i")
     ap.add_argument("--latency-out", help="write each successful connect's latency (s) here")
     args = ap.parse_args()
+    if args.start_at:
+        time.sleep(max(0.0, args.start_at - time.time()))
     ok = 0
     for i in range(args.count):
         ok += 1 if one(args, i) else 0

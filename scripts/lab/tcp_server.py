@@ -7,7 +7,8 @@
   ABORT       wait for the client to reset the connection
   SRVABORT    reset the connection ourselves (SO_LINGER 0)
   SINK n      read n bytes, answer with their sha256 (hex) and a newline
-  SOURCE n s  send n bytes of the stream seeded with s (see stream()), then close
+  SOURCE n s [r]  send n bytes of the stream seeded with s (see stream()), then close; at r
+              bytes a second if given (a long-lived transfer)
   ECHO        echo every further line back until the client closes (a long-lived connection)
 With --banner the server speaks first: a banner line on accept, before reading anything.
 """
@@ -62,9 +63,15 @@ def handle(conn, banner):
             while conn.recv(65536):
                 pass
         elif cmd == "SOURCE":
-            n, _, seed = arg.partition(" ")
+            n, seed, rate = (arg.split(" ") + ["0"])[:3]
+            t0, sent = time.monotonic(), 0
             for chunk in stream(int(seed), int(n)):
-                conn.sendall(chunk)
+                step = max(1, int(rate) // 10) if int(rate) else len(chunk)
+                for i in range(0, len(chunk), step):
+                    conn.sendall(chunk[i:i + step])
+                    sent += len(chunk[i:i + step])
+                    if int(rate):
+                        time.sleep(max(0.0, t0 + sent / int(rate) - time.monotonic()))
             conn.shutdown(socket.SHUT_WR)
             while conn.recv(65536):
                 pass
