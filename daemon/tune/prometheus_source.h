@@ -9,12 +9,12 @@
 namespace synguard::tune {
 
 struct PrometheusQuery {
-  std::string url;              ///< e.g. "http://127.0.0.1:9090" (no trailing /api/...)
+  std::string url;                      ///< e.g. "http://127.0.0.1:9090" (no trailing /api/...)
   double since_seconds = 14 * 86400.0;  ///< how far back from `end`
-  double end = 0;               ///< Unix seconds; 0: now
-  double step_seconds = 60;     ///< one sample per step
-  double timeout_seconds = 30;  ///< per HTTP request
-  std::vector<std::string> services;  ///< the config's service names to fetch
+  double end = 0;                       ///< Unix seconds; 0: now
+  double step_seconds = 60;             ///< one sample per step
+  double timeout_seconds = 30;          ///< per HTTP request
+  std::vector<std::string> services;    ///< the config's service names to fetch
 };
 
 /// Fills `out` with one ServiceSeries per service of `q.services` that has data. Returns false
