@@ -6,6 +6,7 @@ namespace synguard::daemon {
 /// process's exit code.
 int cmdRun(int argc, char** argv);
 int cmdReplay(int argc, char** argv);
+int cmdTune(int argc, char** argv);
 int cmdCheckConfig(int argc, char** argv);
 int cmdStatus(int argc, char** argv);
 int cmdCookieKey(int argc, char** argv);

@@ -13,11 +13,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"replay", synguard::daemon::cmdReplay},
-    {"run", synguard::daemon::cmdRun},
-    {"check-config", synguard::daemon::cmdCheckConfig},
-    {"status", synguard::daemon::cmdStatus},
-    {"cookie-key", synguard::daemon::cmdCookieKey},
+    {"replay", synguard::daemon::cmdReplay}, {"tune", synguard::daemon::cmdTune},
+    {"run", synguard::daemon::cmdRun},       {"check-config", synguard::daemon::cmdCheckConfig},
+    {"status", synguard::daemon::cmdStatus}, {"cookie-key", synguard::daemon::cmdCookieKey},
 };
 
 }  // namespace

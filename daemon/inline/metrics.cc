@@ -204,8 +204,13 @@ void addServices(Families& f, const std::vector<ServiceFigures>& svc) {
                        "Monitor mode: segments of the service that would have been dropped (they "
                        "passed)",
                        kCounter);
+  auto& shc = f.family("synguard_service_handshakes_completed_total",
+                       "Handshakes of the service that completed (tracked to ESTABLISHED, or a "
+                       "valid cookie ACK)",
+                       kCounter);
   for (const ServiceFigures& s : svc) {
     const std::vector<ClientMetric::Label> l = {{"service", s.name}};
+    Families::add(shc, static_cast<double>(s.handshakes_completed), l);
     Families::add(sho, s.half_open, l);
     Families::add(speak, s.peak_half_open, l);
     Families::add(srate, s.syn_rate, l);

@@ -68,6 +68,7 @@ void takeSnapshot(Worker& w) {
     f.mode_changes = rt.mode_changes;
     f.would_cookie = rt.would_cookie;
     f.would_drop = rt.would_drop;
+    f.handshakes_completed = rt.handshakes_completed;
     f.mode = rt.mode.mode();
     f.profile = eng.cookieProfile(s);
   }

@@ -76,6 +76,7 @@ WorkerSnapshot sumSnapshots(const std::vector<WorkerSnapshot>& workers) {
       y.proxied += x.proxied;
       y.would_cookie += x.would_cookie;
       y.would_drop += x.would_drop;
+      y.handshakes_completed += x.handshakes_completed;
       // Every queue flips when the service does (they decide on its summed load): the
       // service's transitions are the most any queue made.
       y.mode_changes = std::max(y.mode_changes, x.mode_changes);

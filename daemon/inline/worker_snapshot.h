@@ -28,6 +28,7 @@ struct ServiceFigures {
   std::uint64_t mode_changes = 0;
   std::uint64_t would_cookie = 0;  ///< monitor: SYNs that would have been answered with a cookie
   std::uint64_t would_drop = 0;    ///< monitor: segments that would have been dropped
+  std::uint64_t handshakes_completed = 0;
   engine::ServiceMode mode = engine::ServiceMode::kNormal;
   /// What this engine's cookie SYN-ACKs announce (Engine::cookieProfile): the XDP program
   /// answers with the same options.

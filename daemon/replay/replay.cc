@@ -279,6 +279,9 @@ void Replayer::feed(const CapturedPacket& pkt) {
   if (eng_.halfOpen().peak() > summary_.half_open_peak) {
     summary_.half_open_peak = eng_.halfOpen().peak();
   }
+  if (opts_.hook != nullptr) {
+    opts_.hook->afterPacket(eng_, pkt.ip, ts);
+  }
 }
 
 void Replayer::showProgress(const std::string& path) {
@@ -350,6 +353,9 @@ int runReplay(const ReplayOptions& opts, std::ostream& out, std::ostream& err) {
   }
   replayer.finishProgress();
   replayer.summarize();
+  if (opts.hook != nullptr) {
+    opts.hook->beforeFlush(eng);
+  }
   eng.flush();
   conn_log.finish();
   summary.stats = eng.stats();

@@ -2,12 +2,23 @@
 
 #include <cstddef>
 #include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
 
 namespace synguard::replay {
+
+/// Sees the engine after every packet of a replay (`synguard tune` samples it once a second).
+class ReplayHook {
+ public:
+  virtual ~ReplayHook() = default;
+  /// After the engine processed the IP packet `ip` stamped `ts` (Unix seconds).
+  virtual void afterPacket(engine::Engine& eng, std::span<const std::byte> ip, double ts) = 0;
+  /// After the last capture, before what is still open is flushed.
+  virtual void beforeFlush(engine::Engine& eng) = 0;
+};
 
 struct ReplayOptions {
   std::vector<std::string> captures;
@@ -18,6 +29,7 @@ struct ReplayOptions {
   /// Conclude unanswered attempts after 5 s in the connection log, as Zeek does.
   bool attempt_timeout = true;
   engine::EngineConfig engine;
+  ReplayHook* hook = nullptr;  ///< not owned; nullptr: none
 };
 
 /// Replays captures through one engine with the packets' own timestamps, writes the connection

@@ -162,6 +162,8 @@ struct ServiceRuntime {
   std::uint64_t mode_changes = 0;
   std::uint64_t would_cookie = 0;  ///< monitor: SYNs that would have been answered with a cookie
   std::uint64_t would_drop = 0;    ///< monitor: segments that would have been dropped
+  /// Handshakes that completed: a tracked one reaching ESTABLISHED, or a cookie ACK validated.
+  std::uint64_t handshakes_completed = 0;
   std::optional<ModeChange> last_change;
 };
 

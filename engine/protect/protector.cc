@@ -120,8 +120,15 @@ void Protector::onHalfOpenLeft(const Connection& c) noexcept {
     return;
   }
   const std::uint32_t svc = services_.find(c.key.resp_addr, c.key.resp_port);
-  if (svc != ServiceMap::kNone && runtime_[svc].half_open > 0) {
-    --runtime_[svc].half_open;
+  if (svc == ServiceMap::kNone) {
+    return;
+  }
+  ServiceRuntime& rt = runtime_[svc];
+  if (rt.half_open > 0) {
+    --rt.half_open;
+  }
+  if (c.state == TcpState::kEstablished) {
+    ++rt.handshakes_completed;
   }
 }
 

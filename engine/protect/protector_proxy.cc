@@ -85,6 +85,7 @@ Verdict Protector::startProxy(std::uint32_t svc, const FlowKey& tuple, std::uint
   ServiceRuntime& rt = runtime_[svc];
   ++stats_->cookies_validated;
   ++rt.cookies_validated;
+  ++rt.handshakes_completed;
   ++stats_->proxied_total;
   ++rt.proxied;
 

@@ -108,6 +108,31 @@ TEST_F(ProtectionTest, HalfOpenThresholdSwitchesToCookiesAndSynsBeforeItAreTrack
   EXPECT_EQ(eng().stats().mode_changes, 1U);
 }
 
+TEST_F(ProtectionTest, OnlyHandshakesReachingEstablishedCountAsCompleted) {
+  start(config(service()));
+  // Ten clients complete their handshakes; ten spoofed SYNs are answered but never ACKed.
+  for (std::uint16_t i = 0; i < 10; ++i) {
+    const auto port = static_cast<std::uint16_t>(30000 + i);
+    synFrom("192.0.2.10", port);
+    eng().process(PacketBuilder::ipv4(kServer, "192.0.2.10")
+                      .tcp(80, port)
+                      .syn()
+                      .seq(9)
+                      .ack(port + 1U)
+                      .build());
+    eng().process(
+        PacketBuilder::ipv4("192.0.2.10", kServer).tcp(port, 80).seq(port + 1U).ack(10).build());
+  }
+  floodAnsweredByServer(10);
+  EXPECT_EQ(eng().service(0).handshakes_completed, 10U);
+  EXPECT_EQ(eng().service(0).half_open, 10U);
+  // The unanswered ones time out: still ten.
+  clock_.advance(seconds(121));
+  eng().expire();
+  EXPECT_EQ(eng().service(0).half_open, 0U);
+  EXPECT_EQ(eng().service(0).handshakes_completed, 10U);
+}
+
 TEST_F(ProtectionTest, SynRateThresholdSwitchesWithinTheSecond) {
   ServiceConfig s = service();
   s.thresholds.half_open_on = 1'000'000;

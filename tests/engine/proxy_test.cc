@@ -482,6 +482,21 @@ TEST_F(ProxyTest, RetransmittedFinalAckMakesNoSecondServerConnection) {
   EXPECT_EQ(eng().stats().proxy_completed, 1U);
 }
 
+TEST_F(ProxyTest, AValidatedCookieCountsOneCompletedHandshake) {
+  const Options o;
+  const Parsed sa = cookieSynAck(o);
+  EXPECT_EQ(eng().service(0).handshakes_completed, 0U) << "a cookie sent is not a handshake";
+  EXPECT_EQ(send(clientAck(sa, o)), Verdict::drop(VerdictReason::kProxyHandshake));
+  const Parsed syn = emitted(Direction::kToServer);
+  EXPECT_EQ(eng().service(0).cookies_validated, 1U);
+  EXPECT_EQ(eng().stats().cookies_validated, 1U);
+  EXPECT_EQ(eng().service(0).handshakes_completed, 1U);
+  // The server's side of the proxied handshake completing is the same handshake.
+  EXPECT_EQ(send(serverSynAck(syn)), Verdict::drop(VerdictReason::kProxyHandshake));
+  EXPECT_EQ(eng().stats().proxy_completed, 1U);
+  EXPECT_EQ(eng().service(0).handshakes_completed, 1U);
+}
+
 TEST_F(ProxyTest, ServerRefusalResetsTheClient) {
   const Options o;
   const Parsed sa = cookieSynAck(o);
