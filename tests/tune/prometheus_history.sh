@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # synguard tune against a real Prometheus server (issue #17): a recorded history of synguard's own
-# metrics (tests/tune/gen_history.py: 9 days at 60 s, two services, fixed seed) backfilled with
+# metrics (tests/tune/gen_history.py: 15 days at 60 s, two services, fixed seed) backfilled with
 # promtool, once with a 90-minute SYN flood on "web" and once without; two Prometheus servers
 # on free ports of 127.0.0.1 serve them. Needs no root and no namespaces.
 #   prometheus_history.sh SYNGUARD PROMETHEUS_DUMP PART
@@ -46,11 +46,18 @@ done
 
 # A history in OpenMetrics, backfilled into its own TSDB, served by a Prometheus on a free port.
 # serve NAME [--attack]: sets PORT_NAME.
-END=$(($(date +%s) / 60 * 60))
+# The history runs 10 minutes into the future, so that `synguard tune` (which asks for the 14
+# days up to now) finds 14 full days whenever in the next 10 minutes it runs; the driver asks
+# for the 14 days up to QEND, the same in every run.
+END=$(($(date +%s) / 60 * 60 + 600))
+QEND=$((END - 300))
+# 15 days, so that the 14 days asked for hold every hour of the week twice: the flood's hours
+# keep a normal day in by_hour_of_week.
+DAYS=15
 serve() {
   local name="$1" port
   shift
-  python3 "$here/gen_history.py" --end "$END" "$@" --out "$work/$name.om" --info "$work/$name.json"
+  python3 "$here/gen_history.py" --end "$END" --days "$DAYS" "$@" --out "$work/$name.om" --info "$work/$name.json"
   promtool tsdb create-blocks-from openmetrics -q "$work/$name.om" "$work/$name.tsdb" \
     >"$work/$name.promtool.log" 2>&1 || fail "promtool: $(tail -3 "$work/$name.promtool.log")"
   printf 'global:\n  scrape_interval: 1h\n' >"$work/$name.yml"
@@ -87,11 +94,11 @@ part_loader() {
   serve clean
   local url="http://127.0.0.1:$PORT_attacked" since=$((14 * 86400)) started took
   started=$(date +%s%N)
-  "$dump" "$url" "$since" 0 60 web ssh >"$work/dump.json" || fail "prometheus_dump failed"
+  "$dump" "$url" "$since" "$QEND" 60 web ssh >"$work/dump.json" || fail "prometheus_dump failed"
   json "$work/dump.json" "d[\"origin\"]" | grep -q "(8 requests, " || fail "14 days: not 8 requests"
   took=$((($(date +%s%N) - started) / 1000000))
   echo "14d at 60s: $(json "$work/dump.json" 'd["origin"]'); the driver took ${took} ms"
-  "$dump" "http://127.0.0.1:$PORT_clean" "$since" 0 60 web ssh >"$work/clean.json" ||
+  "$dump" "http://127.0.0.1:$PORT_clean" "$since" "$QEND" 60 web ssh >"$work/clean.json" ||
     fail "prometheus_dump (clean) failed"
   local minutes attack_minutes
   minutes=$(json "$work/attacked.json" 'd["minutes"]')
@@ -107,9 +114,10 @@ def check(cond, what):
     if not cond:
         errors.append(what)
 check(set(svc) == {"web", "ssh"}, f"services {sorted(svc)}")
-# rate() has no point at the history's first minute: one window fewer than minutes written.
+# 14 days of windows (the history is one day longer).
+windows = 14 * 1440
 for name in ("web", "ssh"):
-    check(svc[name]["samples"] == info["minutes"] - 1, f"{name}: {svc[name]['samples']} samples")
+    check(svc[name]["samples"] == windows, f"{name}: {svc[name]['samples']} samples")
     check(svc[name]["width"] == 60, f"{name}: width {svc[name]['width']}")
     check(svc[name]["completed_unknown"] == 0, f"{name}: completed unknown")
 detected = att["minutes"] - att["undetected_minutes"]
@@ -181,7 +189,7 @@ check("prometheus" in attacked["origin"], f"origin {attacked['origin']}")
 for name in ("web", "ssh"):
     for rep, label in ((A, "attacked"), (C, "clean")):
         s = rep[name]
-        check(s["samples"] == info["minutes"] - 1, f"{label} {name}: samples {s['samples']}")
+        check(s["samples"] == 14 * 1440, f"{label} {name}: samples {s['samples']}")
         check(len(s["by_hour_of_week"]) == 168, f"{label} {name}: by_hour_of_week {len(s['by_hour_of_week'])}")
         check(sorted(h["hour"] for h in s["by_hour_of_week"]) == list(range(168)), f"{label} {name}: hours")
         check("whatif" not in s, f"{label} {name}: a what-if from Prometheus alone")
@@ -205,6 +213,9 @@ check(A["ssh"]["suggested"] == C["ssh"]["suggested"], "ssh's suggestion moved")
 check(att["half_open"] >= 5 * sa["half_open"]["on"], f"flood half-open {att['half_open']} vs on {sa['half_open']['on']}")
 check(att["syn_rate"] >= 5 * sa["syn_rate"]["on"], f"flood SYN rate {att['syn_rate']} vs on {sa['syn_rate']['on']}")
 check(sa["half_open"]["on"] > info["normal_peak"]["web"]["half_open"], "half_open.on under the normal peak")
+# No hour of the week learnt the flood: every hour's p99 is within the normal traffic's peak.
+check(max(h["half_open_p99"] for h in A["web"]["by_hour_of_week"]) <= info["normal_peak"]["web"]["half_open"],
+      "an hour of the week learnt the flood's half-open")
 for d in sys.argv[1:3]:
     for name in ("web", "ssh"):
         root = ET.parse(f"{d}/tune-{name}.svg").getroot()
