@@ -60,6 +60,7 @@ std::vector<HourStat> byHour(const std::vector<const Sample*>& base) {
     h.second.push_back(s->syn_rate);
   }
   std::vector<HourStat> out;
+  out.reserve(hours.size());
   for (auto& [hour, v] : hours) {
     out.push_back(
         {hour, percentiles(std::move(v.first)).p99, percentiles(std::move(v.second)).p99});

@@ -75,7 +75,7 @@ struct ServiceAnalysis {
   std::size_t excluded_cookie = 0;
   std::size_t excluded_incomplete = 0;
   std::size_t baseline = 0;
-  double span_seconds = 0;  ///< the windows' widths summed (what the history covers)
+  double span_seconds = 0;           ///< the windows' widths summed (what the history covers)
   double longest_burst_seconds = 0;  ///< longest run of baseline windows above their p99
   Percentiles half_open;
   Percentiles syn_rate;
