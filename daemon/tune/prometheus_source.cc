@@ -62,8 +62,13 @@ bool httpGet(const std::string& url, double timeout_seconds, Transfer& transfer,
   const CURLcode rc = curl_easy_perform(curl.get());
   ++transfer.requests;
   if (rc != CURLE_OK) {
-    error = detail[0] != '\0' ? std::string(detail.data()) : curl_easy_strerror(rc);
-    error += " (" + std::string(curl_easy_strerror(rc)) + ")";
+    // libcurl's detail ("Failed to connect to HOST port N after 0 ms: Couldn't connect to
+    // server") usually ends with its summary; add the summary only where it does not.
+    const std::string summary = curl_easy_strerror(rc);
+    error = detail.data();
+    if (error.find(summary) == std::string::npos) {
+      error += error.empty() ? summary : " (" + summary + ")";
+    }
     return false;
   }
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &transfer.status);

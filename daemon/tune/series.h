@@ -23,14 +23,14 @@ struct Sample {
 /// Peak load one source prefix put on a service (captures only: Prometheus has no per-source
 /// series, by design, to keep cardinality bounded).
 struct SourceLoad {
-  std::string prefix;          ///< e.g. "192.0.2.0/24"
-  double peak_half_open = 0;   ///< its highest half-open count
-  double peak_syn_rate = 0;    ///< its highest SYNs per second (1 s windows)
+  std::string prefix;         ///< e.g. "192.0.2.0/24"
+  double peak_half_open = 0;  ///< its highest half-open count
+  double peak_syn_rate = 0;   ///< its highest SYNs per second (1 s windows)
 };
 
 struct ServiceSeries {
-  std::string service;  ///< the service's name in the config
-  std::vector<Sample> samples;  ///< in time order
+  std::string service;              ///< the service's name in the config
+  std::vector<Sample> samples;      ///< in time order
   std::vector<SourceLoad> sources;  ///< may be empty
 };
 

@@ -3,6 +3,7 @@
 // `synguard tune`). Exit 2 with the loader's error on stderr.
 //   prometheus_dump URL SINCE_SECONDS END_UNIX STEP_SECONDS SERVICE...
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,8 +11,9 @@
 
 #include "daemon/tune/prometheus_source.h"
 
-int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv, argv + argc);
+namespace {
+
+int run(const std::vector<std::string>& args) {
   if (args.size() < 6) {
     std::cerr << "usage: prometheus_dump URL SINCE_SECONDS END_UNIX STEP_SECONDS SERVICE...\n";
     return 2;
@@ -55,4 +57,15 @@ int main(int argc, char** argv) {
   }
   std::cout << out.dump(1) << "\n";
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(std::vector<std::string>(argv, argv + argc));
+  } catch (const std::exception& e) {  // nlohmann::json's, or out of memory
+    std::cerr << "prometheus_dump: " << e.what() << "\n";
+    return 2;
+  }
 }
