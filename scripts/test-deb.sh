@@ -37,6 +37,8 @@ trap cleanup EXIT
 deb=$(ls "$out"/synguard_*.deb)
 echo "built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 dpkg-deb -f "$deb" Depends Section | sed 's/^/  /'
+dpkg-deb -f "$deb" Depends | grep -Eq '(^|, )libcurl4( |,|$)' ||
+  fail "the package does not depend on libcurl4 (synguard tune --prometheus)"
 for s in conffiles postinst prerm postrm; do
   dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -x "./$s" >/dev/null || fail "no $s in the package"
 done

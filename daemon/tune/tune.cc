@@ -36,18 +36,6 @@ std::string joined(const std::vector<std::string>& v) {
   return s;
 }
 
-std::string shortDuration(double seconds) {
-  std::ostringstream o;
-  if (seconds >= 86400 && static_cast<long long>(seconds) % 86400 == 0) {
-    o << seconds / 86400 << "d";
-  } else if (seconds >= 3600 && static_cast<long long>(seconds) % 3600 == 0) {
-    o << seconds / 3600 << "h";
-  } else {
-    o << seconds << "s";
-  }
-  return o.str();
-}
-
 std::vector<CaptureRun> replayAll(const std::vector<std::string>& captures,
                                   const engine::EngineConfig& cfg, bool need_traffic) {
   std::vector<CaptureRun> runs;
@@ -65,7 +53,9 @@ std::vector<CaptureRun> replayAll(const std::vector<std::string>& captures,
   return runs;
 }
 
-void addPrometheus(const TuneOptions& opts, const engine::EngineConfig& cfg, History& history) {
+/// Returns where the history came from, with the requests, points and time the queries took.
+std::string addPrometheus(const TuneOptions& opts, const engine::EngineConfig& cfg,
+                          History& history) {
   PrometheusQuery q;
   q.url = opts.prometheus_url;
   q.since_seconds = opts.since_seconds;
@@ -89,6 +79,7 @@ void addPrometheus(const TuneOptions& opts, const engine::EngineConfig& cfg, His
     std::stable_sort(it->samples.begin(), it->samples.end(),
                      [](const Sample& a, const Sample& b) { return a.t < b.t; });
   }
+  return from.origin;
 }
 
 /// The configuration with each analysed service's thresholds replaced by the suggestion.
@@ -213,9 +204,7 @@ int run(const TuneOptions& opts, std::ostream& out) {
     origin.push_back("captures: " + joined(opts.captures));
   }
   if (!opts.prometheus_url.empty()) {
-    addPrometheus(opts, cfg, history);
-    origin.push_back("prometheus: " + opts.prometheus_url + ", " +
-                     shortDuration(opts.since_seconds) + " at " + shortDuration(opts.step_seconds));
+    origin.push_back(addPrometheus(opts, cfg, history));
   }
   TuneReport report;
   report.origin = joined(origin);
