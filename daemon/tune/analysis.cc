@@ -53,17 +53,22 @@ double longestBurst(const std::vector<const Sample*>& base, const Percentiles& h
 }
 
 std::vector<HourStat> byHour(const std::vector<const Sample*>& base) {
-  std::map<int, std::pair<std::vector<double>, std::vector<double>>> hours;
+  // Every hour of the week is reported, even one whose windows were all left out (an attack
+  // that filled it): its row says so (samples 0) instead of disappearing.
+  constexpr int kHoursPerWeek = 168;
+  std::vector<std::pair<std::vector<double>, std::vector<double>>> hours(kHoursPerWeek);
   for (const Sample* s : base) {
-    auto& h = hours[hourOfWeek(s->t)];
+    auto& h = hours[static_cast<std::size_t>(hourOfWeek(s->t))];
     h.first.push_back(s->half_open);
     h.second.push_back(s->syn_rate);
   }
   std::vector<HourStat> out;
-  out.reserve(hours.size());
-  for (auto& [hour, v] : hours) {
+  out.reserve(kHoursPerWeek);
+  for (int hour = 0; hour < kHoursPerWeek; ++hour) {
+    auto& v = hours[static_cast<std::size_t>(hour)];
+    const std::size_t n = v.first.size();
     out.push_back(
-        {hour, percentiles(std::move(v.first)).p99, percentiles(std::move(v.second)).p99});
+        {hour, n, percentiles(std::move(v.first)).p99, percentiles(std::move(v.second)).p99});
   }
   return out;
 }

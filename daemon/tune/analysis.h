@@ -51,7 +51,8 @@ struct Percentiles {
 Percentiles percentiles(std::vector<double> values);
 
 struct HourStat {
-  int hour = 0;  ///< 0 = Monday 00:00-01:00 UTC .. 167 = Sunday 23:00-24:00 UTC
+  int hour = 0;             ///< 0 = Monday 00:00-01:00 UTC .. 167 = Sunday 23:00-24:00 UTC
+  std::size_t samples = 0;  ///< baseline windows in this hour; 0: none (all left out, or no data)
   double half_open_p99 = 0;
   double syn_rate_p99 = 0;
 };
@@ -79,7 +80,7 @@ struct ServiceAnalysis {
   double longest_burst_seconds = 0;  ///< longest run of baseline windows above their p99
   Percentiles half_open;
   Percentiles syn_rate;
-  std::vector<HourStat> by_hour;    ///< empty when the history spans less than 7 days
+  std::vector<HourStat> by_hour;    ///< all 168 hours; empty when the history spans < 7 days
   std::vector<SourceLoad> sources;  ///< top 10 by peak half-open, then peak SYN rate
   Suggestion suggested;
 };

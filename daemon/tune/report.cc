@@ -1,5 +1,6 @@
 #include "daemon/tune/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -40,8 +41,11 @@ Json serviceJson(const ServiceReport& sr) {
   const ServiceAnalysis& a = sr.analysis;
   Json hours = Json::array();
   for (const HourStat& h : a.by_hour) {
+    // An hour with no baseline window has no percentile: null, not 0.
+    const Json ho = h.samples > 0 ? Json(h.half_open_p99) : Json(nullptr);
+    const Json syn = h.samples > 0 ? Json(h.syn_rate_p99) : Json(nullptr);
     hours.push_back(
-        {{"hour", h.hour}, {"half_open_p99", h.half_open_p99}, {"syn_rate_p99", h.syn_rate_p99}});
+        {{"hour", h.hour}, {"samples", h.samples}, {"half_open_p99", ho}, {"syn_rate_p99", syn}});
   }
   Json sources = Json::array();
   for (const SourceLoad& l : a.sources) {
@@ -99,8 +103,10 @@ void printService(std::ostream& out, const ServiceReport& sr) {
   printPercentiles(out, "SYN rate ", a.syn_rate);
   out << "  longest burst above p99: " << fmt(a.longest_burst_seconds) << " s\n";
   if (!a.by_hour.empty()) {
-    out << "  by hour of week (UTC, 0 = Monday 00:00): " << a.by_hour.size() << " hours, see "
-        << "tune-report.json\n";
+    const auto empty = std::count_if(a.by_hour.begin(), a.by_hour.end(),
+                                     [](const HourStat& h) { return h.samples == 0; });
+    out << "  by hour of week (UTC, 0 = Monday 00:00): " << a.by_hour.size() << " hours, " << empty
+        << " with no baseline window, see tune-report.json\n";
   }
   for (const SourceLoad& l : a.sources) {
     out << "  source " << l.prefix << ": peak half-open " << fmt(l.peak_half_open)

@@ -119,6 +119,21 @@ TEST(TuneAnalysis, ByHourOfWeekOnlyForAWeekOfHistory) {
   EXPECT_EQ(a.by_hour[0].half_open_p99, 9);
   EXPECT_EQ(a.by_hour[1].half_open_p99, 1);
   EXPECT_EQ(a.by_hour[144].half_open_p99, 9) << "Sunday 00:00";
+  EXPECT_GT(a.by_hour[0].samples, 0U);
+
+  // An hour whose every window was in cookie mode keeps its row, with no baseline in it.
+  ServiceSeries attacked = s;
+  for (Sample& x : attacked.samples) {
+    if (hourOfWeek(x.t) == 5) {
+      x.cookie_mode = true;
+      x.half_open = 5000;
+    }
+  }
+  const ServiceAnalysis b = analyze(attacked, Sensitivity::kMedium);
+  ASSERT_EQ(b.by_hour.size(), 168U);
+  EXPECT_EQ(b.by_hour[5].samples, 0U);
+  EXPECT_EQ(b.by_hour[5].half_open_p99, 0);
+  EXPECT_GT(b.by_hour[6].samples, 0U);
 }
 
 TEST(TuneAnalysis, PerSourceLimitsFromTheBusiestPrefixes) {
