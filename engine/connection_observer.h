@@ -26,6 +26,14 @@ struct ProxyHandoff {
   std::uint32_t service = 0;        ///< configured service index
 };
 
+/// How a connection handed to conntrack came back to the engine or ended (the index of
+/// EngineStats::proxy_handoff_ends).
+enum class HandoffEnd : std::uint8_t {
+  kTakenBack = 0,  ///< a FIN or RST of it reached the engine: the kernel's path is not in effect
+  kClosed = 1,     ///< conntrack saw it close (TIME_WAIT): the engine keeps its own TIME-WAIT
+  kGone = 2,       ///< conntrack destroyed it (a RST's CLOSE ran out, a timeout, a flush)
+};
+
 /// Told about every connection that leaves the table, before its slot is reused.
 class ConnectionObserver {
  public:
@@ -36,6 +44,13 @@ class ConnectionObserver {
   /// A proxied connection may be handed to the kernel (ProtectionConfig::proxy.handoff). The
   /// engine goes on translating whatever segments of it still reach it.
   virtual void onProxyHandoff(const ProxyHandoff& /*handoff*/) noexcept {}
+  /// A FIN or RST of a handed-off connection reached the engine (its set element was not there
+  /// yet, or ran out): the engine translates it again; the kernel's entry must go.
+  virtual void onHandoffTakenBack(const FlowKey& /*tuple*/) noexcept {}
+  /// A client SYN on a handed-off connection was dropped: if conntrack's entry is over (closed,
+  /// reset, gone), the daemon answers with Engine::handoffEnded(kGone), so the client's retry
+  /// starts a new connection.
+  virtual void onHandedOffSyn(const FlowKey& /*tuple*/) noexcept {}
 };
 
 }  // namespace synguard::engine

@@ -349,6 +349,15 @@ void Engine::noteOffloaded(std::size_t service, const OffloadedCounts& counts) n
   }
 }
 
+void Engine::handoffEnded(const FlowKey& tuple, HandoffEnd how) noexcept {
+  const MonotonicTime now = tracker_.advance(clock_->now());
+  const std::uint32_t tick = tracker_.tickOf(now);
+  const ConnectionTable::Found found = tracker_.find(tuple, tracker_.table().hashOf(tuple), tick);
+  if (found.idx != kNoIndex) {
+    protector_.handoffEnded(found.idx, how, tick);
+  }
+}
+
 Verdict Engine::processImpl(std::span<const std::byte> packet, std::byte* writable,
                             const PacketMeta& meta) noexcept {
   ++stats_.packets;

@@ -130,6 +130,12 @@ class Engine {
   /// and per-destination SYN counters do not see these SYNs. Ignored for a service index the
   /// engine does not have (a reload removed it).
   void noteOffloaded(std::size_t service, const OffloadedCounts& counts) noexcept;
+  /// proxy.handoff: conntrack reports that a connection handed to it closed (kClosed: TIME_WAIT;
+  /// the engine keeps its own TIME-WAIT, with the translation for stragglers, and releases the
+  /// per-source count) or is gone (kGone: the engine forgets it). `tuple` in either
+  /// orientation. Ignored unless the tuple's connection is one the engine handed off and has
+  /// not taken back: a later connection on the same tuple is left alone.
+  void handoffEnded(const FlowKey& tuple, HandoffEnd how) noexcept;
   const ServiceConfig& serviceConfig(std::size_t i) const noexcept {
     return protector_.serviceConfig(i);
   }

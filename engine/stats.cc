@@ -48,6 +48,8 @@ std::string_view toString(EndCause c) noexcept {
       return "reaped";
     case EndCause::kSuperseded:
       return "superseded";
+    case EndCause::kConntrack:
+      return "conntrack";
     case EndCause::kCount:
       break;
   }
@@ -70,6 +72,17 @@ std::string_view toString(EvictKind k) noexcept {
 
 std::string_view translatedName(std::size_t i) noexcept {
   return i == 0 ? "to_server" : "to_client";
+}
+
+std::string_view handoffEndName(std::size_t i) noexcept {
+  switch (i) {
+    case 0:
+      return "taken_back";
+    case 1:
+      return "closed";
+    default:
+      return "gone";
+  }
 }
 
 std::string_view toString(Action a) noexcept {
@@ -128,6 +141,8 @@ std::string_view toString(VerdictReason r) noexcept {
       return "server_side_stray";
     case VerdictReason::kProxySourceLimit:
       return "proxy_source_limit";
+    case VerdictReason::kHandedOffSyn:
+      return "handed_off_syn";
     case VerdictReason::kCount:
       break;
   }

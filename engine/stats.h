@@ -44,6 +44,8 @@ enum class EndCause : std::uint8_t {
   /// unanswered close) ended by a SYN on its tuple, which then starts a new connection: a
   /// spoofed pickup must neither let a SYN pass as tracked nor hide it from the SYN counters.
   kSuperseded,
+  /// A proxied connection handed to conntrack (proxy.handoff) that conntrack destroyed.
+  kConntrack,
   kCount,
 };
 constexpr std::size_t kEndCauseCount = static_cast<std::size_t>(EndCause::kCount);
@@ -125,6 +127,9 @@ struct EngineStats {
   /// because their window shifts differ between the sides (conntrack cannot rescale).
   std::uint64_t proxy_handoff_offered = 0;
   std::uint64_t proxy_handoff_window_scale = 0;
+  /// ... and how handed-off connections came back or ended: [0] taken back (a FIN or RST reached
+  /// the engine), [1] closed (conntrack reached TIME_WAIT), [2] gone (conntrack destroyed it).
+  std::array<std::uint64_t, 3> proxy_handoff_ends{};
   std::uint64_t translated[2]{};  ///< segments translated: [0] to server, [1] to client
   /// ICMP errors quoting TCP, by what became of them (IcmpOutcome).
   std::array<std::uint64_t, kIcmpOutcomeCount> icmp{};
@@ -156,6 +161,7 @@ std::string_view enumNameAfterNone(std::size_t i) noexcept {
   return i == 0 ? std::string_view{} : toString(static_cast<Enum>(i));
 }
 std::string_view translatedName(std::size_t i) noexcept;  ///< EngineStats::translated
+std::string_view handoffEndName(std::size_t i) noexcept;  ///< EngineStats::proxy_handoff_ends
 
 /// One EngineStats field, described once for everything that shows the engine's counters: the
 /// daemon's sums over its workers and its metrics, `synguard status`, the replay report.
@@ -340,6 +346,13 @@ constexpr void forEachCounter(Stats& s, Visitor&& visit) {
   visit(CounterInfo{.field = "proxy_handoff_window_scale",
                     .help = "Proxied connections kept in user space: window shifts differ"},
         values(s.proxy_handoff_window_scale));
+  visit(CounterInfo{.field = "proxy_handoff_ends",
+                    .metric = "synguard_proxy_handoff_ends_total",
+                    .help = "Connections handed to conntrack, by how the engine learned they "
+                            "were over or took them back",
+                    .label = "how",
+                    .index_name = handoffEndName},
+        values(s.proxy_handoff_ends));
   visit(CounterInfo{.field = "proxy_refused",
                     .metric = "synguard_proxy_refused_total",
                     .help = "Proxied connections the server refused (a RST to our SYN)"},

@@ -43,6 +43,9 @@ enum class VerdictReason : std::uint8_t {
   /// side): whoever sent it, it must not create an entry a later SYN would find
   kServerSide,
   kProxySourceLimit,  ///< drop: a valid cookie, but its source prefix holds proxy.max_per_source
+  /// drop: a client SYN on a connection handed to conntrack (proxy.handoff): a new handshake on
+  /// a live tuple, or a port reused before the end reached us; never passed unvalidated
+  kHandedOffSyn,
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);

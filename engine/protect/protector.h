@@ -127,6 +127,8 @@ class Protector final : public TrackListener {
   /// nullopt: not such an error, accept it as any other non-TCP packet.
   std::optional<Verdict> admitIcmp(std::span<const std::byte> packet, std::byte* writable) noexcept;
 
+  /// proxy.handoff: what conntrack reported of connection `idx` (Engine::handoffEnded).
+  void handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t tick) noexcept;
   /// A segment of a proxied connection (protector_proxy.cc): the handshake with the server,
   /// then every segment translated between the two sequence spaces (in place when `writable`).
   Verdict proxied(std::uint32_t idx, bool from_orig, Segment& seg,
@@ -220,10 +222,16 @@ class Protector final : public TrackListener {
   void sendServerAck(const ProxyEntry& p, const Connection& c) noexcept;
   void completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept;
   /// proxy.handoff: offers an established proxied connection to the observer, or counts why not.
-  void offerHandoff(const ProxyEntry& p, const Connection& c) noexcept;
+  void offerHandoff(ProxyEntry& p, const Connection& c) noexcept;
+  /// A segment of a handed-off connection reached the engine: a client SYN is dropped (the
+  /// daemon asks conntrack whether the connection is over); a FIN or RST takes it back.
+  std::optional<Verdict> reachedHandedOff(ProxyEntry& p, const Connection& c, bool from_orig,
+                                          const Segment& seg) noexcept;
   void abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
                   std::uint32_t tick) noexcept;
   void releaseProxy(std::uint32_t pidx) noexcept;
+  /// Gives back a proxied connection's per-source reference (proxy.max_per_source).
+  void releaseProxySource(ProxyEntry& p) noexcept;
   void emit(Direction dir, const TcpOut& seg) noexcept;
   /// A segment the proxy sends on a connection's behalf: client -> server (`to_server`) or back.
   static TcpOut segmentOn(const FlowKey& k, bool to_server) noexcept;

@@ -285,7 +285,7 @@ void Protector::completeProxy(std::uint32_t pidx, std::uint32_t tick) noexcept {
   });
 }
 
-void Protector::offerHandoff(const ProxyEntry& p, const Connection& c) noexcept {
+void Protector::offerHandoff(ProxyEntry& p, const Connection& c) noexcept {
   if (!cfg_.proxy.handoff || observer_ == nullptr) {
     return;
   }
@@ -309,7 +309,59 @@ void Protector::offerHandoff(const ProxyEntry& p, const Connection& c) noexcept 
   h.window_shift_s = t.server_shift_s;
   h.service = p.service;
   ++stats_->proxy_handoff_offered;
+  p.flags |= kPxHandedOff;
   observer_->onProxyHandoff(h);
+}
+
+std::optional<Verdict> Protector::reachedHandedOff(ProxyEntry& p, const Connection& c,
+                                                   bool from_orig, const Segment& seg) noexcept {
+  if (from_orig && seg.has(kSyn) && !seg.has(kAck)) {
+    // The daemon's sets never send a SYN the kernel's way, so every SYN on the tuple comes
+    // here. Whoever sent it (a client whose connection is over before the end reached us, or a
+    // blind guess at a live tuple), it must not reach the server unvalidated, nor disturb the
+    // connection: dropped; the daemon asks conntrack, and ends the entry if it is over.
+    if (observer_ != nullptr) {
+      observer_->onHandedOffSyn(c.key);
+    }
+    return Verdict::drop(VerdictReason::kHandedOffSyn);
+  }
+  if (seg.has(kFin) || seg.has(kRst)) {
+    // The close came through the queue: the daemon's set element is not there (yet, or any
+    // more). Whatever the kernel's entry saw, this close it did not: the engine translates
+    // the connection again until its end, and the kernel's entry goes.
+    p.flags = static_cast<std::uint16_t>(p.flags & ~kPxHandedOff);
+    ++stats_->proxy_handoff_ends[static_cast<std::size_t>(HandoffEnd::kTakenBack)];
+    if (observer_ != nullptr) {
+      observer_->onHandoffTakenBack(c.key);
+    }
+  }
+  return std::nullopt;
+}
+
+void Protector::handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t tick) noexcept {
+  Connection& c = tracker_->at(idx);
+  if ((c.flags & kConnProxied) == 0) {
+    return;
+  }
+  ProxyEntry& p = proxies_->at(c.proxyEntry());
+  if (!p.has(kPxHandedOff)) {
+    return;  // taken back: the engine follows it itself
+  }
+  p.flags = static_cast<std::uint16_t>(p.flags & ~kPxHandedOff);
+  ++stats_->proxy_handoff_ends[static_cast<std::size_t>(how)];
+  if (how == HandoffEnd::kClosed) {
+    // Both FINs were exchanged through the kernel. The engine's TIME-WAIT keeps the tuple
+    // (a reused port starts a new connection, as without the handoff) and the translation (a
+    // retransmitted FIN comes here once the set element is gone); the client's share of
+    // proxy.max_per_source is free now, as for a connection the engine closed itself.
+    releaseProxySource(p);
+    c.ep[0].state = TcpState::kTimeWait;
+    c.ep[1].state = TcpState::kTimeWait;
+    tracker_->setState(c, TcpState::kTimeWait);
+    tracker_->touch(idx, tick);
+    return;
+  }
+  tracker_->end(idx, EndCause::kConntrack);
 }
 
 void Protector::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
@@ -340,12 +392,15 @@ void Protector::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
   releaseProxy(pidx);
 }
 
-void Protector::releaseProxy(std::uint32_t pidx) noexcept {
-  ProxyEntry& p = proxies_->at(pidx);
+void Protector::releaseProxySource(ProxyEntry& p) noexcept {
   if (p.source != kNoIndex) {
     tracker_->halfOpen().sources().removeProxied(p.source);
     p.source = kNoIndex;
   }
+}
+
+void Protector::releaseProxy(std::uint32_t pidx) noexcept {
+  releaseProxySource(proxies_->at(pidx));
   proxies_->release(pidx);
 }
 
@@ -398,6 +453,11 @@ Verdict Protector::fromClient(std::uint32_t idx, Segment& seg, std::span<const s
   ProxyEntry& p = proxies_->at(pidx);
   // RFC 5961 §3.2: only a RST at the client's next sequence number may end the handshake; a
   // blind guess must not make us reset a connection the server has not even accepted yet.
+  if (p.has(kPxHandedOff)) {
+    if (const auto v = reachedHandedOff(p, c, true, seg)) {
+      return *v;
+    }
+  }
   const bool rst_exact = seg.has(kRst) && checkRst(c.ep[0], c.ep[1], seg) == RstCheck::kExact;
   if (!seg.has(kRst)) {
     if (seg.options.has_timestamps) {
@@ -457,6 +517,9 @@ Verdict Protector::fromServer(std::uint32_t idx, Segment& seg, std::span<std::by
   Connection& c = tracker_->at(idx);
   const std::uint32_t pidx = c.proxyEntry();
   ProxyEntry& p = proxies_->at(pidx);
+  if (p.has(kPxHandedOff)) {
+    (void)reachedHandedOff(p, c, false, seg);  // a FIN or RST takes it back
+  }
   switch (p.phase) {
     case ProxyPhase::kSynSent:
       if (seg.has(kSyn) && seg.has(kAck)) {

@@ -33,6 +33,9 @@ enum ProxyFlag : std::uint16_t {
   kPxAnnouncedTs = 0x200,  ///< our cookie SYN-ACK carried timestamps
   kPxHeld = 0x400,         ///< the client was held with a zero window
   kPxRttMeasured = 0x800,  ///< client_rtt_us comes from the client's timestamp echo
+  /// Offered to the kernel (proxy.handoff): conntrack translates it while the daemon's sets
+  /// keep its segments out of the queue; cleared when the engine takes it back.
+  kPxHandedOff = 0x1000,
 };
 
 /// Translation state of one proxied connection (the tracker's Connection holds the rest).

@@ -80,8 +80,12 @@ class ProxyTest : public ::testing::Test, protected testing::EngineHarness {
 
   void SetUp() override { start(config()); }
 
-  PacketBuilder c2s() const { return PacketBuilder::ipv4(kClient, kServer).tcp(kCport, kSport); }
-  PacketBuilder s2c() const { return PacketBuilder::ipv4(kServer, kClient).tcp(kSport, kCport); }
+  PacketBuilder c2s() const { return PacketBuilder::ipv4(kClient, kServer).tcp(cport_, kSport); }
+  PacketBuilder s2c() const { return PacketBuilder::ipv4(kServer, kClient).tcp(kSport, cport_); }
+  FlowKey tuple() const {
+    return FlowKey{*IpAddress::parse(kClient), *IpAddress::parse(kServer), cport_, kSport};
+  }
+  std::uint16_t cport_ = kCport;  ///< the client port of the packets built
 
   /// Pops the single packet emitted since the last call, checking its direction.
   Parsed emitted(Direction dir) {
@@ -120,7 +124,7 @@ class ProxyTest : public ::testing::Test, protected testing::EngineHarness {
     EXPECT_EQ(s.src, *IpAddress::parse(kServer));
     EXPECT_EQ(s.dst, *IpAddress::parse(kClient));
     EXPECT_EQ(s.src_port, kSport);
-    EXPECT_EQ(s.dst_port, kCport);
+    EXPECT_EQ(s.dst_port, cport_);
     EXPECT_EQ(s.flags, kSyn | kAck);
     EXPECT_EQ(s.ack.raw(), kClientIsn + 1);  // SYN consumes a sequence number
     EXPECT_TRUE(s.options.has_mss);
@@ -1025,23 +1029,33 @@ TEST(ProxyStress, RandomSegmentsKeepTheInvariants) {
 namespace synguard::engine {
 namespace {
 
-/// Records every handoff the engine offers (proxy.handoff).
+/// Records every handoff the engine offers (proxy.handoff), and what it reports back.
 class HandoffRecorder : public ConnectionObserver {
  public:
   void onConnectionEnd(const Connection&, EndCause) noexcept override {}
   void onProxyHandoff(const ProxyHandoff& h) noexcept override { offered.push_back(h); }
+  void onHandoffTakenBack(const FlowKey& t) noexcept override { taken_back.push_back(t); }
+  void onHandedOffSyn(const FlowKey& t) noexcept override { syns.push_back(t); }
   std::vector<ProxyHandoff> offered;
+  std::vector<FlowKey> taken_back;
+  std::vector<FlowKey> syns;
 };
 
 class ProxyHandoffTest : public ProxyTest {
  protected:
   void SetUp() override { startWith(true); }
-  void startWith(bool handoff) {
+  void startWith(bool handoff, std::size_t max_per_source = 0) {
     EngineConfig cfg = config();
     cfg.protection.proxy.handoff = handoff;
-    recorder_.offered.clear();
+    cfg.protection.proxy.max_per_source = max_per_source;
+    recorder_ = {};
     EngineHarness::start(cfg, &recorder_);
   }
+  std::uint64_t ends(HandoffEnd how) {
+    return eng().stats().proxy_handoff_ends[static_cast<std::size_t>(how)];
+  }
+  /// A client SYN with a new ISN on the current tuple.
+  PacketBuilder newSyn() const { return c2s().syn().seq(kClientIsn + 100000).mss(1460); }
   HandoffRecorder recorder_;
 };
 
@@ -1142,6 +1156,100 @@ TEST_F(ProxyHandoffTest, NothingIsOfferedWhenHandoffIsOff) {
   EXPECT_TRUE(recorder_.offered.empty());
   EXPECT_EQ(eng().stats().proxy_handoff_offered, 0U);
   EXPECT_EQ(eng().stats().proxy_handoff_window_scale, 0U);
+}
+
+TEST_F(ProxyHandoffTest, ClientSynOnAHandedOffConnectionIsDroppedAndReported) {
+  join({});
+  ASSERT_EQ(recorder_.offered.size(), 1U);
+  // A new handshake on a live tuple, or a port reused before conntrack's end reached us:
+  // never passed to the server unvalidated, never answered as the old connection.
+  EXPECT_EQ(send(newSyn()), Verdict::drop(VerdictReason::kHandedOffSyn));
+  EXPECT_TRUE(sink_.packets().empty());
+  ASSERT_EQ(recorder_.syns.size(), 1U);
+  EXPECT_EQ(recorder_.syns[0], tuple());
+  EXPECT_EQ(eng().proxies().size(), 1U) << "the connection is untouched";
+  EXPECT_EQ(dropped(VerdictReason::kHandedOffSyn), 1U);
+}
+
+TEST_F(ProxyHandoffTest, SynIsTranslatedAsEverWhenTheConnectionWasNotHandedOff) {
+  startWith(false);
+  join({});
+  EXPECT_EQ(send(newSyn()).reason, VerdictReason::kProxied);
+  EXPECT_TRUE(recorder_.syns.empty());
+}
+
+TEST_F(ProxyHandoffTest, FinThroughTheQueueTakesTheConnectionBack) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  auto [v, b] = pass(c2s().fin().seq(kClientIsn + 1).ack(cookie + 1));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b).seg.ack.raw(), kServerIsn + 1) << "translated, as ever";
+  ASSERT_EQ(recorder_.taken_back.size(), 1U);
+  EXPECT_EQ(recorder_.taken_back[0], tuple());
+  EXPECT_EQ(ends(HandoffEnd::kTakenBack), 1U);
+  // The kernel's entry (deleted by the daemon now) no longer speaks for it.
+  eng().handoffEnded(tuple(), HandoffEnd::kGone);
+  EXPECT_EQ(eng().proxies().size(), 1U);
+  EXPECT_EQ(ends(HandoffEnd::kGone), 0U);
+  // Nor is a later SYN the handed-off kind.
+  EXPECT_NE(send(newSyn()).reason, VerdictReason::kHandedOffSyn);
+}
+
+TEST_F(ProxyHandoffTest, ServerRstThroughTheQueueTakesItBackToo) {
+  const Joined j = join({});
+  (void)j;
+  auto [v, b] = pass(s2c().rst().seq(kServerIsn + 1));
+  (void)b;
+  EXPECT_EQ(recorder_.taken_back.size(), 1U);
+  EXPECT_EQ(ends(HandoffEnd::kTakenBack), 1U);
+}
+
+TEST_F(ProxyHandoffTest, GoneForgetsTheConnectionAndFreesTheTuple) {
+  join({});
+  ASSERT_EQ(eng().proxies().size(), 1U);
+  eng().handoffEnded(tuple(), HandoffEnd::kGone);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+  EXPECT_EQ(ends(HandoffEnd::kGone), 1U);
+  EXPECT_EQ(eng().stats().connections_ended[static_cast<std::size_t>(EndCause::kConntrack)], 1U);
+  // The client's retry is a new connection: a cookie, not a drop.
+  EXPECT_EQ(send(clientSyn({})), Verdict::drop(VerdictReason::kCookieSent));
+  eng().handoffEnded(tuple(), HandoffEnd::kGone);  // late or repeated: nothing to end
+  EXPECT_EQ(ends(HandoffEnd::kGone), 1U);
+}
+
+TEST_F(ProxyHandoffTest, EitherOrientationOfTheTupleIsFound) {
+  join({});
+  const FlowKey k = tuple();
+  eng().handoffEnded(FlowKey{k.resp_addr, k.orig_addr, k.resp_port, k.orig_port},
+                     HandoffEnd::kGone);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+}
+
+TEST_F(ProxyHandoffTest, ClosedKeepsTimeWaitAndFreesTheSourcesShare) {
+  startWith(true, 1);  // proxy.max_per_source: 1
+  const Joined j = join({});
+  // A second connection from the same source is over the cap while the first is open.
+  cport_ = kCport + 1;
+  const Parsed sa = cookieSynAck({});
+  EXPECT_EQ(send(clientAck(sa, {})), Verdict::drop(VerdictReason::kProxySourceLimit));
+  // conntrack saw the first close (TIME_WAIT): the share is free at once.
+  cport_ = kCport;
+  eng().handoffEnded(tuple(), HandoffEnd::kClosed);
+  EXPECT_EQ(ends(HandoffEnd::kClosed), 1U);
+  EXPECT_EQ(eng().stats().connections_by_state[index(TcpState::kTimeWait)], 1U);
+  ASSERT_EQ(eng().proxies().size(), 1U) << "the translation stays for stragglers";
+  // A retransmitted server FIN (the set element is gone) is still translated.
+  auto [v, b] = pass(s2c().fin().seq(kServerIsn + 1).ack(kClientIsn + 1));
+  EXPECT_EQ(v.reason, VerdictReason::kProxied);
+  EXPECT_EQ(parseChecked(b).seg.seq.raw(), j.synack.seg.seq.raw() + 1);
+  EXPECT_TRUE(recorder_.taken_back.empty()) << "no longer handed off: nothing to take back";
+  cport_ = kCport + 1;
+  const Parsed sa2 = cookieSynAck({});
+  EXPECT_EQ(send(clientAck(sa2, {})), Verdict::drop(VerdictReason::kProxyHandshake));
+  // And the first tuple reused: TIME-WAIT gives way to a new connection, as without handoff.
+  cport_ = kCport;
+  sink_.clear();
+  EXPECT_EQ(send(clientSyn({})), Verdict::drop(VerdictReason::kCookieSent));
 }
 
 }  // namespace
