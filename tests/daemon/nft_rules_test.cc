@@ -321,9 +321,10 @@ TEST(NftRules, HandoffSetsSkipTheQueueAndKeepConntrack) {
   const std::string r = renderRules(services(), o);
   // Before the queue (-300), FIN and RST included (no flag test): renew, mark.
   expectTupleSets(r, "handoff", -305);
+  EXPECT_TRUE(has(r,
+                  "ip saddr . tcp sport . ip daddr . tcp dport @handoff4 update @handoff4 { ip "
+                  "saddr . tcp sport . ip daddr . tcp dport } meta mark set 0x5e000006"));
   expectHasAll(r, {
-                      "ip saddr . tcp sport . ip daddr . tcp dport @handoff4 update @handoff4 { "
-                      "ip saddr . tcp sport . ip daddr . tcp dport } meta mark set 0x5e000006",
                       "meta mark 0x5e000006 return comment \"handed off\"",
                       // Not notracked: the mark is cleared in the chain that notracks the
                       // proxied verdicts.
