@@ -113,15 +113,21 @@ constexpr OptionSpec kOptions[] = {
     {"no-zero-window", no_argument, kNoZeroWindow, kRunCommand},
     {"no-bypass", no_argument, kNoBypass, kRunCommand},
     {"metrics", required_argument, kMetrics, kRunCommand},
-    {"config", required_argument, kConfig, kRunCommand},
+    {"config", required_argument, kConfig, kRunCommand | kTuneCommand},
     {"max-ack-delay", required_argument, kMaxAckDelay, kRunCommand},
     {"nft-table", required_argument, kNftTable, kRunCommand},
     {"table", required_argument, kDeprecatedTable, kRunCommand},
     {"print-rules", no_argument, kPrintRules, kRunCommand},
     {"stats-interval", required_argument, kStats, kRunCommand},
     {"user", required_argument, kUser, kRunCommand},
+    {"sensitivity", required_argument, kSensitivity, kTuneCommand},
+    {"attack", required_argument, kAttack, kTuneCommand},
+    {"out", required_argument, kOut, kTuneCommand},
+    {"prometheus", required_argument, kPrometheus, kTuneCommand},
+    {"since", required_argument, kSince, kTuneCommand},
+    {"step", required_argument, kStep, kTuneCommand},
     {"table-size", required_argument, kTableSize, kBoth},
-    {"help", no_argument, 'h', kBoth},
+    {"help", no_argument, 'h', kBoth | kTuneCommand},
     {"protect", required_argument, kProtect, kBoth},
     {"mode", required_argument, kMode, kBoth},
     {"half-open-on", required_argument, kHalfOpenOn, kBoth},
@@ -133,18 +139,6 @@ constexpr OptionSpec kOptions[] = {
     {"source-half-open", required_argument, kSourceHalfOpen, kBoth},
     {"overload", required_argument, kOverload, kBoth},
 };
-
-/// getopt_long's table for one command.
-std::vector<option> longOptions(CliCommand command) {
-  std::vector<option> v;
-  for (const OptionSpec& o : kOptions) {
-    if ((o.commands & command) != 0) {
-      v.push_back(option{o.name, o.has_arg, nullptr, o.id});
-    }
-  }
-  v.push_back(option{nullptr, 0, nullptr, 0});
-  return v;
-}
 
 int setMode(engine::ServiceConfig& proto, const char* arg) {
   if (std::strcmp(arg, "adaptive") == 0) {
@@ -205,6 +199,17 @@ int setRate(engine::ServiceConfig& proto, int c, const char* arg) {
 }
 
 }  // namespace
+
+std::vector<option> longOptions(CliCommand command) {
+  std::vector<option> v;
+  for (const OptionSpec& o : kOptions) {
+    if ((o.commands & command) != 0) {
+      v.push_back(option{o.name, o.has_arg, nullptr, o.id});
+    }
+  }
+  v.push_back(option{nullptr, 0, nullptr, 0});
+  return v;
+}
 
 bool parseSize(const char* s, std::size_t& out) {
   char* end = nullptr;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <getopt.h>
+
 #include <cstddef>
 #include <functional>
 #include <vector>
@@ -42,7 +44,14 @@ enum CliOption : int {
   kProgress,
   kNoProgress,
   kNoSplit,
-  // both
+  // tune (its --config is run's kConfig)
+  kSensitivity,
+  kAttack,
+  kOut,
+  kPrometheus,
+  kSince,
+  kStep,
+  // replay and run
   kTableSize,
   kProtect = 1000,  // above every character getopt can return
   kMode,
@@ -57,9 +66,12 @@ enum CliOption : int {
 };
 
 /// The commands an option belongs to (a bit each).
-enum CliCommand : unsigned { kReplayCommand = 1, kRunCommand = 2 };
+enum CliCommand : unsigned { kReplayCommand = 1, kRunCommand = 2, kTuneCommand = 4 };
 
 bool parseSize(const char* s, std::size_t& out);
+
+/// getopt_long's table for one command: its rows of the one option table, then the end row.
+std::vector<option> longOptions(CliCommand command);
 
 /// The options that declare protected services, shared by replay and run.
 struct ProtectArgs {

@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "daemon/cli/commands.h"
 #include "daemon/cli/options.h"
@@ -13,58 +14,39 @@ namespace synguard::daemon {
 
 namespace {
 
-enum TuneOption : int {
-  kTuneConfig = 1,
-  kTuneSensitivity,
-  kTuneAttack,
-  kTuneOut,
-  kTunePrometheus,
-  kTuneSince,
-  kTuneStep,
-};
-
-constexpr option kTuneOptions[] = {
-    {"config", required_argument, nullptr, kTuneConfig},
-    {"sensitivity", required_argument, nullptr, kTuneSensitivity},
-    {"attack", required_argument, nullptr, kTuneAttack},
-    {"out", required_argument, nullptr, kTuneOut},
-    {"prometheus", required_argument, nullptr, kTunePrometheus},
-    {"since", required_argument, nullptr, kTuneSince},
-    {"step", required_argument, nullptr, kTuneStep},
-    {"help", no_argument, nullptr, 'h'},
-    {nullptr, 0, nullptr, 0},
-};
+/// Empty when `parsed`, else the one-line complaint about the value `arg` of --`name`.
+std::string complaint(bool parsed, const char* name, const char* expected, const std::string& arg) {
+  return parsed ? "" : std::string("--") + name + ": expected " + expected + ", got '" + arg + "'";
+}
 
 /// Empty when taken, else the one-line complaint.
 std::string tuneOption(tune::TuneOptions& o, int c, const std::string& arg) {
   switch (c) {
-    case kTuneConfig:
+    case kConfig:
       o.config_path = arg;
-      return "";
-    case kTuneSensitivity:
-      return tune::parseSensitivity(arg, o.sensitivity)
-                 ? ""
-                 : "--sensitivity: expected low, medium or high, got '" + arg + "'";
-    case kTuneAttack:
+      break;
+    case kAttack:
       o.attacks.push_back(arg);
-      return "";
-    case kTuneOut:
+      break;
+    case kOut:
       o.out_dir = arg;
-      return "";
-    case kTunePrometheus:
+      break;
+    case kPrometheus:
       o.prometheus_url = arg;
-      return "";
-    case kTuneSince:
-      return tune::parseDuration(arg, o.since_seconds)
-                 ? ""
-                 : "--since: expected a duration such as 14d, 36h or 600s, got '" + arg + "'";
-    case kTuneStep:
-      return tune::parseDuration(arg, o.step_seconds)
-                 ? ""
-                 : "--step: expected a duration such as 60s, got '" + arg + "'";
+      break;
+    case kSensitivity:
+      return complaint(tune::parseSensitivity(arg, o.sensitivity), "sensitivity",
+                       "low, medium or high", arg);
+    case kSince:
+      return complaint(tune::parseDuration(arg, o.since_seconds), "since",
+                       "a duration such as 14d, 36h or 600s", arg);
+    case kStep:
+      return complaint(tune::parseDuration(arg, o.step_seconds), "step", "a duration such as 60s",
+                       arg);
     default:
       return "unknown option (see synguard help)";
   }
+  return "";
 }
 
 }  // namespace
@@ -73,8 +55,9 @@ int cmdTune(int argc, char** argv) {
   tune::TuneOptions opts;
   optind = 1;
   opterr = 0;  // one line of our own instead of getopt's
+  const std::vector<option> long_options = longOptions(kTuneCommand);
   for (;;) {
-    const int c = getopt_long(argc, argv, ":h", kTuneOptions, nullptr);
+    const int c = getopt_long(argc, argv, ":h", long_options.data(), nullptr);
     if (c == -1) {
       break;
     }

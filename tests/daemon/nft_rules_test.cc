@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,33 @@ std::vector<engine::ServiceConfig> services() {
 
 bool has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
+}
+
+/// Every one of `parts` is in `text`.
+void expectHasAll(const std::string& text, std::initializer_list<const char*> parts) {
+  for (const char* part : parts) {
+    EXPECT_TRUE(has(text, part)) << part;
+  }
+}
+
+/// Options whose bypass and handoff sets hold 1000 elements for 60 s, as expectTupleSets wants.
+RuleOptions smallSets() {
+  return RuleOptions{.bypass_capacity = 1000,
+                     .bypass_timeout_s = 60,
+                     .handoff_capacity = 1000,
+                     .handoff_timeout_s = 60};
+}
+
+/// `r` (rendered with smallSets()) declares the connection tuple sets NAME4 and NAME6, and the
+/// prerouting chain at `priority` that reads them before the queue.
+void expectTupleSets(const std::string& r, const std::string& name, int priority) {
+  EXPECT_TRUE(has(r, "set " + name +
+                         "4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n"
+                         "\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout\n"))
+      << name;
+  EXPECT_TRUE(has(r, "set " + name + "6 {")) << name;
+  EXPECT_TRUE(has(r, "type filter hook prerouting priority " + std::to_string(priority) + ";"))
+      << name;
 }
 
 TEST(NftRules, QueueBothDirectionsBeforeConntrackAndNotrackProxied) {
@@ -177,16 +205,10 @@ TEST(NftRules, IcmpErrorsToServicesAreQueuedIncludingTheGatewaysOwn) {
 }
 
 TEST(NftRules, EstablishedConnectionsBypassTheQueueUntilAFinOrRst) {
-  RuleOptions o;
-  o.bypass_capacity = 1000;
-  o.bypass_timeout_s = 60;
+  RuleOptions o = smallSets();
   const std::string r = renderRules(services(), o);
-  EXPECT_TRUE(has(r,
-                  "set bypass4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n"
-                  "\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout"));
-  EXPECT_TRUE(has(r, "set bypass6 {"));
   // Before the queue: the close ends the bypass; plain segments of known tuples are marked.
-  EXPECT_TRUE(has(r, "type filter hook prerouting priority -310;"));
+  expectTupleSets(r, "bypass", -310);
   EXPECT_TRUE(has(r,
                   "tcp flags & (fin | rst) != 0 ip saddr . tcp sport . ip daddr . tcp dport "
                   "@bypass4 delete @bypass4 { ip saddr . tcp sport . ip daddr . tcp dport } "
@@ -292,27 +314,24 @@ namespace synguard::daemon {
 namespace {
 
 TEST(NftRules, HandoffSetsSkipTheQueueAndKeepConntrack) {
-  RuleOptions o;
+  RuleOptions o = smallSets();
   EXPECT_FALSE(has(renderRules(services(), o), "handoff")) << "only with proxy.handoff";
   EXPECT_FALSE(has(renderXtRules(services(), o, false), "0x5e000006"));
   o.handoff = true;
-  o.handoff_capacity = 1000;
-  o.handoff_timeout_s = 60;
   const std::string r = renderRules(services(), o);
-  EXPECT_TRUE(has(r,
-                  "set handoff4 {\n\t\ttype ipv4_addr . inet_service . ipv4_addr . "
-                  "inet_service\n\t\tsize 1000\n\t\ttimeout 60s\n\t\tflags dynamic,timeout\n"));
-  EXPECT_TRUE(has(r, "set handoff6 {"));
   // Before the queue (-300), FIN and RST included (no flag test): renew, mark.
-  EXPECT_TRUE(has(r, "type filter hook prerouting priority -305;"));
+  expectTupleSets(r, "handoff", -305);
   EXPECT_TRUE(has(r,
                   "ip saddr . tcp sport . ip daddr . tcp dport @handoff4 update @handoff4 { ip "
                   "saddr . tcp sport . ip daddr . tcp dport } meta mark set 0x5e000006"));
-  EXPECT_TRUE(has(r, "meta mark 0x5e000006 return comment \"handed off\""));
-  // Not notracked: the mark is cleared in the chain that notracks the proxied verdicts.
-  EXPECT_TRUE(has(r, "meta mark 0x5e000001 notrack\n\t\tmeta mark 0x5e000006 meta mark set 0\n"));
-  EXPECT_TRUE(has(r, "ct mark 0x5e000005 counter"));
-  EXPECT_TRUE(has(r, "chain handoff_synproxy {\n\t\tsynproxy mss 1460 wscale 7 timestamp"));
+  expectHasAll(r, {
+                      "meta mark 0x5e000006 return comment \"handed off\"",
+                      // Not notracked: the mark is cleared in the chain that notracks the
+                      // proxied verdicts.
+                      "meta mark 0x5e000001 notrack\n\t\tmeta mark 0x5e000006 meta mark set 0\n",
+                      "ct mark 0x5e000005 counter",
+                      "chain handoff_synproxy {\n\t\tsynproxy mss 1460 wscale 7 timestamp",
+                  });
   EXPECT_TRUE(has(renderXtRules(services(), o, false),
                   "-A SYNGUARD -m mark --mark 0x5e000006 -j RETURN\n"));
 }

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # What the live tests share, sourced after scripts/lab/netns.sh (which sets NS_G, LAB_DIR and
-# LAB_PIDS); the caller sets $synguard to the binary under test.
+# LAB_PIDS); the caller sets $synguard to the binary under test. Sourcing it needs neither: the
+# lab is used only by the functions that are called (tests/tune/prometheus_history.sh sources it
+# without one, for wait_until).
 
 SG_WRAP=()
 SG_PID=""

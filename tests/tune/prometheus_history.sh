@@ -14,6 +14,9 @@ synguard="$1"
 dump="$2"
 part="$3"
 work=$(mktemp -d)
+# For wait_until. Its other functions need the lab only when called; its fail is replaced below.
+# shellcheck source=tests/integration/lib.sh
+source "$here/../integration/lib.sh"
 PIDS=()
 cleanup() {
   local p
@@ -27,14 +30,6 @@ trap cleanup EXIT
 fail() {
   echo "FAIL prometheus_history.$part: $*"
   exit 1
-}
-wait_until() {
-  local i
-  for ((i = 0; i < $1 * 10; i++)); do
-    eval "$2" && return 0
-    sleep 0.1
-  done
-  return 1
 }
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
