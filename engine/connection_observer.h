@@ -29,9 +29,11 @@ struct ProxyHandoff {
 /// How a connection handed to conntrack came back to the engine or ended (the index of
 /// EngineStats::proxy_handoff_ends).
 enum class HandoffEnd : std::uint8_t {
-  kTakenBack = 0,  ///< a FIN or RST of it reached the engine: the kernel's path is not in effect
-  kClosed = 1,     ///< conntrack saw it close (TIME_WAIT): the engine keeps its own TIME-WAIT
-  kGone = 2,       ///< conntrack destroyed it (a RST's CLOSE ran out, a timeout, a flush)
+  /// The engine translates it again: a FIN or RST of it reached the engine (the kernel's path
+  /// is not in effect), or the kernel never took it (its entry could not be created).
+  kTakenBack = 0,
+  kClosed = 1,  ///< conntrack saw it close (TIME_WAIT): the engine keeps its own TIME-WAIT
+  kGone = 2,    ///< conntrack destroyed it (a RST's CLOSE ran out, a timeout, a flush)
 };
 
 /// Told about every connection that leaves the table, before its slot is reused.

@@ -132,7 +132,8 @@ class Engine {
   void noteOffloaded(std::size_t service, const OffloadedCounts& counts) noexcept;
   /// proxy.handoff: conntrack reports that a connection handed to it closed (kClosed: TIME_WAIT;
   /// the engine keeps its own TIME-WAIT, with the translation for stragglers, and releases the
-  /// per-source count) or is gone (kGone: the engine forgets it). `tuple` in either
+  /// per-source count) or is gone (kGone: the engine forgets it), or the daemon could not hand
+  /// it over (kTakenBack: the engine goes on translating it). `tuple` in either
   /// orientation. Ignored unless the tuple's connection is one the engine handed off and has
   /// not taken back: a later connection on the same tuple is left alone.
   void handoffEnded(const FlowKey& tuple, HandoffEnd how) noexcept;

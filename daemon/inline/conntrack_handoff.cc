@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -89,69 +91,144 @@ void fillEntry(nf_conntrack* ct, const engine::ProxyHandoff& h, std::uint32_t ti
   nfct_set_attr_u32(ct, ATTR_SYNPROXY_TSOFF, h.timestamps ? 0U - h.ts_off : 0U);
 }
 
-std::string addressOf(const nf_conntrack* ct, bool v4, bool src) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  const void* a = v4 ? nfct_get_attr(ct, src ? ATTR_IPV4_SRC : ATTR_IPV4_DST)
-                     : nfct_get_attr(ct, src ? ATTR_IPV6_SRC : ATTR_IPV6_DST);
-  if (a == nullptr || ::inet_ntop(v4 ? AF_INET : AF_INET6, a, buf, sizeof buf) == nullptr) {
-    return {};
+/// The kernel-side filter of the update socket: TCP entries with our mark in TIME_WAIT only
+/// (every other entry's updates never leave the kernel). False: not attached (the callback
+/// checks both itself).
+bool filterUpdates(nfct_handle* h) {
+  nfct_filter* f = nfct_filter_create();
+  if (f == nullptr) {
+    return false;
   }
-  return buf;
+  nfct_filter_add_attr_u32(f, NFCT_FILTER_L4PROTO, IPPROTO_TCP);
+  nfct_filter_proto state{IPPROTO_TCP, TCP_CONNTRACK_TIME_WAIT};
+  nfct_filter_add_attr(f, NFCT_FILTER_L4PROTO_STATE, &state);
+  nfct_filter_dump_mark mark{kCtMarkHandoff, 0xffffffffU};
+  nfct_filter_add_attr(f, NFCT_FILTER_MARK, &mark);
+  const bool ok = nfct_filter_attach(nfct_fd(h), f) == 0;
+  nfct_filter_destroy(f);
+  return ok;
+}
+
+bool ours(const nf_conntrack* ct) {
+  return nfct_get_attr_u8(ct, ATTR_L4PROTO) == IPPROTO_TCP &&
+         nfct_get_attr_u32(ct, ATTR_MARK) == kCtMarkHandoff;
+}
+
+std::string endpoint(const engine::IpAddress& a, std::uint16_t port) {
+  return a.toString() + " . " + std::to_string(port);
 }
 
 }  // namespace
 
-std::string ConntrackHandoff::setElements(const nf_conntrack* ct) {
-  const bool v4 = nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET;
-  const std::string s = addressOf(ct, v4, true);
-  const std::string d = addressOf(ct, v4, false);
-  if (s.empty() || d.empty()) {
-    return {};
+std::optional<engine::FlowKey> ConntrackHandoff::tupleOf(const nf_conntrack* ct) {
+  if (nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_TCP) {
+    return std::nullopt;
   }
-  const std::string sp = std::to_string(ntohs(nfct_get_attr_u16(ct, ATTR_PORT_SRC)));
-  const std::string dp = std::to_string(ntohs(nfct_get_attr_u16(ct, ATTR_PORT_DST)));
-  return s + " . " + sp + " . " + d + " . " + dp + ", " + d + " . " + dp + " . " + s + " . " + sp;
+  engine::FlowKey k;
+  if (nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET) {
+    if (!nfct_attr_is_set(ct, ATTR_IPV4_SRC) || !nfct_attr_is_set(ct, ATTR_IPV4_DST)) {
+      return std::nullopt;
+    }
+    k.orig_addr = engine::IpAddress::v4(ntohl(nfct_get_attr_u32(ct, ATTR_IPV4_SRC)));
+    k.resp_addr = engine::IpAddress::v4(ntohl(nfct_get_attr_u32(ct, ATTR_IPV4_DST)));
+  } else {
+    const void* s = nfct_get_attr(ct, ATTR_IPV6_SRC);
+    const void* d = nfct_get_attr(ct, ATTR_IPV6_DST);
+    if (s == nullptr || d == nullptr) {
+      return std::nullopt;
+    }
+    k.orig_addr = engine::IpAddress::v6(static_cast<const std::uint8_t*>(s));
+    k.resp_addr = engine::IpAddress::v6(static_cast<const std::uint8_t*>(d));
+  }
+  k.orig_port = ntohs(nfct_get_attr_u16(ct, ATTR_PORT_SRC));
+  k.resp_port = ntohs(nfct_get_attr_u16(ct, ATTR_PORT_DST));
+  return k;
+}
+
+std::string ConntrackHandoff::setElements(const engine::FlowKey& k) {
+  const std::string o = endpoint(k.orig_addr, k.orig_port);
+  const std::string r = endpoint(k.resp_addr, k.resp_port);
+  return o + " . " + r + ", " + r + " . " + o;
 }
 
 int ConntrackHandoff::onEvent(nf_conntrack_msg_type type, nf_conntrack* ct, void* self) {
   auto* me = static_cast<ConntrackHandoff*>(self);
-  if (nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_TCP ||
-      nfct_get_attr_u32(ct, ATTR_MARK) != kCtMarkHandoff) {
+  if (!ours(ct)) {
     return NFCT_CB_CONTINUE;
   }
-  const std::string e = setElements(ct);
-  if (e.empty()) {
+  const auto k = tupleOf(ct);
+  if (!k) {
     return NFCT_CB_CONTINUE;
   }
-  const bool v4 = nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET;
   if (type == NFCT_T_DESTROY) {
-    (v4 ? me->deletes_ : me->deletes6_).push_back(e);
+    me->forget(*k, false);
     me->counters_.forgotten.fetch_add(1, std::memory_order_relaxed);
+    // The engine that handed it off forgets it (a RST's CLOSE ran out, a timeout, a flush);
+    // one that took it back, or closed it at TIME_WAIT, ignores this.
+    me->notify(*k, engine::HandoffEnd::kGone);
   } else {
-    std::string& list = v4 ? me->adds_ : me->adds6_;
-    list += (list.empty() ? "" : ", ") + e;
+    me->addToSets(*k);
     me->counters_.learned.fetch_add(1, std::memory_order_relaxed);
   }
   return NFCT_CB_CONTINUE;
 }
 
-Result<std::unique_ptr<ConntrackHandoff>> ConntrackHandoff::start(const HandoffOptions& opts) {
-  std::unique_ptr<ConntrackHandoff> h(new ConntrackHandoff(opts));
-  h->query_ = nfct_open(CONNTRACK, 0);
-  h->events_ = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY);
-  if (h->query_ == nullptr || h->events_ == nullptr) {
-    return Unexpected{Error{std::string("proxy.handoff: cannot open ctnetlink (needs "
-                                        "CAP_NET_ADMIN and nf_conntrack_netlink): ") +
-                            std::strerror(errno)}};
+int ConntrackHandoff::onUpdate(nf_conntrack_msg_type /*type*/, nf_conntrack* ct, void* self) {
+  auto* me = static_cast<ConntrackHandoff*>(self);
+  if (!ours(ct) || nfct_get_attr_u8(ct, ATTR_TCP_STATE) != TCP_CONNTRACK_TIME_WAIT) {
+    return NFCT_CB_CONTINUE;
   }
-  const int fd = nfct_fd(h->events_);
+  const auto k = tupleOf(ct);
+  if (!k) {
+    return NFCT_CB_CONTINUE;
+  }
+  // Both FINs went through the kernel, the last ACK too. From here the engine's TIME-WAIT
+  // holds the tuple: a client reusing the port gets a new handshake through the queue (a SYN
+  // never takes the sets' way, and neither does the rest of that handshake once the
+  // elements are gone), and the entry, whose sequence adjustment belongs to the old
+  // connection, goes.
+  me->forget(*k, true);
+  me->counters_.closed.fetch_add(1, std::memory_order_relaxed);
+  me->notify(*k, engine::HandoffEnd::kClosed);
+  return NFCT_CB_CONTINUE;
+}
+
+ConntrackHandoff::ConntrackHandoff(HandoffOptions opts) : opts_(std::move(opts)) {}
+
+namespace {
+
+/// A non-blocking event socket with room for a burst.
+void prepareEvents(nfct_handle* h) {
+  const int fd = nfct_fd(h);
   ::fcntl(fd, F_SETFL,
           ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // NOLINT(cppcoreguidelines-pro-type-vararg)
   const int rcvbuf = 4 << 20;                  // a burst of events must not overflow the socket
   (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);  // best effort
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ConntrackHandoff>> ConntrackHandoff::start(const HandoffOptions& opts) {
+  std::unique_ptr<ConntrackHandoff> h(new ConntrackHandoff(opts));
+  h->query_ = nfct_open(CONNTRACK, 0);
+  h->events_ = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY);
+  h->updates_ = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_UPDATE);
+  if (h->query_ == nullptr || h->events_ == nullptr || h->updates_ == nullptr) {
+    return Unexpected{Error{std::string("proxy.handoff: cannot open ctnetlink (needs "
+                                        "CAP_NET_ADMIN and nf_conntrack_netlink): ") +
+                            std::strerror(errno)}};
+  }
+  prepareEvents(h->events_);
+  prepareEvents(h->updates_);
+  if (!filterUpdates(h->updates_)) {
+    logLine(LogLevel::kWarning,
+            "proxy.handoff: conntrack's update events cannot be filtered in the kernel; "
+            "every update is read and checked here");
+  }
   nfct_callback_register(h->events_,
                          static_cast<nf_conntrack_msg_type>(NFCT_T_NEW | NFCT_T_DESTROY),
                          &ConntrackHandoff::onEvent, h.get());
+  nfct_callback_register(h->updates_, NFCT_T_UPDATE, &ConntrackHandoff::onUpdate, h.get());
   // What conntrack already holds (entries a backup's conntrackd committed, or ours before a
   // restart): into the sets before the first packet.
   nfct_callback_register(h->query_, NFCT_T_ALL, &ConntrackHandoff::onEvent, h.get());
@@ -163,6 +240,10 @@ Result<std::unique_ptr<ConntrackHandoff>> ConntrackHandoff::start(const HandoffO
   }
   nfct_callback_unregister(h->query_);
   h->applySetChanges();
+  // Only now the outboxes: what the dump found is no engine's to be told about.
+  for (std::size_t i = 0; i < std::max<std::size_t>(opts.workers, 1); ++i) {
+    h->outboxes_.push_back(std::make_unique<Outbox>());
+  }
   h->thread_ = std::thread([p = h.get()] { p->run(); });
   return h;
 }
@@ -173,21 +254,66 @@ ConntrackHandoff::~ConntrackHandoff() {
   if (thread_.joinable()) {
     thread_.join();
   }
-  if (query_ != nullptr) {
-    nfct_close(query_);
+  for (nfct_handle* h : {query_, events_, updates_}) {
+    if (h != nullptr) {
+      nfct_close(h);
+    }
   }
-  if (events_ != nullptr) {
-    nfct_close(events_);
+}
+
+void ConntrackHandoff::enqueue(Kind kind, const engine::ProxyHandoff& h) noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    if (pending_.size() < opts_.max_pending) {
+      pending_.push_back(Request{kind, h});
+      return;
+    }
+  }
+  counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+  if (kind == Kind::kCreate) {
+    notify(h.tuple, engine::HandoffEnd::kTakenBack);  // the engine keeps translating it
   }
 }
 
 void ConntrackHandoff::request(const engine::ProxyHandoff& h) noexcept {
-  const std::lock_guard lock(mutex_);
-  if (pending_.size() >= opts_.max_pending) {
-    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+  enqueue(Kind::kCreate, h);
+}
+
+void ConntrackHandoff::takeBack(const engine::FlowKey& tuple) noexcept {
+  engine::ProxyHandoff h;
+  h.tuple = tuple;
+  enqueue(Kind::kTakeBack, h);
+}
+
+void ConntrackHandoff::checkEnded(const engine::FlowKey& tuple) noexcept {
+  engine::ProxyHandoff h;
+  h.tuple = tuple;
+  enqueue(Kind::kCheck, h);
+}
+
+void ConntrackHandoff::notify(const engine::FlowKey& tuple, engine::HandoffEnd how) noexcept {
+  // Every engine: the one that handed the tuple off acts, the others find nothing. (Which
+  // worker owns a tuple is the kernel's queue hash; a handful of lookups is cheaper than
+  // keeping that map.)
+  for (const auto& box : outboxes_) {
+    const std::lock_guard lock(box->mutex);
+    box->notices.push_back(HandoffNotice{tuple, how});
+    box->any.store(true, std::memory_order_release);
+  }
+}
+
+void ConntrackHandoff::takeNotices(std::size_t worker, std::vector<HandoffNotice>& out) {
+  if (worker >= outboxes_.size()) {
     return;
   }
-  pending_.push_back(h);
+  Outbox& box = *outboxes_[worker];
+  if (!box.any.load(std::memory_order_acquire)) {
+    return;
+  }
+  const std::lock_guard lock(box.mutex);
+  out.insert(out.end(), box.notices.begin(), box.notices.end());
+  box.notices.clear();
+  box.any.store(false, std::memory_order_relaxed);
 }
 
 bool ConntrackHandoff::create(const engine::ProxyHandoff& h) {
@@ -199,7 +325,7 @@ bool ConntrackHandoff::create(const engine::ProxyHandoff& h) {
   if (errno != EEXIST) {
     return false;
   }
-  // An entry of an earlier connection on the tuple (it closed; TIME-WAIT): replace it.
+  // An entry of an earlier connection on the tuple (closed, not yet gone): replace it.
   CtPtr old;
   setTuple(old.ct, h.tuple);
   (void)nfct_query(query_, NFCT_Q_DESTROY, old.ct);
@@ -210,52 +336,131 @@ bool ConntrackHandoff::create(const engine::ProxyHandoff& h) {
   return true;
 }
 
-void ConntrackHandoff::createAll(std::vector<engine::ProxyHandoff>& batch) {
-  for (const engine::ProxyHandoff& h : batch) {
-    if (create(h)) {
-      counters_.created.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      counters_.errors.fetch_add(1, std::memory_order_relaxed);
-      logLine(LogLevel::kWarning,
-              std::string("proxy.handoff: conntrack entry not created (the connection stays "
-                          "in user space): ") +
-                  std::strerror(errno));
+namespace {
+
+/// What a lookup of one tuple found.
+struct Lookup {
+  bool found = false;
+  bool ours = false;
+  std::uint8_t state = 0;
+};
+
+int onLookup(nf_conntrack_msg_type /*type*/, nf_conntrack* ct, void* data) {
+  auto* l = static_cast<Lookup*>(data);
+  l->found = true;
+  l->ours = ours(ct);
+  l->state = nfct_get_attr_u8(ct, ATTR_TCP_STATE);
+  return NFCT_CB_STOP;
+}
+
+}  // namespace
+
+void ConntrackHandoff::check(const engine::FlowKey& tuple) {
+  counters_.checked.fetch_add(1, std::memory_order_relaxed);
+  CtPtr q;
+  setTuple(q.ct, tuple);
+  Lookup l;
+  nfct_callback_register(query_, NFCT_T_ALL, &onLookup, &l);
+  const int rc = nfct_query(query_, NFCT_Q_GET, q.ct);
+  const int err = errno;
+  nfct_callback_unregister(query_);
+  if (rc != 0 && err != ENOENT) {
+    return;  // unknown: the connection stays as it is
+  }
+  // Live (established, closing one way): the SYN was a guess or a stray, and stays dropped.
+  // Over (no entry, one not ours, closed, reset): the client's retry must find a new tuple.
+  const bool over =
+      !l.found || !l.ours || l.state == TCP_CONNTRACK_TIME_WAIT || l.state == TCP_CONNTRACK_CLOSE;
+  if (!over) {
+    return;
+  }
+  counters_.check_ended.fetch_add(1, std::memory_order_relaxed);
+  forget(tuple, l.found && l.ours);
+  notify(tuple, engine::HandoffEnd::kGone);
+}
+
+void ConntrackHandoff::addToSets(const engine::FlowKey& tuple) {
+  set_ops_ += "add element inet " + opts_.nft_table +
+              (tuple.orig_addr.isV4() ? " handoff4" : " handoff6") + " { " + setElements(tuple) +
+              " }\n";
+}
+
+void ConntrackHandoff::forget(const engine::FlowKey& tuple, bool delete_entry) {
+  // Added first, then deleted: a delete of an element already gone (its timeout ran out, or
+  // an earlier end took it) would fail the whole transaction; this pair never fails.
+  const std::string set = "element inet " + opts_.nft_table +
+                          (tuple.orig_addr.isV4() ? " handoff4" : " handoff6") + " { " +
+                          setElements(tuple) + " }\n";
+  set_ops_ += "add " + set + "delete " + set;
+  if (delete_entry) {
+    ct_deletes_.push_back(tuple);
+  }
+}
+
+void ConntrackHandoff::serve(std::vector<Request>& batch) {
+  for (const Request& r : batch) {
+    switch (r.kind) {
+      case Kind::kCreate:
+        if (create(r.h)) {
+          counters_.created.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          counters_.errors.fetch_add(1, std::memory_order_relaxed);
+          logLine(LogLevel::kWarning,
+                  std::string("proxy.handoff: conntrack entry not created (the connection "
+                              "stays in user space): ") +
+                      std::strerror(errno));
+          notify(r.h.tuple, engine::HandoffEnd::kTakenBack);
+        }
+        break;
+      case Kind::kTakeBack:
+        counters_.taken_back.fetch_add(1, std::memory_order_relaxed);
+        forget(r.h.tuple, true);
+        break;
+      case Kind::kCheck:
+        check(r.h.tuple);
+        break;
     }
   }
   batch.clear();
 }
 
 void ConntrackHandoff::applySetChanges() {
-  const std::string table = "element inet " + opts_.nft_table + " ";
-  for (auto [list, set] : {std::pair{&adds_, "handoff4"}, std::pair{&adds6_, "handoff6"}}) {
-    if (!list->empty() && !runNft("add " + table + set + " { " + *list + " }\n")) {
-      counters_.set_errors.fetch_add(1, std::memory_order_relaxed);
-    }
-    list->clear();
+  if (!set_ops_.empty() && !runNft(set_ops_)) {
+    counters_.set_errors.fetch_add(1, std::memory_order_relaxed);
   }
-  // One statement per connection: deleting an element already gone (its timeout ran out)
-  // fails, and must not take the others with it; such a failure is no loss.
-  for (auto [list, set] : {std::pair{&deletes_, "handoff4"}, std::pair{&deletes6_, "handoff6"}}) {
-    for (const std::string& e : *list) {
-      (void)runNft("delete " + table + set + " { " + e + " }\n");
-    }
-    list->clear();
+  set_ops_.clear();
+  // Only now the entries: a segment that still found an element would otherwise skip the
+  // queue and meet no entry (conntrack would pick it up untranslated). Deleting one already
+  // gone is no loss either.
+  for (const engine::FlowKey& k : ct_deletes_) {
+    CtPtr e;
+    setTuple(e.ct, k);
+    (void)nfct_query(query_, NFCT_Q_DESTROY, e.ct);
   }
+  ct_deletes_.clear();
 }
 
 void ConntrackHandoff::run() {
-  std::vector<engine::ProxyHandoff> batch;
-  pollfd pfd{nfct_fd(events_), POLLIN, 0};
+  std::vector<Request> batch;
+  std::array<pollfd, 2> pfd{pollfd{nfct_fd(events_), POLLIN, 0},
+                            pollfd{nfct_fd(updates_), POLLIN, 0}};
   while (!stop_.load(std::memory_order_relaxed)) {
     {
       const std::lock_guard lock(mutex_);
       batch.swap(pending_);
     }
-    createAll(batch);
-    if (::poll(&pfd, 1, kPollMs) > 0) {
-      // Non-blocking: returns once the socket is drained (or it overflowed: ENOBUFS, counted
-      // by the kernel; the entries' own timeouts and the sets' then part ways until traffic).
-      (void)nfct_catch(events_);
+    serve(batch);
+    applySetChanges();
+    if (::poll(pfd.data(), pfd.size(), kPollMs) > 0) {
+      // Non-blocking: each returns once its socket is drained (or it overflowed: ENOBUFS,
+      // counted by the kernel; the entries' own timeouts and the sets' then part ways until
+      // traffic). Updates first: a TIME_WAIT and then the DESTROY of our own deletion.
+      if (pfd[1].revents != 0) {
+        (void)nfct_catch(updates_);
+      }
+      if (pfd[0].revents != 0) {
+        (void)nfct_catch(events_);
+      }
     }
     applySetChanges();
   }

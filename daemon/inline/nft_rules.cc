@@ -249,14 +249,15 @@ std::string renderHandoff(const RuleOptions& opts) {
   r << "\t# Before the queue: segments of connections handed to conntrack (its entry, marked\n"
     << "\t# " << hex(kCtMarkHandoff) << ", translates them), FIN and RST included, skip the "
     << "queue and\n\t# are not notracked. Each one renews its element; the daemon fills the sets "
-    << "from\n\t# conntrack's entries of that mark (its own, and those conntrackd committed).\n"
+    << "from\n\t# conntrack's entries of that mark (its own, and those conntrackd committed). A "
+    << "SYN never\n\t# goes this way: a new handshake on the tuple is the engine's to judge.\n"
     << "\tchain handoff {\n"
     << "\t\ttype filter hook prerouting priority -305; policy accept;\n";
   for (const char* fam : {"4", "6"}) {
     const std::string ip = fam[0] == '4' ? "ip" : "ip6";
     const std::string fwd = ip + " saddr . tcp sport . " + ip + " daddr . tcp dport";
-    r << "\t\t" << fwd << " @handoff" << fam << " update @handoff" << fam << " { " << fwd
-      << " } meta mark set " << hex(kMarkHandedOff) << "\n";
+    r << "\t\ttcp flags & syn == 0 " << fwd << " @handoff" << fam << " update @handoff" << fam
+      << " { " << fwd << " } meta mark set " << hex(kMarkHandedOff) << "\n";
   }
   r << "\t}\n"
     << "\t# Counts what conntrack forwarded for us (its ct expression also keeps conntrack's\n"

@@ -308,6 +308,7 @@ Step Daemon::startHandoff() {
   }
   HandoffOptions ho;
   ho.nft_table = ropts_.nft_table;
+  ho.workers = workers_.size();
   ho.timeout_s = static_cast<std::uint32_t>(std::clamp<long long>(
       std::chrono::duration_cast<std::chrono::seconds>(opts_.engine.timeouts.established).count(),
       1, 432000));
@@ -331,7 +332,7 @@ void Daemon::startWorkers() {
     // Worker 0 feeds what XDP answered into its engine (one reader of the program's counters).
     const std::atomic<const xdp::XdpProgram*>* x = wp->index == 0 ? &xdp_program_ : nullptr;
     w->thread = std::thread([this, wp, x] {
-      workerLoop(*wp, WorkerContext{*shared_, reload_slot_, clock_, stop_, x});
+      workerLoop(*wp, WorkerContext{*shared_, reload_slot_, clock_, stop_, x, handoff_.get()});
     });
   }
 }

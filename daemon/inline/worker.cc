@@ -215,6 +215,18 @@ void feedOffloaded(Worker& w, const WorkerContext& ctx, std::int64_t now) {
   }
 }
 
+/// proxy.handoff: the ends conntrack reported, into the engine.
+void takeHandoffNotices(Worker& w, const WorkerContext& ctx) {
+  if (ctx.handoff == nullptr) {
+    return;
+  }
+  ctx.handoff->takeNotices(w.index, w.notices);
+  for (const HandoffNotice& n : w.notices) {
+    w.eng->handoffEnded(n.tuple, n.how);
+  }
+  w.notices.clear();
+}
+
 }  // namespace
 
 void workerLoop(Worker& w, const WorkerContext& ctx) {
@@ -240,6 +252,7 @@ void workerLoop(Worker& w, const WorkerContext& ctx) {
     }
     const std::int64_t now = nowNs(ctx.clock);
     feedOffloaded(w, ctx, now);
+    takeHandoffNotices(w, ctx);
     eng.expire();  // delayed ACKs to servers, proxy give-ups, timeouts
     w.sender->flush();
     publishLoad(w, ctx.shared);

@@ -70,6 +70,16 @@ class ModeLogger : public engine::ConnectionObserver {
       handoff_->request(h);
     }
   }
+  void onHandoffTakenBack(const engine::FlowKey& tuple) noexcept override {
+    if (handoff_ != nullptr) {
+      handoff_->takeBack(tuple);
+    }
+  }
+  void onHandedOffSyn(const engine::FlowKey& tuple) noexcept override {
+    if (handoff_ != nullptr) {
+      handoff_->checkEnded(tuple);
+    }
+  }
 
  private:
   std::uint16_t queue_;
@@ -95,6 +105,8 @@ struct WorkerContext {
   /// (Engine::noteOffloaded); null for every worker but the first, or without XDP. The
   /// program outlives the workers; its reads are map lookups only.
   const std::atomic<const xdp::XdpProgram*>* xdp = nullptr;
+  /// proxy.handoff: what conntrack reported of handed-off connections (null: off).
+  ConntrackHandoff* handoff = nullptr;
 };
 
 /// One queue pair and the engine judging it, on its own thread.
@@ -117,8 +129,9 @@ struct Worker {
   std::atomic<std::uint64_t> applied_generation{0};  ///< last ReloadSlot generation taken
   std::atomic<std::uint64_t> verdicts{0};            ///< verdicts given, both queues (any thread)
   std::string reload_error;                          ///< of that generation (under mutex)
-  xdp::OffloadFeedback offload;      ///< worker 0: the XDP counters already fed to the engine
-  std::int64_t last_offload_ns = 0;  ///< when they were last read
+  xdp::OffloadFeedback offload;        ///< worker 0: the XDP counters already fed to the engine
+  std::int64_t last_offload_ns = 0;    ///< when they were last read
+  std::vector<HandoffNotice> notices;  ///< proxy.handoff: taken each turn (reused buffer)
 };
 
 /// Copies a worker's figures for the main thread (status line, STATUS=, the final line).

@@ -349,6 +349,9 @@ void Protector::handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t ti
   }
   p.flags = static_cast<std::uint16_t>(p.flags & ~kPxHandedOff);
   ++stats_->proxy_handoff_ends[static_cast<std::size_t>(how)];
+  if (how == HandoffEnd::kTakenBack) {
+    return;  // the kernel never took it (no entry created): the engine goes on translating
+  }
   if (how == HandoffEnd::kClosed) {
     // Both FINs were exchanged through the kernel. The engine's TIME-WAIT keeps the tuple
     // (a reused port starts a new connection, as without the handoff) and the translation (a

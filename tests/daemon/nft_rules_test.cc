@@ -319,11 +319,14 @@ TEST(NftRules, HandoffSetsSkipTheQueueAndKeepConntrack) {
   EXPECT_FALSE(has(renderXtRules(services(), o, false), "0x5e000006"));
   o.handoff = true;
   const std::string r = renderRules(services(), o);
-  // Before the queue (-300), FIN and RST included (no flag test): renew, mark.
+  // Before the queue (-300), FIN and RST included, SYNs never (a new handshake on the tuple is
+  // the engine's): renew, mark.
   expectTupleSets(r, "handoff", -305);
   EXPECT_TRUE(has(r,
-                  "ip saddr . tcp sport . ip daddr . tcp dport @handoff4 update @handoff4 { ip "
-                  "saddr . tcp sport . ip daddr . tcp dport } meta mark set 0x5e000006"));
+                  "tcp flags & syn == 0 ip saddr . tcp sport . ip daddr . tcp dport @handoff4 "
+                  "update @handoff4 { ip saddr . tcp sport . ip daddr . tcp dport } meta mark "
+                  "set 0x5e000006"));
+  EXPECT_TRUE(has(r, "tcp flags & syn == 0 ip6 saddr . tcp sport . ip6 daddr"));
   expectHasAll(r, {
                       "meta mark 0x5e000006 return comment \"handed off\"",
                       // Not notracked: the mark is cleared in the chain that notracks the

@@ -1217,6 +1217,18 @@ TEST_F(ProxyHandoffTest, GoneForgetsTheConnectionAndFreesTheTuple) {
   EXPECT_EQ(ends(HandoffEnd::kGone), 1U);
 }
 
+TEST_F(ProxyHandoffTest, RefusedByTheKernelTheEngineKeepsIt) {
+  join({});
+  eng().handoffEnded(tuple(), HandoffEnd::kTakenBack);  // the entry could not be created
+  EXPECT_EQ(eng().proxies().size(), 1U);
+  EXPECT_EQ(ends(HandoffEnd::kTakenBack), 1U);
+  // Its segments are the engine's for good: a SYN is no handed-off SYN, a later kGone (the
+  // lookup found no entry) ends nothing.
+  EXPECT_NE(send(newSyn()).reason, VerdictReason::kHandedOffSyn);
+  eng().handoffEnded(tuple(), HandoffEnd::kGone);
+  EXPECT_EQ(eng().proxies().size(), 1U);
+}
+
 TEST_F(ProxyHandoffTest, EitherOrientationOfTheTupleIsFound) {
   join({});
   const FlowKey k = tuple();
