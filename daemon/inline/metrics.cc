@@ -409,6 +409,12 @@ void addHandoff(Families& f, const engine::EngineStats& t, const HandoffFigures&
         "Handed-off tuples added to the queue-skipping set from conntrack entries (ours and "
         "those conntrackd committed)",
         kCounter, static_cast<double>(h.learned));
+  auto& c = f.family("synguard_proxy_handoff_syn_checks_total",
+                     "Conntrack lookups after a SYN on a handed-off tuple was dropped, by what "
+                     "they found",
+                     kCounter);
+  Families::add(c, static_cast<double>(h.checks_live), {{"found", "live"}});
+  Families::add(c, static_cast<double>(h.checks_over), {{"found", "over"}});
 }
 
 }  // namespace
