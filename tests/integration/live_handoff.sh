@@ -22,18 +22,10 @@
 #               RSTs): no entry of ours stays ESTABLISHED in conntrack
 # spoofed_rst   20 RSTs forged on a live handed-off tuple with random sequence numbers: the
 #               connection goes on intact, past conntrack's CLOSE timeout
-set -euo pipefail
+# shellcheck source=prelude.sh
+source "$(dirname "$0")/prelude.sh" sgh
 synguard="${1:?usage: live_handoff.sh SYNGUARD_BINARY PART}"
 part="${2:?part: transfers|window_scale|ipv6|reuse|per_source|short|spoofed_rst}"
-here="$(cd "$(dirname "$0")" && pwd)"
-lab="$here/../../scripts/lab"
-LAB_ID="sgh$$"
-# shellcheck source=../../scripts/lab/netns.sh
-source "$lab/netns.sh"
-# shellcheck source=lib.sh
-source "$here/lib.sh"
-PORT=8080
-MB=$((1024 * 1024))
 BYTES=${SYNGUARD_HANDOFF_BYTES:-$((4 * MB))}
 MARK=0x5e000005
 
