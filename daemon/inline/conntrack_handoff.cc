@@ -350,7 +350,9 @@ int onLookup(nf_conntrack_msg_type /*type*/, nf_conntrack* ct, void* data) {
   l->found = true;
   l->ours = ours(ct);
   l->state = nfct_get_attr_u8(ct, ATTR_TCP_STATE);
-  return NFCT_CB_STOP;
+  // Not NFCT_CB_STOP: that ends the read before the kernel's acknowledgment, which then sits
+  // in the socket and answers the next query in its place (a lookup that found nothing).
+  return NFCT_CB_CONTINUE;
 }
 
 }  // namespace
@@ -364,13 +366,15 @@ void ConntrackHandoff::check(const engine::FlowKey& tuple) {
   const int rc = nfct_query(query_, NFCT_Q_GET, q.ct);
   const int err = errno;
   nfct_callback_unregister(query_);
-  if (rc != 0 && err != ENOENT) {
-    return;  // unknown: the connection stays as it is
-  }
-  // Live (established, closing one way): the SYN was a guess or a stray, and stays dropped.
-  // Over (no entry, one not ours, closed, reset): the client's retry must find a new tuple.
-  const bool over =
-      !l.found || !l.ours || l.state == TCP_CONNTRACK_TIME_WAIT || l.state == TCP_CONNTRACK_CLOSE;
+  // Over only on evidence: the kernel said there is no entry (ENOENT), or the entry is not
+  // ours, closed or reset. Live (established, closing one way): the SYN was a guess or a
+  // stray, and stays dropped. Anything else (an error, an answer without the entry) is no
+  // evidence: the connection stays as it is, and the client's next SYN asks again.
+  const bool none = rc != 0 && err == ENOENT;
+  const bool found_over =
+      rc == 0 && l.found &&
+      (!l.ours || l.state == TCP_CONNTRACK_TIME_WAIT || l.state == TCP_CONNTRACK_CLOSE);
+  const bool over = none || found_over;
   if (!over) {
     return;
   }

@@ -118,7 +118,10 @@ def one(args, i):
                     return False
                 n += 1
                 time.sleep(0.1)
-            s.shutdown(socket.SHUT_WR)
+            if args.reset:  # close with a RST (SO_LINGER 0), not a FIN
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                s.shutdown(socket.SHUT_WR)
             print("echo: %d round trips" % n, flush=True)
             return n > 0
         if args.mode == "abort":
@@ -152,6 +155,7 @@ def main():
     ap.add_argument("--gap", type=float, default=0.0)
     ap.add_argument("--seconds", type=float, default=5.0, help="echo mode: how long (at most)")
     ap.add_argument("--stop-file", help="echo mode: stop as soon as this file exists")
+    ap.add_argument("--reset", action="store_true", help="echo mode: close with a RST")
     ap.add_argument("--min-ok", type=float, default=1.0, help="fraction that must succeed")
     ap.add_argument("--rate", type=int, default=0, help="download: the server sends at most this many bytes/s")
     ap.add_argument("--start-at", type=float, default=0.0, help="wait until this wall time (epoch s)")

@@ -14,18 +14,10 @@
 # local     --local: a server on the gateway itself protected, its replies queued on output
 # lifecycle sd_notify (READY, STATUS, WATCHDOG, STOPPING), --user with exactly two capabilities,
 #           SIGHUP, a second instance on a bound queue and bad thresholds refused cleanly
-set -euo pipefail
+# shellcheck source=prelude.sh
+source "$(dirname "$0")/prelude.sh" sgp
 synguard="${1:?usage: live_protect.sh SYNGUARD_BINARY PART}"
 part="${2:?part: normal|flood|proxied|failopen|ipv6|local|lifecycle}"
-here="$(cd "$(dirname "$0")" && pwd)"
-lab="$here/../../scripts/lab"
-LAB_ID="sgp$$"
-# shellcheck source=../../scripts/lab/netns.sh
-source "$lab/netns.sh"
-# shellcheck source=lib.sh
-source "$here/lib.sh"
-PORT=8080
-MB=$((1024 * 1024))
 BIG=${SYNGUARD_LIVE_BYTES:-$((200 * MB))}
 # The flood: 30,000 spoofed SYNs at 2,500/s (12 s). What these parts test is behaviour (the
 # switch to cookies, legitimate clients served, the server's SYN queue reaped, no conntrack
