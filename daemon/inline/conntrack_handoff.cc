@@ -145,9 +145,9 @@ std::optional<engine::FlowKey> ConntrackHandoff::tupleOf(const nf_conntrack* ct)
   return k;
 }
 
-std::string ConntrackHandoff::setElements(const engine::FlowKey& k) {
-  const std::string o = endpoint(k.orig_addr, k.orig_port);
-  const std::string r = endpoint(k.resp_addr, k.resp_port);
+std::string ConntrackHandoff::setElements(const engine::FlowKey& tuple) {
+  const std::string o = endpoint(tuple.orig_addr, tuple.orig_port);
+  const std::string r = endpoint(tuple.resp_addr, tuple.resp_port);
   return o + " . " + r + ", " + r + " . " + o;
 }
 
