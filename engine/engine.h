@@ -131,7 +131,7 @@ class Engine {
   /// engine does not have (a reload removed it).
   void noteOffloaded(std::size_t service, const OffloadedCounts& counts) noexcept;
   /// proxy.handoff: conntrack reports that a connection handed to it closed (kClosed: TIME_WAIT;
-  /// the engine keeps its own TIME-WAIT, with the translation for stragglers, and releases the
+  /// the engine keeps the tuple in its own TIME-WAIT and releases the proxy entry with its
   /// per-source count) or is gone (kGone: the engine forgets it), or the daemon could not hand
   /// it over (kTakenBack: the engine goes on translating it). `tuple` in either
   /// orientation. Ignored unless the tuple's connection is one the engine handed off and has

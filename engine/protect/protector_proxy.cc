@@ -353,11 +353,16 @@ void Protector::handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t ti
     return;  // the kernel never took it (no entry created): the engine goes on translating
   }
   if (how == HandoffEnd::kClosed) {
-    // Both FINs were exchanged through the kernel. The engine's TIME-WAIT keeps the tuple
-    // (a reused port starts a new connection, as without the handoff) and the translation (a
-    // retransmitted FIN comes here once the set element is gone); the client's share of
-    // proxy.max_per_source is free now, as for a connection the engine closed itself.
-    releaseProxySource(p);
+    // Both FINs and the last ACK went through the kernel. The engine's TIME-WAIT keeps the
+    // tuple (a reused port starts a new connection, as without the handoff), not the proxy
+    // entry: a source that opens and closes connections as fast as it likes must not fill
+    // proxy.capacity with closed ones, nor keep its proxy.max_per_source share. The price: a
+    // server FIN retransmitted because the last ACK was lost passes untranslated (the client
+    // drops it; the server gives up LAST-ACK on its own timer).
+    const std::uint32_t pidx = c.proxyEntry();
+    c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
+    c.setProxyEntry(kNoIndex);
+    releaseProxy(pidx);
     c.ep[0].state = TcpState::kTimeWait;
     c.ep[1].state = TcpState::kTimeWait;
     tracker_->setState(c, TcpState::kTimeWait);

@@ -325,14 +325,16 @@ case "$part" in
     echo "$total sequential connections from one client succeeded, each handed off" \
       "(max_per_source $PER_SOURCE); source-limit drops $(metric synguard_proxy_source_limit_drops_total)"
     # Each close reached the engine (conntrack's TIME_WAIT): none of them is established in
-    # the engine any more; they wait out the engine's TIME-WAIT (with their translation, for a
-    # retransmitted FIN), no longer counted against the source.
+    # the engine any more; they wait out the engine's TIME-WAIT, no longer counted against the
+    # source nor holding a proxy entry.
     wait_until 30 "[ \$(ends closed) -ge $total ]" ||
       fail "closes reported to the engine: $(ends closed) of $total"
     wait_until 10 "[ \$(metric 'synguard_connections{state=\"established\"}') -eq 0 ]" ||
       fail "connections still established in the engine: $(metric 'synguard_connections{state="established"}')"
-    echo "engine: $(metric 'synguard_connections{state="time_wait"}') in TIME-WAIT," \
-      "$(metric synguard_proxied_connections) proxied entries until it ends"
+    echo "engine: $(metric 'synguard_connections{state="time_wait"}') in TIME-WAIT"
+    # ... without their proxy entries (at most the warm-up's, if it stayed in user space).
+    wait_until 10 "[ \$(metric synguard_proxied_connections) -le 1 ]" ||
+      fail "proxied connections held by the engine: $(metric synguard_proxied_connections) (the warm-up's at most: 1)"
     sg_stop
     ;;
   short)
