@@ -141,8 +141,8 @@ std::string_view toString(VerdictReason r) noexcept {
       return "server_side_stray";
     case VerdictReason::kProxySourceLimit:
       return "proxy_source_limit";
-    case VerdictReason::kHandedOffSyn:
-      return "handed_off_syn";
+    case VerdictReason::kProxiedSyn:
+      return "proxied_syn";
     case VerdictReason::kCount:
       break;
   }

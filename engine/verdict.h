@@ -43,9 +43,10 @@ enum class VerdictReason : std::uint8_t {
   /// side): whoever sent it, it must not create an entry a later SYN would find
   kServerSide,
   kProxySourceLimit,  ///< drop: a valid cookie, but its source prefix holds proxy.max_per_source
-  /// drop: a client SYN on a connection handed to conntrack (proxy.handoff): a new handshake on
-  /// a live tuple, or a port reused before the end reached us; never passed unvalidated
-  kHandedOffSyn,
+  /// drop: a SYN on a proxied connection handed to conntrack (proxy.handoff), or on one closing
+  /// (a FIN seen): a new handshake on a live tuple, a forgery, or a port reused before the end
+  /// reached us; never passed to the server unvalidated, nor translated into the old connection
+  kProxiedSyn,
   kCount,
 };
 constexpr std::size_t kVerdictReasonCount = static_cast<std::size_t>(VerdictReason::kCount);

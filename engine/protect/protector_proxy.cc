@@ -315,15 +315,16 @@ void Protector::offerHandoff(ProxyEntry& p, const Connection& c) noexcept {
 
 std::optional<Verdict> Protector::reachedHandedOff(ProxyEntry& p, const Connection& c,
                                                    bool from_orig, const Segment& seg) noexcept {
-  if (from_orig && seg.has(kSyn) && !seg.has(kAck)) {
-    // The daemon's sets never send a SYN the kernel's way, so every SYN on the tuple comes
-    // here. Whoever sent it (a client whose connection is over before the end reached us, or a
-    // blind guess at a live tuple), it must not reach the server unvalidated, nor disturb the
-    // connection: dropped; the daemon asks conntrack, and ends the entry if it is over.
-    if (observer_ != nullptr) {
+  if (seg.has(kSyn)) {
+    // The daemon's sets never send a SYN the kernel's way, so every segment with SYN on the
+    // tuple comes here. Whoever sent it (a client whose connection is over before the end
+    // reached us, or a blind guess at a live tuple, SYN+ACK+FIN and the like included), it
+    // must not reach the server unvalidated, nor disturb the connection (no take-back below):
+    // dropped. For a client's SYN the daemon asks conntrack, and ends the entry if it is over.
+    if (from_orig && !seg.has(kAck) && observer_ != nullptr) {
       observer_->onHandedOffSyn(c.key);
     }
-    return Verdict::drop(VerdictReason::kHandedOffSyn);
+    return Verdict::drop(VerdictReason::kProxiedSyn);
   }
   if (seg.has(kFin) || seg.has(kRst)) {
     // The close came through the queue: the daemon's set element is not there (yet, or any
@@ -345,7 +346,14 @@ void Protector::handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t ti
   }
   ProxyEntry& p = proxies_->at(c.proxyEntry());
   if (!p.has(kPxHandedOff)) {
-    return;  // taken back: the engine follows it itself
+    // Taken back: the engine follows it itself. Except a close that went on through the kernel
+    // (the rest of its segments found the set elements before the daemon removed them):
+    // conntrack saw it end, the engine saw only its start.
+    const bool closing = c.state != TcpState::kEstablished && c.state != TcpState::kTimeWait &&
+                         c.state != TcpState::kClosed;
+    if (how != HandoffEnd::kClosed || !closing || p.phase != ProxyPhase::kEstablished) {
+      return;
+    }
   }
   p.flags = static_cast<std::uint16_t>(p.flags & ~kPxHandedOff);
   ++stats_->proxy_handoff_ends[static_cast<std::size_t>(how)];
@@ -465,6 +473,12 @@ Verdict Protector::fromClient(std::uint32_t idx, Segment& seg, std::span<const s
     if (const auto v = reachedHandedOff(p, c, true, seg)) {
       return *v;
     }
+  } else if (seg.has(kSyn) && !seg.has(kAck) && p.phase == ProxyPhase::kEstablished &&
+             c.state != TcpState::kEstablished) {
+    // A new SYN while the old connection closes (a FIN seen; the engine may have missed the
+    // rest of the close while the kernel carried it): translated, it would join the old
+    // connection. Dropped; the client's retransmission finds the tuple in TIME-WAIT.
+    return Verdict::drop(VerdictReason::kProxiedSyn);
   }
   const bool rst_exact = seg.has(kRst) && checkRst(c.ep[0], c.ep[1], seg) == RstCheck::kExact;
   if (!seg.has(kRst)) {
@@ -526,7 +540,9 @@ Verdict Protector::fromServer(std::uint32_t idx, Segment& seg, std::span<std::by
   const std::uint32_t pidx = c.proxyEntry();
   ProxyEntry& p = proxies_->at(pidx);
   if (p.has(kPxHandedOff)) {
-    (void)reachedHandedOff(p, c, false, seg);  // a FIN or RST takes it back
+    if (const auto v = reachedHandedOff(p, c, false, seg)) {
+      return *v;
+    }
   }
   switch (p.phase) {
     case ProxyPhase::kSynSent:

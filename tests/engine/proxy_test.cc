@@ -1163,12 +1163,12 @@ TEST_F(ProxyHandoffTest, ClientSynOnAHandedOffConnectionIsDroppedAndReported) {
   ASSERT_EQ(recorder_.offered.size(), 1U);
   // A new handshake on a live tuple, or a port reused before conntrack's end reached us:
   // never passed to the server unvalidated, never answered as the old connection.
-  EXPECT_EQ(send(newSyn()), Verdict::drop(VerdictReason::kHandedOffSyn));
+  EXPECT_EQ(send(newSyn()), Verdict::drop(VerdictReason::kProxiedSyn));
   EXPECT_TRUE(sink_.packets().empty());
   ASSERT_EQ(recorder_.syns.size(), 1U);
   EXPECT_EQ(recorder_.syns[0], tuple());
   EXPECT_EQ(eng().proxies().size(), 1U) << "the connection is untouched";
-  EXPECT_EQ(dropped(VerdictReason::kHandedOffSyn), 1U);
+  EXPECT_EQ(dropped(VerdictReason::kProxiedSyn), 1U);
 }
 
 TEST_F(ProxyHandoffTest, SynIsTranslatedAsEverWhenTheConnectionWasNotHandedOff) {
@@ -1191,8 +1191,10 @@ TEST_F(ProxyHandoffTest, FinThroughTheQueueTakesTheConnectionBack) {
   eng().handoffEnded(tuple(), HandoffEnd::kGone);
   EXPECT_EQ(eng().proxies().size(), 1U);
   EXPECT_EQ(ends(HandoffEnd::kGone), 0U);
-  // Nor is a later SYN the handed-off kind.
-  EXPECT_NE(send(newSyn()).reason, VerdictReason::kHandedOffSyn);
+  // A later SYN is not looked up in conntrack (the engine follows the connection again); the
+  // connection is closing, so it is dropped rather than translated into it.
+  EXPECT_EQ(send(newSyn()), Verdict::drop(VerdictReason::kProxiedSyn));
+  EXPECT_TRUE(recorder_.syns.empty());
 }
 
 TEST_F(ProxyHandoffTest, ServerRstThroughTheQueueTakesItBackToo) {
@@ -1217,6 +1219,46 @@ TEST_F(ProxyHandoffTest, GoneForgetsTheConnectionAndFreesTheTuple) {
   EXPECT_EQ(ends(HandoffEnd::kGone), 1U);
 }
 
+TEST_F(ProxyHandoffTest, ForgedSynWithOtherFlagsIsDroppedAndTakesNothingBack) {
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  // SYN+ACK+FIN, SYN+ACK+RST: SYN-flagged, so they skip the sets and come here; a FIN or RST
+  // among the flags must not undo the handoff.
+  EXPECT_EQ(send(c2s().syn().ack(cookie + 1).fin().seq(12345)),
+            Verdict::drop(VerdictReason::kProxiedSyn));
+  EXPECT_EQ(send(c2s().syn().ack(cookie + 1).rst().seq(12345)),
+            Verdict::drop(VerdictReason::kProxiedSyn));
+  EXPECT_TRUE(recorder_.taken_back.empty());
+  EXPECT_TRUE(recorder_.syns.empty()) << "only a client's SYN without ACK is looked up";
+  EXPECT_EQ(ends(HandoffEnd::kTakenBack), 0U);
+  // Still handed off: a FIN without SYN takes it back.
+  (void)pass(c2s().fin().seq(kClientIsn + 1).ack(cookie + 1));
+  EXPECT_EQ(recorder_.taken_back.size(), 1U);
+}
+
+TEST_F(ProxyHandoffTest, TakenBackThenClosedThroughTheKernelEndsInTimeWait) {
+  const Joined j = join({});
+  // The server's FIN came through the queue before the set element was there ...
+  (void)pass(s2c().fin().seq(kServerIsn + 1).ack(kClientIsn + 1));
+  ASSERT_EQ(recorder_.taken_back.size(), 1U);
+  // ... and the rest of the close through the kernel, which reports TIME_WAIT.
+  eng().handoffEnded(tuple(), HandoffEnd::kClosed);
+  EXPECT_EQ(ends(HandoffEnd::kClosed), 1U);
+  EXPECT_EQ(eng().stats().connections_by_state[index(TcpState::kTimeWait)], 1U);
+  EXPECT_EQ(eng().proxies().size(), 0U);
+  EXPECT_EQ(send(clientSyn({})), Verdict::drop(VerdictReason::kCookieSent)) << "a new connection";
+  (void)j;
+}
+
+TEST_F(ProxyHandoffTest, SynOnAClosingProxiedConnectionIsNotTranslatedIntoIt) {
+  startWith(false);
+  const Joined j = join({});
+  const std::uint32_t cookie = j.synack.seg.seq.raw();
+  (void)pass(c2s().fin().seq(kClientIsn + 1).ack(cookie + 1));
+  EXPECT_EQ(send(newSyn()), Verdict::drop(VerdictReason::kProxiedSyn));
+  EXPECT_TRUE(sink_.packets().empty());
+}
+
 TEST_F(ProxyHandoffTest, RefusedByTheKernelTheEngineKeepsIt) {
   join({});
   eng().handoffEnded(tuple(), HandoffEnd::kTakenBack);  // the entry could not be created
@@ -1224,7 +1266,7 @@ TEST_F(ProxyHandoffTest, RefusedByTheKernelTheEngineKeepsIt) {
   EXPECT_EQ(ends(HandoffEnd::kTakenBack), 1U);
   // Its segments are the engine's for good: a SYN is no handed-off SYN, a later kGone (the
   // lookup found no entry) ends nothing.
-  EXPECT_NE(send(newSyn()).reason, VerdictReason::kHandedOffSyn);
+  EXPECT_NE(send(newSyn()).reason, VerdictReason::kProxiedSyn);
   eng().handoffEnded(tuple(), HandoffEnd::kGone);
   EXPECT_EQ(eng().proxies().size(), 1U);
 }
