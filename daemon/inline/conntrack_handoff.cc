@@ -62,18 +62,27 @@ void setTuple(nf_conntrack* ct, const engine::FlowKey& k) {
   nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(k.orig_port));
 }
 
-/// The entry the kernel translates the connection with: established, liberal windows (it never
-/// saw the handshake's window scales), the reply direction's sequence numbers moved by
+/// The entry the kernel translates the connection with: established, with both sides' window
+/// scales (conntrack never saw the handshake: it learns each side's window from its next
+/// segment, as in a mid-stream pickup, and then checks windows, so a forged FIN or RST with a
+/// random sequence number is invalid and moves nothing), the reply direction's sequence numbers
+/// moved by
 /// cookie ISN - server ISN (nf_ct_seq_adjust, SACK blocks included), and the synproxy
 /// extension whose tsoff moves the server's timestamps (synproxy_tstamp_adjust).
 void fillEntry(nf_conntrack* ct, const engine::ProxyHandoff& h, std::uint32_t timeout_s) {
   setTuple(ct, h.tuple);
   nfct_set_attr_u8(ct, ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
-  const std::uint8_t liberal = IP_CT_TCP_FLAG_BE_LIBERAL | (h.sack ? IP_CT_TCP_FLAG_SACK_PERM : 0);
-  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_ORIG, liberal);
-  nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, liberal);
-  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, liberal);
-  nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, liberal);
+  // Not IP_CT_TCP_FLAG_BE_LIBERAL: a liberal entry takes any sequence number, and a blind
+  // attacker's two forged FINs then walk it to TIME_WAIT (measured: the connection died).
+  const auto flags = static_cast<std::uint8_t>(
+      (h.sack ? IP_CT_TCP_FLAG_SACK_PERM : 0) |
+      (h.window_shift_c != 0 || h.window_shift_s != 0 ? IP_CT_TCP_FLAG_WINDOW_SCALE : 0));
+  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_ORIG, flags);
+  nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, flags);
+  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, flags);
+  nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, flags);
+  nfct_set_attr_u8(ct, ATTR_TCP_WSCALE_ORIG, h.window_shift_c);
+  nfct_set_attr_u8(ct, ATTR_TCP_WSCALE_REPL, h.window_shift_s);
   nfct_set_attr_u32(ct, ATTR_STATUS, IPS_CONFIRMED | IPS_SEEN_REPLY | IPS_ASSURED | IPS_SEQ_ADJUST);
   nfct_set_attr_u32(ct, ATTR_TIMEOUT, timeout_s);
   nfct_set_attr_u32(ct, ATTR_MARK, kCtMarkHandoff);
@@ -91,17 +100,20 @@ void fillEntry(nf_conntrack* ct, const engine::ProxyHandoff& h, std::uint32_t ti
   nfct_set_attr_u32(ct, ATTR_SYNPROXY_TSOFF, h.timestamps ? 0U - h.ts_off : 0U);
 }
 
-/// The kernel-side filter of the update socket: TCP entries with our mark in TIME_WAIT only
-/// (every other entry's updates never leave the kernel). False: not attached (the callback
-/// checks both itself).
-bool filterUpdates(nfct_handle* h) {
+/// A kernel-side filter on an event socket: TCP entries with our mark only (and, for the update
+/// socket, in TIME_WAIT only); every other entry's events never leave the kernel, so a gateway
+/// busy with other connections cannot overflow the socket with them. False: not attached (the
+/// callbacks check both themselves).
+bool filterOurs(nfct_handle* h, bool time_wait_only) {
   nfct_filter* f = nfct_filter_create();
   if (f == nullptr) {
     return false;
   }
   nfct_filter_add_attr_u32(f, NFCT_FILTER_L4PROTO, IPPROTO_TCP);
-  nfct_filter_proto state{IPPROTO_TCP, TCP_CONNTRACK_TIME_WAIT};
-  nfct_filter_add_attr(f, NFCT_FILTER_L4PROTO_STATE, &state);
+  if (time_wait_only) {
+    nfct_filter_proto state{IPPROTO_TCP, TCP_CONNTRACK_TIME_WAIT};
+    nfct_filter_add_attr(f, NFCT_FILTER_L4PROTO_STATE, &state);
+  }
   nfct_filter_dump_mark mark{kCtMarkHandoff, 0xffffffffU};
   nfct_filter_add_attr(f, NFCT_FILTER_MARK, &mark);
   const bool ok = nfct_filter_attach(nfct_fd(h), f) == 0;
@@ -220,10 +232,10 @@ Result<std::unique_ptr<ConntrackHandoff>> ConntrackHandoff::start(const HandoffO
   }
   prepareEvents(h->events_);
   prepareEvents(h->updates_);
-  if (!filterUpdates(h->updates_)) {
+  if (!filterOurs(h->events_, false) || !filterOurs(h->updates_, true)) {
     logLine(LogLevel::kWarning,
-            "proxy.handoff: conntrack's update events cannot be filtered in the kernel; "
-            "every update is read and checked here");
+            "proxy.handoff: conntrack's events cannot be filtered in the kernel; every event "
+            "is read and checked here");
   }
   nfct_callback_register(h->events_,
                          static_cast<nf_conntrack_msg_type>(NFCT_T_NEW | NFCT_T_DESTROY),
@@ -264,6 +276,15 @@ ConntrackHandoff::~ConntrackHandoff() {
 void ConntrackHandoff::enqueue(Kind kind, const engine::ProxyHandoff& h) noexcept {
   {
     const std::lock_guard lock(mutex_);
+    if (kind == Kind::kCheck) {
+      if (pending_checks_ >= opts_.max_pending_checks || pending_.size() >= opts_.max_pending) {
+        counters_.checks_skipped.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      ++pending_checks_;
+      pending_.push_back(Request{kind, h});
+      return;
+    }
     if (pending_.size() < opts_.max_pending) {
       pending_.push_back(Request{kind, h});
       return;
@@ -452,6 +473,7 @@ void ConntrackHandoff::run() {
     {
       const std::lock_guard lock(mutex_);
       batch.swap(pending_);
+      pending_checks_ = 0;
     }
     serve(batch);
     applySetChanges();

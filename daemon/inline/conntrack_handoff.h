@@ -23,17 +23,18 @@ constexpr std::uint32_t kCtMarkHandoff = 0x5e000005;
 
 /// What the handoff did, written by its thread, read by scrapes.
 struct HandoffCounters {
-  std::atomic<std::uint64_t> created{0};      ///< entries the kernel accepted
-  std::atomic<std::uint64_t> replaced{0};     ///< ... after deleting an entry of the tuple first
-  std::atomic<std::uint64_t> errors{0};       ///< creations that failed: stays in user space
-  std::atomic<std::uint64_t> dropped{0};      ///< requests lost: the pending list was full
-  std::atomic<std::uint64_t> learned{0};      ///< tuples added to the set from conntrack entries
-  std::atomic<std::uint64_t> forgotten{0};    ///< tuples removed: their entry was destroyed
-  std::atomic<std::uint64_t> set_errors{0};   ///< set updates that failed
-  std::atomic<std::uint64_t> closed{0};       ///< entries that reached TIME_WAIT (then deleted)
-  std::atomic<std::uint64_t> taken_back{0};   ///< entries deleted: the engine translates again
-  std::atomic<std::uint64_t> checked{0};      ///< lookups after a SYN on a handed-off tuple
-  std::atomic<std::uint64_t> check_ended{0};  ///< ... that found the connection over
+  std::atomic<std::uint64_t> created{0};         ///< entries the kernel accepted
+  std::atomic<std::uint64_t> replaced{0};        ///< ... after deleting an entry of the tuple first
+  std::atomic<std::uint64_t> errors{0};          ///< creations that failed: stays in user space
+  std::atomic<std::uint64_t> dropped{0};         ///< requests lost: the pending list was full
+  std::atomic<std::uint64_t> learned{0};         ///< tuples added to the set from conntrack entries
+  std::atomic<std::uint64_t> forgotten{0};       ///< tuples removed: their entry was destroyed
+  std::atomic<std::uint64_t> set_errors{0};      ///< set updates that failed
+  std::atomic<std::uint64_t> closed{0};          ///< entries that reached TIME_WAIT (then deleted)
+  std::atomic<std::uint64_t> taken_back{0};      ///< entries deleted: the engine translates again
+  std::atomic<std::uint64_t> checked{0};         ///< lookups after a SYN on a handed-off tuple
+  std::atomic<std::uint64_t> check_ended{0};     ///< ... that found the connection over
+  std::atomic<std::uint64_t> checks_skipped{0};  ///< ... not made: too many were waiting
 };
 
 /// What the handoff thread tells the workers' engines (Engine::handoffEnded).
@@ -46,7 +47,10 @@ struct HandoffOptions {
   std::string nft_table = "synguard";  ///< holds the sets handoff4 and handoff6
   std::uint32_t timeout_s = 432000;    ///< the entries' first timeout (the established one)
   std::size_t max_pending = 65536;     ///< requests waiting for the thread at most
-  std::size_t workers = 1;             ///< engines to tell about ends (one outbox each)
+  /// lookups after a SYN waiting at most: a SYN flood on a live tuple must neither starve the
+  /// handoffs nor keep the thread busy for long; a SYN whose lookup is skipped stays dropped
+  std::size_t max_pending_checks = 256;
+  std::size_t workers = 1;  ///< engines to tell about ends (one outbox each)
 };
 
 /// Hands established proxied connections to the kernel: one thread creates their conntrack
@@ -119,6 +123,7 @@ class ConntrackHandoff {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Request> pending_;                   ///< under mutex_
+  std::size_t pending_checks_ = 0;                 ///< kCheck requests in pending_ (under mutex_)
   std::vector<std::unique_ptr<Outbox>> outboxes_;  ///< one per worker
   std::atomic<bool> stop_{false};
   /// nft commands on the sets, in the order the events came (one transaction per turn).

@@ -415,6 +415,7 @@ void addHandoff(Families& f, const engine::EngineStats& t, const HandoffFigures&
                      kCounter);
   Families::add(c, static_cast<double>(h.checks_live), {{"found", "live"}});
   Families::add(c, static_cast<double>(h.checks_over), {{"found", "over"}});
+  Families::add(c, static_cast<double>(h.checks_skipped), {{"found", "skipped"}});
 }
 
 }  // namespace

@@ -77,11 +77,12 @@ class RuleCounterTotals {
 
 /// proxy.handoff (daemon/inline/conntrack_handoff.h): what became of the connections offered.
 struct HandoffFigures {
-  std::uint64_t created = 0;      ///< conntrack entries created
-  std::uint64_t errors = 0;       ///< not created (or the request lost): stayed in user space
-  std::uint64_t learned = 0;      ///< tuples added to the handoff set from conntrack entries
-  std::uint64_t checks_live = 0;  ///< lookups after a SYN on a handed-off tuple: still live
-  std::uint64_t checks_over = 0;  ///< ... over (gone, closed, reset): the engines forget it
+  std::uint64_t created = 0;         ///< conntrack entries created
+  std::uint64_t errors = 0;          ///< not created (or the request lost): stayed in user space
+  std::uint64_t learned = 0;         ///< tuples added to the handoff set from conntrack entries
+  std::uint64_t checks_live = 0;     ///< lookups after a SYN on a handed-off tuple: still live
+  std::uint64_t checks_over = 0;     ///< ... over (gone, closed, reset): the engines forget it
+  std::uint64_t checks_skipped = 0;  ///< ... not made: too many waiting (a SYN flood on a tuple)
 };
 
 /// Figures the main thread keeps current (it reads the rule counters through libnftables,

@@ -349,8 +349,9 @@ Step Daemon::startMetrics() {
   if (handoff_) {
     live.handoff = [this] {
       const HandoffCounters& c = handoff_->counters();
-      return HandoffFigures{c.created.load(), c.errors.load() + c.dropped.load(), c.learned.load(),
-                            c.checked.load() - c.check_ended.load(), c.check_ended.load()};
+      return HandoffFigures{c.created.load(),     c.errors.load() + c.dropped.load(),
+                            c.learned.load(),     c.checked.load() - c.check_ended.load(),
+                            c.check_ended.load(), c.checks_skipped.load()};
     };
   }
   auto m = MetricsExporter::start(

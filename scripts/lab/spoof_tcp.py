@@ -22,7 +22,7 @@ def main():
     ap.add_argument("--dport", type=int, required=True)
     ap.add_argument("--flags", default="S", help="letters of F S R P A")
     ap.add_argument("--seq", type=int, required=True, help="-1: a random one for each segment")
-    ap.add_argument("--ack", type=int, default=0)
+    ap.add_argument("--ack", type=int, default=0, help="-1: a random one for each segment")
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--gap", type=float, default=0.01, help="seconds between segments")
     args = ap.parse_args()
@@ -34,8 +34,8 @@ def main():
     s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
     for i in range(args.count):
         seq = random.getrandbits(32) if args.seq < 0 else args.seq & 0xFFFFFFFF
-        seg = rawpkt.tcp_segment(src, dst, args.sport, args.dport, seq, args.ack & 0xFFFFFFFF,
-                                 flags, opts=opts)
+        ack = random.getrandbits(32) if args.ack < 0 else args.ack & 0xFFFFFFFF
+        seg = rawpkt.tcp_segment(src, dst, args.sport, args.dport, seq, ack, flags, opts=opts)
         if src.version == 4:
             pkt = rawpkt.ipv4(src, dst, seg)
         else:

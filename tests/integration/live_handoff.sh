@@ -22,12 +22,13 @@
 #               place at conntrack's TIME_WAIT), and the engine holds none of them established
 # short         30 connections ending right after their handshake (FINs, client RSTs, server
 #               RSTs): no entry of ours stays ESTABLISHED in conntrack
-# spoofed_rst   20 RSTs forged on a live handed-off tuple with random sequence numbers: the
-#               connection goes on intact, past conntrack's CLOSE timeout
+# forged        RSTs, FINs, SYN+ACK+FIN and SYN+ACK+RST forged on a live handed-off tuple with
+#               random sequence numbers: conntrack's entry stays ESTABLISHED, nothing is taken
+#               back or ended, the connection goes on intact past conntrack's CLOSE timeout
 # shellcheck source=prelude.sh
 source "$(dirname "$0")/prelude.sh" sgh
 synguard="${1:?usage: live_handoff.sh SYNGUARD_BINARY PART}"
-part="${2:?part: transfers|window_scale|ipv6|reuse|per_source|short|spoofed_rst}"
+part="${2:?part: transfers|window_scale|ipv6|reuse|per_source|short|forged}"
 BYTES=${SYNGUARD_HANDOFF_BYTES:-$((4 * MB))}
 MARK=0x5e000005
 
@@ -92,7 +93,7 @@ transfer_round() {
 # reuse: the forged SYNs and the server-side counters of the SYNs that reach it, by ISN.
 SPORT_FIN=40001
 SPORT_RST=40002
-SPORT_SPOOFED_RST=40003
+SPORT_FORGED=40003
 UNPROTECTED_PORT=9099
 ISN_CONTROL=1111111111
 ISN_LIVE=2222222222
@@ -364,34 +365,52 @@ case "$part" in
     echo "proxied connections the engine still holds: $(metric synguard_proxied_connections)"
     sg_stop
     ;;
-  spoofed_rst)
-    # RSTs forged on a live handed-off tuple (the client's side: the server's addresses are
-    # anti-spoofed) with random sequence numbers. conntrack (its entry is be_liberal) and the
-    # server must both refuse them: the connection lives on, past conntrack's CLOSE timeout
-    # (10 s), which would end a translation that had taken a forged RST for real.
+  forged)
+    # Segments forged on a live handed-off tuple from the client's side (the server's addresses
+    # are anti-spoofed) with random sequence numbers: 20 RSTs, 3 FINs (FIN+ACK), then one each
+    # of SYN+ACK+FIN and SYN+ACK+RST. conntrack's entry is not liberal, so the RSTs and FINs are
+    # out of its window and move nothing (a liberal entry went to TIME_WAIT on two FINs, and
+    # the daemon then ended the connection); the SYN-flagged ones go to the engine, which drops
+    # them without taking the connection back. The connection lives on, intact, past
+    # conntrack's CLOSE timeout (10 s), which would end a translation that had taken a forged
+    # RST for real.
     lab_ns "$NS_S" nft add table inet probe
     lab_ns "$NS_S" nft add chain inet probe input "{ type filter hook input priority 0; policy accept; }"
-    lab_ns "$NS_S" nft add rule inet probe input tcp sport "$SPORT_SPOOFED_RST" tcp flags rst counter
+    lab_ns "$NS_S" nft add rule inet probe input tcp sport "$SPORT_FORGED" tcp flags rst counter
     sg_start --config "$cfg" --queues 1
     lab_client --host "$SERVER4" --port "$PORT" --mode normal --count 1 || fail "warm-up"
-    sport=$SPORT_SPOOFED_RST
+    sport=$SPORT_FORGED
     rm -f "$LAB_DIR/stop"
     lab_client --host "$SERVER4" --port "$PORT" --mode echo --sport "$sport" --seconds 60 \
-      --timeout 20 --stop-file "$LAB_DIR/stop" >"$LAB_DIR/echo.rst" 2>&1 &
+      --timeout 20 --stop-file "$LAB_DIR/stop" >"$LAB_DIR/echo.forged" 2>&1 &
     echo_pid=$!
     wait_until 20 "handed_off $sport" || fail "the connection from port $sport was not handed off"
-    lab_ns "$NS_A" python3 "$lab/spoof_tcp.py" --src "$CLIENT4" --dst "$SERVER4" --sport "$sport" \
-      --dport "$PORT" --flags R --seq -1 --count 20 --gap 0.05 >/dev/null
-    wait_until 20 "[ \$(queue_waiting) -eq 0 ]" || fail "the queue did not drain"
+    forge() { # forge FLAGS COUNT
+      lab_ns "$NS_A" python3 "$lab/spoof_tcp.py" --src "$CLIENT4" --dst "$SERVER4" \
+        --sport "$sport" --dport "$PORT" --flags "$1" --seq -1 --ack -1 --count "$2" --gap 0.05 \
+        >/dev/null
+      wait_until 20 "[ \$(queue_waiting) -eq 0 ]" || fail "the queue did not drain"
+      established "$sport" ||
+        fail "$1: conntrack's entry left ESTABLISHED: $(lab_ns "$NS_G" conntrack -L -p tcp 2>/dev/null | grep "sport=$sport dport=$PORT")"
+    }
+    forge R 20
     rsts=$(lab_ns "$NS_S" nft list chain inet probe input |
       awk '/counter packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }')
     echo "forged RSTs (random sequence numbers) at the server: $rsts of 20"
+    forge FA 3
+    forge SAF 1
+    forge SAR 1
     echo "conntrack after them: $(lab_ns "$NS_G" conntrack -L -p tcp 2>/dev/null | grep "sport=$sport dport=$PORT" || echo "no entry")"
+    [ "$(ends taken_back)" -eq 0 ] || fail "a forged segment took the connection back"
+    [ "$(ends closed)" -eq 0 ] && [ "$(ends gone)" -eq 0 ] ||
+      fail "a forged segment ended the connection: $(scrape | grep handoff_ends)"
+    [ "$(metric 'synguard_verdicts_total{reason="proxied_syn",verdict="drop"}')" -ge 2 ] ||
+      fail "the SYN-flagged forgeries were not dropped as proxied_syn"
     sleep 12 # past conntrack's CLOSE timeout, had the entry taken a forged RST
-    echo "conntrack 12 s later: $(lab_ns "$NS_G" conntrack -L -p tcp 2>/dev/null | grep "sport=$sport dport=$PORT" || echo "no entry")"
+    established "$sport" || fail "conntrack's entry is gone 12 s later"
     touch "$LAB_DIR/stop"
-    wait "$echo_pid" || fail "forged RSTs broke the connection: $(tr '\n' ' ' <"$LAB_DIR/echo.rst")"
-    echo "the connection survived: $(tr '\n' ' ' <"$LAB_DIR/echo.rst")"
+    wait "$echo_pid" || fail "forged segments broke the connection: $(tr '\n' ' ' <"$LAB_DIR/echo.forged")"
+    echo "the connection survived: $(tr '\n' ' ' <"$LAB_DIR/echo.forged")"
     sg_stop
     ;;
   *) fail "unknown part $part" ;;
