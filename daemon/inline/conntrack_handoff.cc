@@ -404,19 +404,20 @@ void ConntrackHandoff::check(const engine::FlowKey& tuple) {
   notify(tuple, engine::HandoffEnd::kGone);
 }
 
+std::string ConntrackHandoff::elementsIn(const engine::FlowKey& tuple) const {
+  return "element inet " + opts_.nft_table + (tuple.orig_addr.isV4() ? " handoff4" : " handoff6") +
+         " { " + setElements(tuple) + " }\n";
+}
+
 void ConntrackHandoff::addToSets(const engine::FlowKey& tuple) {
-  set_ops_ += "add element inet " + opts_.nft_table +
-              (tuple.orig_addr.isV4() ? " handoff4" : " handoff6") + " { " + setElements(tuple) +
-              " }\n";
+  set_ops_ += "add " + elementsIn(tuple);
 }
 
 void ConntrackHandoff::forget(const engine::FlowKey& tuple, bool delete_entry) {
   // Added first, then deleted: a delete of an element already gone (its timeout ran out, or
   // an earlier end took it) would fail the whole transaction; this pair never fails.
-  const std::string set = "element inet " + opts_.nft_table +
-                          (tuple.orig_addr.isV4() ? " handoff4" : " handoff6") + " { " +
-                          setElements(tuple) + " }\n";
-  set_ops_ += "add " + set + "delete " + set;
+  const std::string elements = elementsIn(tuple);
+  set_ops_ += "add " + elements + "delete " + elements;
   if (delete_entry) {
     ct_deletes_.push_back(tuple);
   }

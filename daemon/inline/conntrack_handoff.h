@@ -110,6 +110,8 @@ class ConntrackHandoff {
   /// The tuple leaves the sets, then (after applySetChanges) conntrack.
   void forget(const engine::FlowKey& tuple, bool delete_entry);
   void notify(const engine::FlowKey& tuple, engine::HandoffEnd how) noexcept;
+  /// "element inet TABLE handoff4|6 { both directions }" (an nft command without its verb).
+  std::string elementsIn(const engine::FlowKey& tuple) const;
   void addToSets(const engine::FlowKey& tuple);
   void applySetChanges();
   static int onEvent(nf_conntrack_msg_type type, nf_conntrack* ct, void* self);

@@ -230,8 +230,9 @@ class Protector final : public TrackListener {
   void abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
                   std::uint32_t tick) noexcept;
   void releaseProxy(std::uint32_t pidx) noexcept;
-  /// Gives back a proxied connection's per-source reference (proxy.max_per_source).
-  void releaseProxySource(ProxyEntry& p) noexcept;
+  /// Puts proxied connection `idx` in `state` (both endpoints) and frees its proxy entry: the
+  /// table keeps the tuple, no longer translated.
+  void unproxy(std::uint32_t idx, TcpState state, std::uint32_t tick) noexcept;
   void emit(Direction dir, const TcpOut& seg) noexcept;
   /// A segment the proxy sends on a connection's behalf: client -> server (`to_server`) or back.
   static TcpOut segmentOn(const FlowKey& k, bool to_server) noexcept;

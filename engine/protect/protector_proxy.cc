@@ -367,14 +367,7 @@ void Protector::handoffEnded(std::uint32_t idx, HandoffEnd how, std::uint32_t ti
     // proxy.capacity with closed ones, nor keep its proxy.max_per_source share. The price: a
     // server FIN retransmitted because the last ACK was lost passes untranslated (the client
     // drops it; the server gives up LAST-ACK on its own timer).
-    const std::uint32_t pidx = c.proxyEntry();
-    c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
-    c.setProxyEntry(kNoIndex);
-    releaseProxy(pidx);
-    c.ep[0].state = TcpState::kTimeWait;
-    c.ep[1].state = TcpState::kTimeWait;
-    tracker_->setState(c, TcpState::kTimeWait);
-    tracker_->touch(idx, tick);
+    unproxy(idx, TcpState::kTimeWait, tick);
     return;
   }
   tracker_->end(idx, EndCause::kConntrack);
@@ -399,24 +392,27 @@ void Protector::abortProxy(std::uint32_t pidx, bool rst_client, bool rst_server,
     o.flags = kRst;
     emit(Direction::kToServer, o);
   }
-  c.ep[0].state = TcpState::kClosed;
-  c.ep[1].state = TcpState::kClosed;
-  tracker_->setState(c, TcpState::kClosed);
+  unproxy(idx, TcpState::kClosed, tick);
+}
+
+void Protector::unproxy(std::uint32_t idx, TcpState state, std::uint32_t tick) noexcept {
+  Connection& c = tracker_->at(idx);
+  const std::uint32_t pidx = c.proxyEntry();
+  c.ep[0].state = state;
+  c.ep[1].state = state;
+  tracker_->setState(c, state);
   tracker_->touch(idx, tick);
   c.flags = static_cast<std::uint8_t>(c.flags & ~kConnProxied);
   c.setProxyEntry(kNoIndex);
   releaseProxy(pidx);
 }
 
-void Protector::releaseProxySource(ProxyEntry& p) noexcept {
+void Protector::releaseProxy(std::uint32_t pidx) noexcept {
+  ProxyEntry& p = proxies_->at(pidx);
   if (p.source != kNoIndex) {
     tracker_->halfOpen().sources().removeProxied(p.source);
     p.source = kNoIndex;
   }
-}
-
-void Protector::releaseProxy(std::uint32_t pidx) noexcept {
-  releaseProxySource(proxies_->at(pidx));
   proxies_->release(pidx);
 }
 
