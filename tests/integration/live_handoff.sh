@@ -401,11 +401,13 @@ case "$part" in
     forge SAF 1
     forge SAR 1
     echo "conntrack after them: $(lab_ns "$NS_G" conntrack -L -p tcp 2>/dev/null | grep "sport=$sport dport=$PORT" || echo "no entry")"
+    # The workers publish their counters every 200 ms: wait for them (the figures
+    # below are then from after the forgeries), not a snapshot.
+    wait_until 10 "[ \$(metric 'synguard_verdicts_total{reason=\"proxied_syn\",verdict=\"drop\"}') -ge 2 ]" ||
+      fail "the SYN-flagged forgeries were not dropped as proxied_syn: $(scrape | grep proxied_syn)"
     [ "$(ends taken_back)" -eq 0 ] || fail "a forged segment took the connection back"
     [ "$(ends closed)" -eq 0 ] && [ "$(ends gone)" -eq 0 ] ||
       fail "a forged segment ended the connection: $(scrape | grep handoff_ends)"
-    [ "$(metric 'synguard_verdicts_total{reason="proxied_syn",verdict="drop"}')" -ge 2 ] ||
-      fail "the SYN-flagged forgeries were not dropped as proxied_syn"
     sleep 12 # past conntrack's CLOSE timeout, had the entry taken a forged RST
     established "$sport" || fail "conntrack's entry is gone 12 s later"
     touch "$LAB_DIR/stop"
