@@ -173,7 +173,8 @@ case "$part" in
     lab_ns "$NS_C" sysctl -qw net.ipv4.tcp_timestamps=1
     [ "$(handoffs error)" -eq 0 ] || fail "handoff errors: $(handoffs error)"
     [ "$(handoffs window_scale)" -eq "$scale0" ] || fail "window-scale refusals after the warm-up"
-    [ "$(metric synguard_proxy_handoff_learned_total)" -ge 12 ] ||
+    # Learned when the entry's NEW event is read, a turn of the handoff thread after the create.
+    wait_until 10 "[ \$(metric synguard_proxy_handoff_learned_total) -ge 12 ]" ||
       fail "tuples learned from conntrack: $(metric synguard_proxy_handoff_learned_total)"
     # Every one closed: the engine was told (its TIME-WAIT holds the tuple now: conntrack saw
     # the close, or the close came through the queue and the engine took it back; a reset one
